@@ -30,8 +30,9 @@ needs_build() {
 cmd_build() {
   if needs_build; then
     command -v mvn >/dev/null || { log "mvn not found (need Maven 3.8+ and Java 17+)"; exit 1; }
-    log "building launcher (first build downloads ~125 MB from Maven Central)..."
-    (cd "$DIR" && rm -rf target/lib && mvn -q -B package) || { log "build failed"; exit 1; }
+    log "building launcher (first build downloads ~170 MB from Maven Central)..."
+    (cd "$DIR" && rm -rf target/lib && mvn -q -B -Dstyle.color=never package 2>&1 \
+      | sed 's/\x1b\[[0-9;]*m//g' >&2) || { log "build failed"; exit 1; }
     # Make sure the jar is newer than the sources even if mvn skipped the jar step.
     touch "$JAR"
   fi

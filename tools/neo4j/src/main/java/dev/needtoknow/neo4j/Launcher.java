@@ -70,6 +70,13 @@ public final class Launcher {
         cfg.put("db.tx_log.rotation.retention_policy", "2 files");
         cfg.put("db.tx_log.rotation.size", "64m");
 
+        // Bolt waits 5 s for open connections on shutdown by default; a
+        // dev/test server should stop quickly.
+        cfg.put("internal.server.bolt.connection_shutdown_wait_time", "1s");
+        cfg.put("internal.server.bolt.thread_pool_shutdown_wait_time", "1s");
+        // No anonymous usage reports (and no outbound traffic) from dev/CI.
+        cfg.put("dbms.usage_report.enabled", "false");
+
         long t0 = System.nanoTime();
         System.out.println("ntk-neo4j: starting Neo4j (home=" + home + ", bolt=" + host + ":" + port + ")");
         System.out.flush();
