@@ -1,0 +1,187 @@
+"""Changes to the graph: the events of the journal.
+
+Nothing is deleted. A change puts a node (create, or a new version of its properties),
+puts an edge, or closes an edge's interval at a time. Every store validates a batch
+against its current state with `validate` before applying any of it, so a batch is
+all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from graph.errors import ChangeRejected
+from graph.model import (
+    ENDPOINTS,
+    Edge,
+    EdgeKind,
+    Node,
+    NodeKind,
+    Serves,
+    edge_from_dict,
+    node_from_dict,
+    record_to_dict,
+)
+from graph.timeutil import ensure_aware
+
+__all__ = ["Change", "CloseEdge", "PutEdge", "PutNode", "StateView", "change_from_json", "change_to_json", "validate"]
+
+
+@dataclass(frozen=True, slots=True)
+class PutNode:
+    """Create a node, or record a new version of its properties (same id, same kind)."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class PutEdge:
+    """Create an edge (or restate it unchanged: a no-op)."""
+
+    edge: Edge
+
+
+@dataclass(frozen=True, slots=True)
+class CloseEdge:
+    """Close an open edge's interval at `at` (exclusive end). History stays in the journal."""
+
+    edge_id: str
+    at: datetime
+
+
+Change = PutNode | PutEdge | CloseEdge
+
+
+class StateView:
+    """What validation needs to know of a store: node kinds and edges by id.
+
+    Stores pass two callables; batch-local additions are layered on top here.
+    """
+
+    def __init__(self, node_kind: Callable[[str], NodeKind | None], edge: Callable[[str], Edge | None]) -> None:
+        self._node_kind = node_kind
+        self._edge = edge
+        self.new_nodes: dict[str, Node] = {}
+        self.new_edges: dict[str, Edge] = {}
+
+    def node_kind(self, node_id: str) -> NodeKind | None:
+        node = self.new_nodes.get(node_id)
+        return node.kind if node is not None else self._node_kind(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        edge = self.new_edges.get(edge_id)
+        return edge if edge is not None else self._edge(edge_id)
+
+
+def validate(changes: Sequence[Change], view: StateView, *, existing_node: Callable[[str], Node | None]) -> list[Change]:
+    """Check a batch against the store's state; return the changes that change something.
+
+    Restating an identical node or edge is dropped, so a repeated load is idempotent.
+
+    Raises
+    ------
+    ChangeRejected
+        A duplicate id of another kind, a dangling or wrongly-kinded endpoint, an edge id
+        reused for a different relationship, or a close of an unknown or already-closed edge.
+        `index` names the position in the batch.
+    """
+    effective: list[Change] = []
+    for i, change in enumerate(changes):
+        if isinstance(change, PutNode):
+            node = change.node
+            kind = view.node_kind(node.id)
+            if kind is not None and kind is not node.kind:
+                raise ChangeRejected(f"id {node.id!r} is already a {kind}, not a {node.kind}", field="id", index=i)
+            current = view.new_nodes.get(node.id) or existing_node(node.id)
+            if current == node:
+                continue
+            view.new_nodes[node.id] = node
+            effective.append(change)
+        elif isinstance(change, PutEdge):
+            edge = change.edge
+            _check_endpoints(edge, view, i)
+            current_edge = view.edge(edge.id)
+            if current_edge is not None:
+                if current_edge == edge:
+                    continue
+                if (current_edge.kind, current_edge.from_id, current_edge.to_id) != (edge.kind, edge.from_id, edge.to_id):
+                    raise ChangeRejected(
+                        f"edge id {edge.id!r} already names {current_edge.kind} {current_edge.from_id}->{current_edge.to_id}",
+                        field="id",
+                        index=i,
+                    )
+            view.new_edges[edge.id] = edge
+            effective.append(change)
+        else:
+            ensure_aware(change.at)
+            existing = view.edge(change.edge_id)
+            if existing is None:
+                raise ChangeRejected(f"no edge with id {change.edge_id!r}", field="edge_id", index=i)
+            if change.at < existing.valid_from:
+                raise ChangeRejected("cannot close an edge before it starts", field="at", index=i)
+            if existing.valid_to is not None:
+                if existing.valid_to == change.at:
+                    continue
+                raise ChangeRejected(f"edge {change.edge_id!r} is already closed", field="edge_id", index=i)
+            closed = type(existing)(**{**_fields(existing), "valid_to": change.at})
+            view.new_edges[existing.id] = closed
+            effective.append(change)
+    return effective
+
+
+def _fields(record: Edge) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def _check_endpoints(edge: Edge, view: StateView, index: int) -> None:
+    allowed_from, allowed_to = ENDPOINTS[edge.kind]
+    for field, node_id, allowed in (("from_id", edge.from_id, allowed_from), ("to_id", edge.to_id, allowed_to)):
+        kind = view.node_kind(node_id)
+        if kind is None:
+            raise ChangeRejected(f"{edge.kind} {edge.id!r}: unknown node {node_id!r}", field=field, index=index)
+        if kind not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise ChangeRejected(f"{edge.kind} {edge.id!r}: {node_id!r} is a {kind}, expected {names}", field=field, index=index)
+    if isinstance(edge, Serves) and edge.program is not None and view.node_kind(edge.program) is not NodeKind.PROGRAM:
+        raise ChangeRejected(f"SERVES {edge.id!r}: program {edge.program!r} is not a Program", field="program", index=index)
+
+
+# ---------------------------------------------------------------------------- journal encoding
+
+_OPS: Final = ("put_node", "put_edge", "close_edge")
+
+
+def change_to_json(change: Change) -> tuple[str, str, str, str]:
+    """(op, kind, id, data JSON) for the journal row of a change."""
+    if isinstance(change, PutNode):
+        return "put_node", str(change.node.kind), change.node.id, json.dumps(record_to_dict(change.node), separators=(",", ":"))
+    if isinstance(change, PutEdge):
+        return "put_edge", str(change.edge.kind), change.edge.id, json.dumps(record_to_dict(change.edge), separators=(",", ":"))
+    return "close_edge", "", change.edge_id, json.dumps({"at": change.at.isoformat()})
+
+
+def change_from_json(op: str, kind: str, record_id: str, data: str) -> Change:
+    """Inverse of `change_to_json`.
+
+    Raises
+    ------
+    ChangeRejected
+        A journal row that does not decode (a corrupt or foreign journal).
+    """
+    try:
+        payload = json.loads(data)
+        if op == "put_node":
+            return PutNode(node_from_dict(kind, payload))
+        if op == "put_edge":
+            return PutEdge(edge_from_dict(kind, payload))
+        if op == "close_edge":
+            return CloseEdge(record_id, ensure_aware(datetime.fromisoformat(payload["at"])))
+    except (ValueError, KeyError, ValidationError) as err:
+        raise ChangeRejected(f"journal row {op} {record_id!r} does not decode: {err}") from err
+    raise ChangeRejected(f"journal row with unknown op {op!r} (expected one of {_OPS})")

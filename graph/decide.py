@@ -1,0 +1,436 @@
+"""The decision function: every rule of DOMAIN.md ("Decision rules"), pure and table-driven.
+
+`decide(evidence, request, policy) -> Decision` does no I/O and knows no store. Each rule
+is a small function that yields `Finding`s and never stops at the first failure; the
+`RULES` table lists them in the order their reasons are reported. Deny by default:
+anything not shown to hold is a failure, and a matching deny consent wins over a permit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
+from graph.errors import DepthLimitExceeded
+from graph.evidence import ConsentFacts, EdgeRef, Evidence
+from graph.model import (
+    ConsentKind,
+    ConsentStatus,
+    Edge,
+    FerpaRights,
+    GuardianOf,
+    GuardianRelationship,
+    MemberOf,
+    Serves,
+    ServiceStatus,
+    Student,
+)
+from graph.policy import Policy
+from graph.reasons import Reason
+from graph.timeutil import age_on, local_date
+
+__all__ = ["RULES", "Finding", "decide", "is_eligible_student"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one rule found: a met condition (``reason`` None) with its edges, or a failure.
+
+    ``categories`` carries what the consent rule found consented, or what the need-to-know
+    rule found needed; ``withheld`` the categories a deny consent withholds.
+    """
+
+    condition: Condition
+    reason: ReasonDetail | None = None
+    edges: tuple[Edge, ...] = ()
+    categories: frozenset[str] | None = None
+    withheld: frozenset[str] = frozenset()
+
+    @classmethod
+    def failed(cls, condition: Condition, code: Reason, ref: str | None = None, category: str | None = None) -> Finding:
+        """A failing finding with one reason."""
+        return cls(condition, ReasonDetail(code, ref, category))
+
+
+@dataclass(slots=True)
+class _Facts:
+    """Facts derived once per decision from the evidence at `at` (shared by the rules)."""
+
+    at: datetime
+    employers: dict[str, Edge] = field(default_factory=dict)
+    reach: dict[str, tuple[MemberOf, ...]] = field(default_factory=dict)
+    relevant_services: list[Serves] = field(default_factory=list)
+    active_services: list[Serves] = field(default_factory=list)
+    eligible_now: bool = False
+
+
+def is_eligible_student(student: Student, at: datetime, policy: Policy) -> bool:
+    """True when FERPA rights have passed to the student at `at`.
+
+    The student is 18 or over on their local date (time zone: the student's, else
+    ``policy.default_time_zone``), or enrolled in postsecondary education (34 CFR 99.3
+    "eligible student", 99.5(a)). An unknown birth date counts as not eligible by age.
+    """
+    if student.postsecondary_enrolled:
+        return True
+    if student.birth_date is None:
+        return False
+    today = local_date(at, student.time_zone or policy.default_time_zone)
+    return age_on(student.birth_date, today) >= policy.eligibility_age
+
+
+def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) -> dict[str, tuple[MemberOf, ...]]:
+    """Provider and every team it belongs to at `at` (any depth), each with its membership path.
+
+    Breadth-first with a visited set: cycles are legal data and neither loop nor raise.
+    Raises DepthLimitExceeded when ``policy.max_team_depth`` would be passed.
+    """
+    adjacency: dict[str, list[MemberOf]] = {}
+    for m in ev.memberships:
+        if m.valid.contains(at):
+            adjacency.setdefault(m.from_id, []).append(m)
+    reach: dict[str, tuple[MemberOf, ...]] = {provider_id: ()}
+    frontier = [provider_id]
+    depth = 0
+    while frontier:
+        nxt: list[str] = []
+        for node in frontier:
+            for m in sorted(adjacency.get(node, ()), key=lambda e: e.id):
+                if m.to_id in reach:
+                    continue
+                if policy.max_team_depth is not None and depth >= policy.max_team_depth:
+                    raise DepthLimitExceeded(provider_id, policy.max_team_depth)
+                reach[m.to_id] = (*reach[node], m)
+                nxt.append(m.to_id)
+        frontier = nxt
+        depth += 1
+    return reach
+
+
+def _derive(ev: Evidence, req: CheckRequest, policy: Policy) -> _Facts:
+    at = req.at
+    facts = _Facts(at=at)
+    facts.employers = {e.to_id: e for e in sorted(ev.employments, key=lambda e: e.id) if e.valid.contains(at)}
+    facts.reach = _team_reach(ev, req.provider_id, at, policy)
+    facts.relevant_services = sorted((s for s in ev.services if s.from_id in facts.reach), key=lambda s: s.id)
+    facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.valid.contains(at)]
+    facts.eligible_now = ev.student is not None and is_eligible_student(ev.student, at, policy)
+    return facts
+
+
+# ---------------------------------------------------------------------------- consent
+
+
+def _signer_problem(
+    signer_id: str, cf: ConsentFacts, ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts
+) -> tuple[Reason | None, tuple[GuardianOf, ...]]:
+    """Why `signer_id` could not give this consent, or (None, links that gave authority).
+
+    Sources: 34 CFR 99.4 (both parents keep rights unless a court order removes them),
+    99.5 (rights pass to an eligible student), 99.30 (signed and dated by the parent or
+    eligible student). Emergency contacts and relatives are not parents under 99.3.
+    """
+    student = ev.student
+    assert student is not None  # decide() returns early without a student
+    signed = cf.consent.signed_at or req.at
+    if signer_id == student.id:
+        return (None, ()) if is_eligible_student(student, signed, policy) else (Reason.SIGNER_LACKS_AUTHORITY, ())
+    if facts.eligible_now:
+        survives = policy.parent_consent_survives_eligibility and not is_eligible_student(student, signed, policy)
+        if not survives:
+            return Reason.ELIGIBLE_STUDENT_CONSENT_REQUIRED, ()
+    good: list[GuardianOf] = []
+    for link in ev.guardian_links:
+        if link.from_id != signer_id or not link.valid.contains(signed):
+            continue
+        if link.relationship in (GuardianRelationship.RELATIVE, GuardianRelationship.EMERGENCY_CONTACT):
+            continue
+        if link.ferpa_rights is FerpaRights.REMOVED:
+            continue
+        if link.ferpa_rights is FerpaRights.UNVERIFIED and policy.require_verified_guardians:
+            continue
+        if link.relationship is GuardianRelationship.AUTHORIZED_AGENT and not link.valid.contains(req.at):
+            continue  # the agent's authorisation lapsed
+        good.append(link)
+    if not good:
+        return Reason.SIGNER_LACKS_AUTHORITY, ()
+    # A court order removing rights at signing or now defeats the consent (conservative).
+    for order in ev.restrictions:
+        if order.to_id == signer_id and (order.valid.contains(signed) or order.valid.contains(req.at)):
+            return Reason.SIGNER_LACKS_AUTHORITY, ()
+    return None, tuple(sorted(good, key=lambda g: g.id))
+
+
+def _recipient_ids(req: CheckRequest, facts: _Facts) -> set[str]:
+    ids = {req.provider_id, *facts.employers}
+    ids.update(s.program for s in facts.active_services if s.program is not None)
+    return ids
+
+
+def _consent_failures(
+    cf: ConsentFacts, ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts
+) -> tuple[list[Reason], tuple[Edge, ...]]:
+    """Every reason this permit consent does not cover the request, and the edges if it does."""
+    c, at = cf.consent, req.at
+    fails: list[Reason] = []
+    if c.status is not ConsentStatus.ACTIVE:
+        fails.append(Reason.CONSENT_NOT_ACTIVE)
+    if not cf.given_by or c.signed_at is None or not c.purposes or not cf.permits or not c.categories:
+        fails.append(Reason.CONSENT_INCOMPLETE)
+    start = c.effective_from or c.signed_at
+    if start is not None and at < start:
+        fails.append(Reason.CONSENT_NOT_YET_EFFECTIVE)
+    if c.revoked_at is not None and c.revoked_at <= at:
+        fails.append(Reason.CONSENT_REVOKED)
+    if c.expires_at is not None and c.expires_at <= at:
+        fails.append(Reason.CONSENT_EXPIRED)
+    wanted = _recipient_ids(req, facts)
+    named = [p for p in cf.permits if p.valid.contains(at) and p.to_id in wanted]
+    if cf.permits and not named:
+        fails.append(Reason.RECIPIENT_NOT_NAMED)
+    if req.purpose is not None and c.purposes and req.purpose not in c.purposes:
+        fails.append(Reason.PURPOSE_MISMATCH)
+    links: list[GuardianOf] = []
+    signer_codes: list[Reason] = []
+    for g in cf.given_by:
+        code, ok_links = _signer_problem(g.to_id, cf, ev, req, policy, facts)
+        if code is None:
+            links.extend(ok_links)
+            signer_codes = []
+            break
+        signer_codes.append(code)
+    fails.extend(dict.fromkeys(signer_codes))
+    return fails, (*cf.about, *cf.given_by, *named, *links)
+
+
+def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Facts) -> bool:
+    """A deny consent in force that covers this recipient and purpose (empty lists cover all).
+
+    Any guardian of the student (not an emergency contact) or the student may refuse:
+    a refusal is honoured even from an unverified guardian (conservative).
+    """
+    c, at = cf.consent, req.at
+    if c.status is not ConsentStatus.ACTIVE:
+        return False
+    start = c.effective_from or c.signed_at
+    if (start is not None and at < start) or (c.revoked_at is not None and c.revoked_at <= at):
+        return False
+    if c.expires_at is not None and c.expires_at <= at:
+        return False
+    assert ev.student is not None
+    signers = {g.to_id for g in cf.given_by}
+    guardians = {
+        g.from_id for g in ev.guardian_links if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.valid.contains(at)
+    }
+    if not (signers & (guardians | {ev.student.id})):
+        return False
+    recipients = {p.to_id for p in cf.permits if p.valid.contains(at)}
+    if recipients and not (recipients & _recipient_ids(req, facts)):
+        return False
+    return not (req.purpose is not None and c.purposes and req.purpose not in c.purposes)
+
+
+def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Condition 1: a valid consent covers recipient, purpose and data; a deny consent wins (34 CFR 99.30)."""
+    permits = sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.PERMIT), key=lambda c: c.consent.id)
+    if not permits:
+        yield Finding.failed(Condition.CONSENT, Reason.CONSENT_MISSING)
+    else:
+        valid: list[tuple[ConsentFacts, tuple[Edge, ...]]] = []
+        failures: list[ReasonDetail] = []
+        for cf in permits:
+            fails, edges = _consent_failures(cf, ev, req, policy, facts)
+            if fails:
+                failures.extend(ReasonDetail(code, cf.consent.id) for code in fails)
+            else:
+                valid.append((cf, edges))
+        if valid:
+            consented = frozenset().union(*(cf.consent.categories for cf, _ in valid))
+            yield Finding(Condition.CONSENT, edges=valid[0][1], categories=consented)
+        else:
+            for detail in failures:
+                yield Finding(Condition.CONSENT, detail)
+    for cf in sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.DENY), key=lambda c: c.consent.id):
+        if not _deny_applies(cf, ev, req, facts):
+            continue
+        withheld = cf.consent.categories or policy.categories
+        asked = req.categories if req.categories is not None else policy.categories
+        if asked <= withheld:
+            yield Finding.failed(Condition.CONSENT, Reason.CONSENT_DENIED, cf.consent.id)
+        else:
+            yield Finding(Condition.CONSENT, withheld=frozenset(withheld))
+
+
+def review(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Emancipated or unaccompanied youth: route to a person (DOMAIN.md, signer authority)."""
+    student = ev.student
+    if student is not None and (student.emancipated or student.unaccompanied_youth):
+        yield Finding.failed(Condition.CONSENT, Reason.REVIEW_REQUIRED)
+
+
+# ---------------------------------------------------------------------------- provider
+
+
+def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Condition 2a: the current confidentiality agreement, signed and unexpired; the partner's terms too."""
+    at = req.at
+    mine = sorted(
+        (s for s in ev.agreements if s.agreement.agreement_kind == policy.agreement_kind and s.edge.valid_from <= at),
+        key=lambda s: s.edge.id,
+    )
+    current = [s for s in mine if s.version >= policy.current_agreement_version]
+    if not mine:
+        yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_MISSING)
+    elif not current:
+        yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_OUTDATED, mine[-1].agreement.id)
+    else:
+        held = [s for s in current if s.edge.valid.contains(at)]
+        if held:
+            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(held[0].edge,))
+        else:
+            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_EXPIRED, current[-1].agreement.id)
+    if policy.require_partner_agreement and facts.employers:
+        terms = sorted(
+            (
+                s
+                for s in ev.partner_agreements
+                if s.edge.from_id in facts.employers
+                and s.agreement.agreement_kind == policy.partner_agreement_kind
+                and s.edge.valid.contains(at)
+            ),
+            key=lambda s: s.edge.id,
+        )
+        if terms:
+            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(terms[0].edge,))
+        else:
+            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.PARTNER_AGREEMENT_MISSING)
+
+
+def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Condition 2b: current training in every required course (completed at or before `at`)."""
+    at = req.at
+    for course in sorted(policy.required_courses):
+        held = sorted((t for t in ev.trainings if t.to_id == course and t.valid_from <= at), key=lambda t: t.id)
+        current = [t for t in held if t.valid.contains(at)]
+        if current:
+            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(current[0],))
+        elif held:
+            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.TRAINING_EXPIRED, course)
+        else:
+            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.TRAINING_MISSING, course)
+
+
+def employment(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """The provider is currently employed by a partner organisation."""
+    if facts.employers:
+        yield Finding(Condition.EMPLOYMENT, edges=(next(iter(facts.employers.values())),))
+    else:
+        yield Finding.failed(Condition.EMPLOYMENT, Reason.NOT_EMPLOYED)
+
+
+# ---------------------------------------------------------------------------- community and need
+
+
+def community(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Condition 3: a community the provider works in at `at` is one of the student's.
+
+    The student's communities: those of the schools attended at `at` (a transfer moves
+    them on its date), and where the student lives.
+    """
+    at = req.at
+    works = {w.to_id: w for w in sorted(ev.works_in, key=lambda e: e.id) if w.valid.contains(at)}
+    schools = {a.to_id: a for a in sorted(ev.attends, key=lambda e: e.id) if a.valid.contains(at)}
+    student_places: dict[str, tuple[Edge, ...]] = {}
+    for loc in sorted(ev.school_locations, key=lambda e: e.id):
+        if loc.from_id in schools and loc.valid.contains(at):
+            student_places.setdefault(loc.to_id, (schools[loc.from_id], loc))
+    for lives in sorted(ev.lives_in, key=lambda e: e.id):
+        if lives.valid.contains(at):
+            student_places.setdefault(lives.to_id, (lives,))
+    common = sorted(set(works) & set(student_places))
+    if common:
+        yield Finding(Condition.COMMUNITY, edges=(works[common[0]], *student_places[common[0]]))
+    else:
+        yield Finding.failed(Condition.COMMUNITY, Reason.NOT_IN_STUDENT_COMMUNITY)
+
+
+def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+    """Condition 4: an active service relationship, directly or through care teams (34 CFR 99.31(a)(1), legitimate interest)."""
+    if not facts.relevant_services:
+        yield Finding.failed(Condition.NEED_TO_KNOW, Reason.NO_SERVICE_RELATIONSHIP)
+    elif not facts.active_services:
+        yield Finding.failed(Condition.NEED_TO_KNOW, Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id)
+    else:
+        first = facts.active_services[0]
+        needed = frozenset().union(*(s.categories_needed for s in facts.active_services))
+        yield Finding(Condition.NEED_TO_KNOW, edges=(*facts.reach[first.from_id], first), categories=needed)
+
+
+Rule = Callable[[Evidence, CheckRequest, Policy, _Facts], Iterable[Finding]]
+
+RULES: Final[tuple[Rule, ...]] = (consent, review, agreement, training, employment, community, need_to_know)
+"""Every rule, in the order their reasons are reported."""
+
+
+def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
+    """Judge `req` on `ev` under `policy`; pure.
+
+    Returns
+    -------
+    Decision
+        DENY unless every condition holds; every failing reason in rule order; for an
+        allow, the path of edges per condition; released = asked ∩ consented ∩ needed
+        minus what a deny consent withholds.
+
+    Raises
+    ------
+    DepthLimitExceeded
+        Team nesting passes ``policy.max_team_depth``.
+    """
+    if ev.provider is None or ev.student is None:
+        codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
+        codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
+        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev)
+    facts = _derive(ev, req, policy)
+    findings = [f for rule in RULES for f in rule(ev, req, policy, facts)]
+    reasons = [f.reason for f in findings if f.reason is not None]
+    consented = frozenset().union(*(f.categories or () for f in findings if f.condition is Condition.CONSENT and f.reason is None))
+    needed = frozenset().union(*(f.categories or () for f in findings if f.condition is Condition.NEED_TO_KNOW and f.reason is None))
+    withheld = frozenset().union(*(f.withheld for f in findings))
+    asked = req.categories if req.categories is not None else policy.categories
+    released: frozenset[str] = frozenset()
+    if not reasons:
+        released = (asked & consented & needed) - withheld
+        if req.categories is not None:
+            for cat in sorted(asked - released):
+                if cat in withheld:
+                    reasons.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat))
+                elif cat not in consented:
+                    reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat))
+                else:
+                    reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat))
+        elif not released:
+            reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE if consented - withheld else Reason.CATEGORY_NOT_CONSENTED))
+    if not released:
+        outcome = Outcome.DENY
+    elif req.categories is not None and released != asked:
+        outcome = Outcome.PARTIAL
+    else:
+        outcome = Outcome.ALLOW
+    path = _path(findings)
+    return Decision(req, outcome, tuple(reasons), released, path, policy.version, ev)
+
+
+def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
+    steps: dict[Condition, list[EdgeRef]] = {}
+    for f in findings:
+        if f.reason is None and f.edges:
+            seen = steps.setdefault(f.condition, [])
+            for e in f.edges:
+                ref = EdgeRef.of(e)
+                if ref not in seen:
+                    seen.append(ref)
+    return tuple(PathStep(cond, tuple(steps[cond])) for cond in Condition if cond in steps)

@@ -1,0 +1,159 @@
+"""A decision is a value: outcome, every reason, released categories, the path, the evidence.
+
+It can be replayed: ``decide(d.evidence, d.request, policy) == d`` for the policy whose
+version it records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from graph.evidence import EdgeRef, Evidence
+from graph.reasons import MESSAGES, SUBJECT, Reason
+from graph.timeutil import ensure_aware, to_iso
+
+__all__ = ["CheckRequest", "Condition", "Decision", "Outcome", "PathStep", "ReasonDetail"]
+
+
+class Outcome(StrEnum):
+    """ALLOW: everything asked is released; PARTIAL: some categories are; DENY: nothing is."""
+
+    ALLOW = "allow"
+    PARTIAL = "partial"
+    DENY = "deny"
+
+
+class Condition(StrEnum):
+    """The four conditions of DOMAIN.md ("The setting"), plus employment which condition 2 implies."""
+
+    CONSENT = "consent"
+    AGREEMENT_AND_TRAINING = "agreement_and_training"
+    EMPLOYMENT = "employment"
+    COMMUNITY = "community"
+    NEED_TO_KNOW = "need_to_know"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """May `provider_id` see `student_id`'s record at `at`, for `purpose`, these `categories`?
+
+    ``at`` is aware (converted to UTC). ``purpose`` None: the consent's purposes are not
+    matched (the answer covers any purpose a consent names). ``categories`` None: ask for
+    every category; the answer releases consent ∩ need.
+
+    Raises
+    ------
+    NaiveDatetimeError
+        `at` is naive.
+    """
+
+    provider_id: str
+    student_id: str
+    at: datetime
+    purpose: str | None = None
+    categories: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", ensure_aware(self.at))
+        if self.categories is not None:
+            object.__setattr__(self, "categories", frozenset(self.categories))
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonDetail:
+    """One failing reason: its code, message, what it is about, and the ids involved.
+
+    ``category`` is set for category-level reasons; ``ref`` names the record (a consent id,
+    a course id) the reason is about, when there is one.
+    """
+
+    code: Reason
+    ref: str | None = None
+    category: str | None = None
+
+    @property
+    def message(self) -> str:
+        """Plain-English message of the code."""
+        return MESSAGES[self.code]
+
+    @property
+    def subject(self) -> str:
+        """"student", "provider" or "request": whose facts the reason discloses."""
+        return SUBJECT[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """The edges that satisfied one condition."""
+
+    condition: Condition
+    edges: tuple[EdgeRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to a CheckRequest.
+
+    ``reasons`` holds every failing reason in rule order (empty for a full allow);
+    ``path`` the edges that satisfied each condition that held; ``released`` the
+    categories that may flow (consent ∩ need).
+    """
+
+    request: CheckRequest
+    outcome: Outcome
+    reasons: tuple[ReasonDetail, ...]
+    released: frozenset[str]
+    path: tuple[PathStep, ...]
+    policy_version: str
+    evidence: Evidence = field(compare=False, repr=False)
+
+    @property
+    def allowed(self) -> bool:
+        """True for ALLOW and PARTIAL."""
+        return self.outcome is not Outcome.DENY
+
+    @property
+    def codes(self) -> tuple[Reason, ...]:
+        """Distinct reason codes in order."""
+        seen: dict[Reason, None] = {}
+        for r in self.reasons:
+            seen.setdefault(r.code, None)
+        return tuple(seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view (the CLI's --json and the record of decisions)."""
+        return {
+            "provider_id": self.request.provider_id,
+            "student_id": self.request.student_id,
+            "at": to_iso(self.request.at),
+            "purpose": self.request.purpose,
+            "categories_asked": sorted(self.request.categories) if self.request.categories is not None else None,
+            "outcome": str(self.outcome),
+            "allowed": self.allowed,
+            "released_categories": sorted(self.released),
+            "reasons": [
+                {"code": str(r.code), "message": r.message, "subject": r.subject, "ref": r.ref, "category": r.category}
+                for r in self.reasons
+            ],
+            "path": [
+                {
+                    "condition": str(s.condition),
+                    "edges": [
+                        {
+                            "id": e.id,
+                            "type": e.kind,
+                            "from": e.from_id,
+                            "to": e.to_id,
+                            "valid_from": to_iso(e.valid_from),
+                            "valid_to": to_iso(e.valid_to),
+                        }
+                        for e in s.edges
+                    ],
+                }
+                for s in self.path
+            ],
+            "policy_version": self.policy_version,
+        }

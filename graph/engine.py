@@ -1,0 +1,241 @@
+"""The engine: one object holding store, policy, record of decisions and clock.
+
+GraphQL and the CLI reach every verb through it (STYLE.md, item 1): check, check_many,
+accessible_students, providers_with_access, apply. Each verb gathers evidence from the
+store, judges it with the pure `decide`, records the decision, and only then answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import structlog
+
+from graph.audit import AuditLog, Caller
+from graph.changes import Change
+from graph.decide import decide
+from graph.decision import CheckRequest, Decision, Outcome, ReasonDetail
+from graph.errors import AuditUnavailable, InputError, UnknownProvider, UnknownStudent
+from graph.lookups import Access, Page, access_until, decode_cursor, encode_cursor
+from graph.model import NodeKind
+from graph.policy import DEFAULT_POLICY, Policy
+from graph.reasons import Reason
+from graph.stores.base import GraphStore
+from graph.timeutil import ensure_aware, utcnow
+
+__all__ = ["Engine"]
+
+log = structlog.get_logger("needtoknow.engine")
+
+MAX_PAGE = 1000
+
+
+class Engine:
+    """Answers need-to-know questions over a store.
+
+    Parameters
+    ----------
+    store : GraphStore
+    policy : Policy
+    audit : AuditLog | None
+        None only for offline tools (bench of the pure path); every API and CLI engine has one.
+    clock : callable returning an aware datetime
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        policy: Policy = DEFAULT_POLICY,
+        audit: AuditLog | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.audit = audit
+        self.clock = clock
+
+    # ------------------------------------------------------------------ validation
+
+    def _validate(self, req: CheckRequest) -> None:
+        provider = self.store.node(req.provider_id)
+        if provider is None or provider.kind is not NodeKind.PROVIDER:
+            raise UnknownProvider(req.provider_id)
+        student = self.store.node(req.student_id)
+        if student is None or student.kind is not NodeKind.STUDENT:
+            raise UnknownStudent(req.student_id)
+        self._validate_categories(req.categories)
+
+    def _validate_categories(self, categories: Iterable[str] | None) -> None:
+        if categories is None:
+            return
+        unknown = sorted(set(categories) - self.policy.categories)
+        if unknown:
+            raise InputError(f"unknown data categories {unknown}; known: {sorted(self.policy.categories)}")
+
+    def _record(self, decisions: list[Decision], caller: Caller, request_time: datetime) -> list[Decision]:
+        """Record decisions before they are answered; if that fails every one becomes deny(audit_unavailable)."""
+        if self.audit is None:
+            return decisions
+        try:
+            self.audit.record(decisions, caller, request_time)
+        except AuditUnavailable:
+            log.error("audit_unavailable", decisions=len(decisions))
+            return [
+                replace(d, outcome=Outcome.DENY, reasons=(*d.reasons, ReasonDetail(Reason.AUDIT_UNAVAILABLE)), released=frozenset(), path=())
+                for d in decisions
+            ]
+        return decisions
+
+    # ------------------------------------------------------------------ verbs
+
+    def check(self, req: CheckRequest, *, caller: Caller | None = None, token: str | None = None) -> Decision:
+        """Decide and record one request.
+
+        Raises
+        ------
+        UnknownProvider, UnknownStudent, InputError
+            Bad question: an error, never a deny.
+        DepthLimitExceeded
+            Team nesting passes the configured limit.
+        StaleRead
+            `token` not reachable.
+        """
+        return self.check_many([req], caller=caller, token=token)[0]
+
+    def check_many(self, reqs: Sequence[CheckRequest], *, caller: Caller | None = None, token: str | None = None) -> list[Decision]:
+        """Decide many requests; every decision is recorded (in one transaction) before any is returned."""
+        request_time = self.clock()
+        self.store.sync(token)
+        for req in reqs:
+            self._validate(req)
+        decisions = [decide(self.store.gather_evidence(r.provider_id, r.student_id), r, self.policy) for r in reqs]
+        return self._record(decisions, caller or Caller(), request_time)
+
+    def decide_only(self, req: CheckRequest) -> Decision:
+        """Gather and judge without recording: for benchmarks and replay tools only, never for answers."""
+        self._validate(req)
+        return decide(self.store.gather_evidence(req.provider_id, req.student_id), req, self.policy)
+
+    def accessible_students(
+        self,
+        provider_id: str,
+        at: datetime | None = None,
+        *,
+        purpose: str | None = None,
+        categories: frozenset[str] | None = None,
+        first: int = 100,
+        after: str | None = None,
+        caller: Caller | None = None,
+        token: str | None = None,
+    ) -> Page[Access]:
+        """Students `provider_id` may see at `at`, ordered by student id.
+
+        S is listed iff check(provider, S, at) allows (DOMAIN.md, "Lookups and their
+        invariant"): candidates are anchored on SERVES edges, and an allow needs one.
+
+        Raises
+        ------
+        UnknownProvider, InvalidCursor, InputError
+        """
+        request_time = self.clock()
+        self.store.sync(token)
+        at = ensure_aware(at) if at is not None else request_time
+        node = self.store.node(provider_id)
+        if node is None or node.kind is not NodeKind.PROVIDER:
+            raise UnknownProvider(provider_id)
+        self._validate_categories(categories)
+        first = _page_size(first)
+        start = decode_cursor(after)
+        candidates = sorted(s for s in self.store.students_served_by(provider_id) if start is None or s > start)
+        items: list[Access] = []
+        decided: list[Decision] = []
+        i = 0
+        while i < len(candidates) and len(items) <= first:
+            chunk = candidates[i : i + max(first, 16)]
+            i += len(chunk)
+            evidence = self.store.gather_evidence_many(provider_id, None, chunk)
+            for sid in chunk:
+                d = decide(evidence[sid], CheckRequest(provider_id, sid, at, purpose, categories), self.policy)
+                decided.append(d)
+                if d.allowed:
+                    items.append(Access(provider_id, sid, d, None))
+                    if len(items) > first:
+                        break
+        return self._page(items, decided, first, caller, request_time, key=lambda a: a.student_id)
+
+    def providers_with_access(
+        self,
+        student_id: str,
+        at: datetime | None = None,
+        *,
+        purpose: str | None = None,
+        categories: frozenset[str] | None = None,
+        first: int = 100,
+        after: str | None = None,
+        caller: Caller | None = None,
+        token: str | None = None,
+    ) -> Page[Access]:
+        """Providers who may see `student_id`'s record at `at`, with why; ordered by provider id.
+
+        The guardian-facing transparency report. P is listed iff check(P, student, at) allows.
+
+        Raises
+        ------
+        UnknownStudent, InvalidCursor, InputError
+        """
+        request_time = self.clock()
+        self.store.sync(token)
+        at = ensure_aware(at) if at is not None else request_time
+        node = self.store.node(student_id)
+        if node is None or node.kind is not NodeKind.STUDENT:
+            raise UnknownStudent(student_id)
+        self._validate_categories(categories)
+        first = _page_size(first)
+        start = decode_cursor(after)
+        candidates = sorted(p for p in self.store.providers_serving(student_id) if start is None or p > start)
+        evidence = self.store.gather_evidence_many(None, student_id, candidates)
+        items: list[Access] = []
+        decided: list[Decision] = []
+        for pid in candidates:
+            d = decide(evidence[pid], CheckRequest(pid, student_id, at, purpose, categories), self.policy)
+            decided.append(d)
+            if d.allowed:
+                items.append(Access(pid, student_id, d, None))
+                if len(items) > first:
+                    break
+        return self._page(items, decided, first, caller, request_time, key=lambda a: a.provider_id)
+
+    def _page(
+        self,
+        items: list[Access],
+        decided: list[Decision],
+        first: int,
+        caller: Caller | None,
+        request_time: datetime,
+        key: Callable[[Access], str],
+    ) -> Page[Access]:
+        recorded = self._record(decided, caller or Caller(), request_time)
+        by_pair = {(d.request.provider_id, d.request.student_id): d for d in recorded}
+        final: list[Access] = []
+        for a in items[:first]:
+            d = by_pair[(a.provider_id, a.student_id)]
+            if d.allowed:
+                final.append(Access(a.provider_id, a.student_id, d, access_until(d)))
+        has_next = len(items) > first
+        end = encode_cursor(key(items[first - 1])) if has_next else (encode_cursor(key(final[-1])) if final else None)
+        return Page(final, end, has_next)
+
+    def apply(self, changes: Sequence[Change]) -> str:
+        """Validate, journal and apply a batch; return its consistency token.
+
+        Raises ChangeRejected (nothing applied) or StoreUnavailable.
+        """
+        return self.store.apply(changes)
+
+
+def _page_size(first: int) -> int:
+    if first < 1 or first > MAX_PAGE:
+        raise InputError(f"first must be between 1 and {MAX_PAGE}")
+    return first

@@ -1,0 +1,116 @@
+"""The durable journal of the embedded store: an append-only SQLite table of changes.
+
+Every change is a row with a sequence number; the newest sequence number is the
+consistency token. SQLite runs in WAL mode so readers in other processes never block
+the writer; `PRAGMA data_version` tells cheaply whether another connection committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from graph.changes import Change, change_from_json, change_to_json
+from graph.errors import StoreUnavailable
+from graph.timeutil import utcnow
+
+__all__ = ["Journal"]
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    data        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Journal:
+    """Append-only event log in a SQLite file (WAL).
+
+    Parameters
+    ----------
+    path : Path
+        The database file; created with its schema if missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"cannot open journal {self.path}: {err}") from err
+        self._data_version = self._read_data_version()
+
+    def _read_data_version(self) -> int:
+        row = self.conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def changed_elsewhere(self) -> bool:
+        """True when another connection committed since we last looked (cheap)."""
+        v = self._read_data_version()
+        if v != self._data_version:
+            self._data_version = v
+            return True
+        return False
+
+    def head(self) -> int:
+        """The newest sequence number (0 for an empty journal)."""
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def begin(self) -> None:
+        """Take the write lock (BEGIN IMMEDIATE): writers are serialised across processes."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} is not writable: {err}") from err
+
+    def append(self, changes: Sequence[Change]) -> int:
+        """Append changes inside the transaction opened by `begin`; return the last seq."""
+        now = utcnow().isoformat()
+        rows = [(now, *change_to_json(c)) for c in changes]
+        try:
+            self.conn.executemany("INSERT INTO events (recorded_at, op, kind, record_id, data) VALUES (?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
+        return self.head()
+
+    def commit(self) -> None:
+        """Commit the transaction opened by `begin`."""
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} commit failed: {err}") from err
+        self._data_version = self._read_data_version()
+
+    def rollback(self) -> None:
+        """Abandon the open transaction, if any."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def read_since(self, seq: int, batch: int = 50_000) -> Iterator[tuple[int, Change]]:
+        """Changes with a sequence number above `seq`, in order."""
+        last = seq
+        while True:
+            rows = self.conn.execute(
+                "SELECT seq, op, kind, record_id, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for s, op, kind, rid, data in rows:
+                yield int(s), change_from_json(op, kind, rid, data)
+            last = int(rows[-1][0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()

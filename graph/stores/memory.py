@@ -1,0 +1,361 @@
+"""The embedded store: a networkx MultiDiGraph in memory over a SQLite journal.
+
+The journal is the truth; the graph is rebuilt from it on open and kept current by
+reading new events (also those written by other processes) before a read that asks
+for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind, edge id)``
+(DESIGN.md keys by edge type; the id is added because one pair may hold several
+intervals of one type) and hold their record under ``rec``.
+
+Evidence gathering walks adjacency dicts directly (``G._succ`` / ``G._pred``): the public
+views cost a wrapper object per access, which dominates a 50-microsecond check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, validate
+from graph.errors import InputError, StaleRead
+from graph.evidence import ConsentFacts, Evidence, SignedAgreement
+from graph.model import (
+    About,
+    Agreement,
+    Attends,
+    Edge,
+    EdgeKind,
+    EmployedBy,
+    GivenBy,
+    GuardianOf,
+    LivesIn,
+    LocatedIn,
+    MemberOf,
+    Node,
+    NodeKind,
+    Permits,
+    Provider,
+    Restricts,
+    Serves,
+    Signed,
+    Student,
+    Trained,
+    WorksIn,
+)
+from graph.stores.journal import Journal
+
+__all__ = ["MemoryStore"]
+
+_K = EdgeKind
+
+
+class MemoryStore:
+    """networkx + SQLite journal store (the default).
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite journal file (created if missing). The graph is rebuilt from it.
+    """
+
+    name = "networkx"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.journal = Journal(self.path)
+        self.G: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._succ
+        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._pred
+        self._nodes: dict[str, Node] = {}
+        self._edges: dict[str, Edge] = {}
+        self._by_kind: dict[NodeKind | EdgeKind, dict[str, None]] = {}
+        self._seq = 0
+        self._lock = threading.RLock()
+        self._catch_up()
+
+    # ------------------------------------------------------------------ writes
+
+    def apply(self, changes: Sequence[Change]) -> str:
+        """Validate and apply a batch atomically (journal first); return the token after it."""
+        with self._lock:
+            self.journal.begin()
+            try:
+                self._catch_up()
+                view = StateView(self._node_kind, self.edge)
+                effective = validate(changes, view, existing_node=self.node)
+                seq = self.journal.append(effective) if effective else self._seq
+                self.journal.commit()
+            except BaseException:
+                self.journal.rollback()
+                raise
+            for change in effective:
+                self._apply_one(change)
+            self._seq = seq
+            return str(seq)
+
+    def _node_kind(self, node_id: str) -> NodeKind | None:
+        node = self._nodes.get(node_id)
+        return None if node is None else node.kind
+
+    def _apply_one(self, change: Change) -> None:
+        if isinstance(change, PutNode):
+            node = change.node
+            self._nodes[node.id] = node
+            self._by_kind.setdefault(node.kind, {})[node.id] = None
+            self.G.add_node(node.id, rec=node)
+        elif isinstance(change, PutEdge):
+            self._put_edge(change.edge)
+        else:
+            self._close_edge(change)
+
+    def _put_edge(self, edge: Edge) -> None:
+        self._edges[edge.id] = edge
+        self._by_kind.setdefault(edge.kind, {})[edge.id] = None
+        self.G.add_edge(edge.from_id, edge.to_id, key=(edge.kind, edge.id), rec=edge)
+
+    def _close_edge(self, change: CloseEdge) -> None:
+        old = self._edges[change.edge_id]
+        fields = {name: getattr(old, name) for name in old.__dataclass_fields__}  # type: ignore[attr-defined]
+        fields["valid_to"] = change.at
+        self._put_edge(type(old)(**fields))
+
+    def _catch_up(self) -> None:
+        with self._lock:
+            for seq, change in self.journal.read_since(self._seq):
+                self._apply_one(change)
+                self._seq = seq
+
+    # ------------------------------------------------------------------ tokens
+
+    def token(self) -> str:
+        """The sequence number of the newest event applied, as a string."""
+        return str(self._seq)
+
+    def sync(self, token: str | None = None) -> None:
+        """Read events other processes wrote; make sure `token` is reached.
+
+        Raises
+        ------
+        InputError
+            `token` is not a token of this store.
+        StaleRead
+            `token` is ahead of the journal (it was never issued by this journal).
+        """
+        wanted = _parse_token(token)
+        if (wanted is not None and wanted > self._seq) or self.journal.changed_elsewhere():
+            self._catch_up()
+        if wanted is not None and wanted > self._seq:
+            raise StaleRead(wanted, self._seq)
+
+    # ------------------------------------------------------------------ reads
+
+    def node(self, node_id: str) -> Node | None:
+        """The node with this id, or None."""
+        return self._nodes.get(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        """The newest version of the edge with this id, or None."""
+        return self._edges.get(edge_id)
+
+    def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        """Every node of `kind`."""
+        for node_id in list(self._by_kind.get(kind, ())):
+            yield self._nodes[node_id]
+
+    def edges(self, kind: EdgeKind) -> Iterator[Edge]:
+        """Every edge of `kind` (newest versions)."""
+        for edge_id in list(self._by_kind.get(kind, ())):
+            yield self._edges[edge_id]
+
+    def count(self, kind: NodeKind | EdgeKind) -> int:
+        """How many nodes or edges of `kind`."""
+        return len(self._by_kind.get(kind, ()))
+
+    def _out(self, node_id: str) -> Iterator[Edge]:
+        for targets in self._succ.get(node_id, {}).values():
+            for attrs in targets.values():
+                yield attrs["rec"]
+
+    def _in(self, node_id: str) -> Iterator[Edge]:
+        for sources in self._pred.get(node_id, {}).values():
+            for attrs in sources.values():
+                yield attrs["rec"]
+
+    def _teams_of(self, provider_id: str) -> tuple[list[MemberOf], set[str]]:
+        """Every MEMBER_OF edge reachable upward from the provider, any time (cycle-safe)."""
+        memberships: list[MemberOf] = []
+        seen = {provider_id}
+        frontier = [provider_id]
+        while frontier:
+            nxt = []
+            for node in frontier:
+                for e in self._out(node):
+                    if isinstance(e, MemberOf):
+                        memberships.append(e)
+                        if e.to_id not in seen:
+                            seen.add(e.to_id)
+                            nxt.append(e.to_id)
+            frontier = nxt
+        return memberships, seen
+
+    def _provider_part(self, provider_id: str) -> dict[str, Any]:
+        provider = self._nodes.get(provider_id)
+        part: dict[str, Any] = {
+            "provider": provider if isinstance(provider, Provider) else None,
+            "employments": [],
+            "works_in": [],
+            "trainings": [],
+            "agreements": [],
+            "partner_agreements": [],
+        }
+        if part["provider"] is None:
+            part["memberships"], part["reach"] = [], set()
+            return part
+        for e in self._out(provider_id):
+            if isinstance(e, EmployedBy):
+                part["employments"].append(e)
+            elif isinstance(e, WorksIn):
+                part["works_in"].append(e)
+            elif isinstance(e, Trained):
+                part["trainings"].append(e)
+            elif isinstance(e, Signed):
+                part["agreements"].append(self._signed(e))
+        for partner in {e.to_id for e in part["employments"]}:
+            for e in self._out(partner):
+                if isinstance(e, Signed):
+                    part["partner_agreements"].append(self._signed(e))
+        part["memberships"], part["reach"] = self._teams_of(provider_id)
+        return part
+
+    def _signed(self, edge: Signed) -> SignedAgreement:
+        agreement = self._nodes[edge.to_id]
+        assert isinstance(agreement, Agreement)
+        return SignedAgreement(edge, agreement)
+
+    def _student_part(self, student_id: str) -> dict[str, Any]:
+        student = self._nodes.get(student_id)
+        part: dict[str, Any] = {
+            "student": student if isinstance(student, Student) else None,
+            "serves": [],
+            "attends": [],
+            "school_locations": [],
+            "lives_in": [],
+            "guardian_links": [],
+            "restrictions": [],
+            "consents": [],
+        }
+        if part["student"] is None:
+            return part
+        for e in self._out(student_id):
+            if isinstance(e, Attends):
+                part["attends"].append(e)
+            elif isinstance(e, LivesIn):
+                part["lives_in"].append(e)
+        for school in {a.to_id for a in part["attends"]}:
+            part["school_locations"].extend(e for e in self._out(school) if isinstance(e, LocatedIn))
+        about_sources: set[str] = set()
+        for e in self._in(student_id):
+            if isinstance(e, Serves):
+                part["serves"].append(e)
+            elif isinstance(e, GuardianOf):
+                part["guardian_links"].append(e)
+            elif isinstance(e, About):
+                about_sources.add(e.from_id)
+        for source_id in sorted(about_sources):
+            source = self._nodes[source_id]
+            if source.kind is NodeKind.CONSENT:
+                about, given, permits = [], [], []
+                for e in self._out(source_id):
+                    if isinstance(e, About) and e.to_id == student_id:
+                        about.append(e)
+                    elif isinstance(e, GivenBy):
+                        given.append(e)
+                    elif isinstance(e, Permits):
+                        permits.append(e)
+                part["consents"].append(ConsentFacts(source, tuple(about), tuple(given), tuple(permits)))  # type: ignore[arg-type]
+            else:
+                part["restrictions"].extend(e for e in self._out(source_id) if isinstance(e, Restricts))
+        return part
+
+    @staticmethod
+    def _evidence(p: dict[str, Any], s: dict[str, Any]) -> Evidence:
+        reach: set[str] = p["reach"]
+        return Evidence(
+            provider=p["provider"],
+            student=s["student"],
+            employments=tuple(p["employments"]),
+            works_in=tuple(p["works_in"]),
+            trainings=tuple(p["trainings"]),
+            agreements=tuple(p["agreements"]),
+            partner_agreements=tuple(p["partner_agreements"]),
+            memberships=tuple(p["memberships"]),
+            services=tuple(e for e in s["serves"] if e.from_id in reach),
+            attends=tuple(s["attends"]),
+            school_locations=tuple(s["school_locations"]),
+            lives_in=tuple(s["lives_in"]),
+            guardian_links=tuple(s["guardian_links"]),
+            restrictions=tuple(s["restrictions"]),
+            consents=tuple(s["consents"]),
+        )
+
+    def gather_evidence(self, provider_id: str, student_id: str) -> Evidence:
+        """Everything bearing on (provider, student), across all time (see Evidence)."""
+        with self._lock:
+            return self._evidence(self._provider_part(provider_id), self._student_part(student_id))
+
+    def gather_evidence_many(self, provider_id: str | None, student_id: str | None, others: Iterable[str]) -> dict[str, Evidence]:
+        """Evidence for many pairs sharing one side (the shared side is gathered once)."""
+        with self._lock:
+            if provider_id is not None:
+                p = self._provider_part(provider_id)
+                return {sid: self._evidence(p, self._student_part(sid)) for sid in others}
+            if student_id is None:
+                raise InputError("gather_evidence_many needs provider_id or student_id")
+            s = self._student_part(student_id)
+            return {pid: self._evidence(self._provider_part(pid), s) for pid in others}
+
+    def students_served_by(self, provider_id: str) -> set[str]:
+        """Students served by the provider or any team it was ever in (transitively)."""
+        with self._lock:
+            if not isinstance(self._nodes.get(provider_id), Provider):
+                return set()
+            _, reach = self._teams_of(provider_id)
+            return {e.to_id for node in reach for e in self._out(node) if isinstance(e, Serves)}
+
+    def providers_serving(self, student_id: str) -> set[str]:
+        """Providers serving the student directly or through teams they were ever in."""
+        with self._lock:
+            providers: set[str] = set()
+            seen: set[str] = set()
+            frontier = [e.from_id for e in self._in(student_id) if isinstance(e, Serves)]
+            while frontier:
+                nxt = []
+                for node_id in frontier:
+                    if node_id in seen:
+                        continue
+                    seen.add(node_id)
+                    if self._node_kind(node_id) is NodeKind.PROVIDER:
+                        providers.add(node_id)
+                    else:
+                        nxt.extend(e.from_id for e in self._in(node_id) if isinstance(e, MemberOf))
+                frontier = nxt
+            return providers
+
+    def close(self) -> None:
+        """Close the journal."""
+        self.journal.close()
+
+
+def _parse_token(token: str | None) -> int | None:
+    if token is None or token == "":
+        return None
+    try:
+        value = int(token)
+    except ValueError as err:
+        raise InputError(f"not a consistency token of this store: {token!r}") from err
+    if value < 0:
+        raise InputError(f"not a consistency token of this store: {token!r}")
+    return value
