@@ -35,6 +35,8 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     rows_read: int = 0
+    origin: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Optional: record id -> (file name, line) where it was read, for the importer's messages."""
 
     def extend(self, other: LoadResult) -> None:
         """Append everything of `other` to this result."""
@@ -43,6 +45,7 @@ class LoadResult:
         self.problems.extend(other.problems)
         self.warnings.extend(other.warnings)
         self.rows_read += other.rows_read
+        self.origin.update(other.origin)
 
     @property
     def ok(self) -> bool:

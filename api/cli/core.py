@@ -1,0 +1,213 @@
+"""Core commands: init, load, check, explain, accessible, who-can-access, generate."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.cli import render
+from api.cli.app import BackendOption, DbOption, app, settings_for
+from graph.decision import CheckRequest
+from graph.engine import Engine
+from graph.errors import InputError, LoadError, NeedToKnowError
+from graph.open import open_engine
+from graph.timeutil import parse_datetime, utcnow
+from loaders.base import LoadResult
+from loaders.importer import import_result
+
+FORMATS: dict[str, str] = {
+    "bundle": "loaders.bundle",
+    "oneroster": "loaders.oneroster",
+    "edfi": "loaders.edfi",
+    "sds": "loaders.sds",
+    "hsds": "loaders.hsds",
+    "fhir-consent": "loaders.fhir_consent",
+}
+
+AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time with offset (default: now).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def engine_for(db: Path | None, backend: str | None = None) -> Iterator[Engine]:
+    """Open the engine; map domain errors to exit code 2 with a clear message."""
+    try:
+        engine = open_engine(settings_for(db, backend))
+    except NeedToKnowError as err:
+        render.err_console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    try:
+        yield engine
+    except InputError as err:
+        render.err_console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    finally:
+        engine.store.close()
+
+
+def _at(at: str | None) -> datetime:
+    try:
+        return parse_datetime(at) if at else utcnow()
+    except InputError as err:
+        render.err_console.print(f"[red]error:[/] --at: {err}")
+        raise typer.Exit(2) from err
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create an empty store (the SQLite journal and record of decisions)."""
+    settings = settings_for(db)
+    with engine_for(db):
+        pass
+    render.console.print(f"initialised {settings.db}")
+
+
+@app.command()
+def load(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories of that format.")],
+    db: DbOption = None,
+    backend: BackendOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
+    valid_from: Annotated[
+        str | None, typer.Option("--valid-from", help="Start of relationships whose source gives no date (ISO 8601).")
+    ] = None,
+) -> None:
+    """Load source files; all or nothing (a failed load leaves the store as it was)."""
+    if fmt not in FORMATS:
+        render.err_console.print(f"[red]error:[/] unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    for p in paths:
+        if not p.exists():
+            render.err_console.print(f"[red]error:[/] {p}: no such file or directory")
+            raise typer.Exit(2)
+    module = importlib.import_module(FORMATS[fmt])
+    reader: Callable[..., LoadResult] = module.read
+    start = _at(valid_from) if valid_from else datetime(2025, 8, 15, 6, tzinfo=utcnow().tzinfo)
+    settings = settings_for(db, backend)
+    with render.console.status(f"reading {fmt} ..."):
+        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names)
+    with engine_for(db, backend) as engine:
+        try:
+            with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
+                summary = import_result(engine.store, result, dry_run=dry_run)
+        except LoadError as err:
+            render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
+            for problem in err.problems[:50]:
+                render.err_console.print(f"  {problem}")
+            if len(err.problems) > 50:
+                render.err_console.print(f"  ... and {len(err.problems) - 50} more")
+            raise typer.Exit(2) from err
+    verb = "would create" if dry_run else "created"
+    render.console.print(
+        f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
+        f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}"
+        + (f"; token {summary.token}" if summary.token else "")
+    )
+    for kind, n in summary.by_kind.items():
+        render.console.print(f"  {kind}: {n:,}")
+    for w in summary.warnings[:20]:
+        render.console.print(f"  [yellow]warning[/] {w}")
+    if len(summary.warnings) > 20:
+        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings[/]")
+
+
+def _request(provider: str, student: str, at: str | None, purpose: str | None, category: list[str] | None) -> CheckRequest:
+    return CheckRequest(provider, student, _at(at), purpose, frozenset(category) if category else None)
+
+
+ProviderOpt = Annotated[str, typer.Option("--provider", help="Provider id.")]
+StudentOpt = Annotated[str, typer.Option("--student", help="Student id.")]
+PurposeOpt = Annotated[str | None, typer.Option("--purpose", help="Purpose of the disclosure, e.g. academic_support.")]
+CategoryOpt = Annotated[list[str] | None, typer.Option("--category", help="Data category asked for (repeatable).")]
+
+
+@app.command()
+def check(
+    provider: ProviderOpt,
+    student: StudentOpt,
+    at: AtOption = None,
+    purpose: PurposeOpt = None,
+    category: CategoryOpt = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """May PROVIDER see STUDENT's record? Exit 0 allow, 1 deny, 2 bad input."""
+    with engine_for(db, backend) as engine:
+        d = engine.check(_request(provider, student, at, purpose, category))
+    render.decision(d, as_json=as_json)
+    raise typer.Exit(0 if d.allowed else 1)
+
+
+@app.command()
+def explain(
+    provider: ProviderOpt,
+    student: StudentOpt,
+    at: AtOption = None,
+    purpose: PurposeOpt = None,
+    category: CategoryOpt = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """The same decision as `check`, rendered for a person: every reason and the path."""
+    with engine_for(db, backend) as engine:
+        d = engine.check(_request(provider, student, at, purpose, category))
+    render.explanation(d, as_json=as_json)
+    raise typer.Exit(0 if d.allowed else 1)
+
+
+@app.command()
+def accessible(
+    provider: ProviderOpt,
+    at: AtOption = None,
+    purpose: PurposeOpt = None,
+    first: Annotated[int, typer.Option("--first", help="Page size (1..1000).")] = 100,
+    after: Annotated[str | None, typer.Option("--after", help="Cursor from the previous page.")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """Students PROVIDER may see, with released categories (one page)."""
+    with engine_for(db, backend) as engine:
+        p = engine.accessible_students(provider, _at(at), purpose=purpose, first=first, after=after)
+    render.page(p, other="student_id", as_json=as_json)
+
+
+@app.command("who-can-access")
+def who_can_access(
+    student: StudentOpt,
+    at: AtOption = None,
+    purpose: PurposeOpt = None,
+    first: Annotated[int, typer.Option("--first", help="Page size (1..1000).")] = 100,
+    after: Annotated[str | None, typer.Option("--after", help="Cursor from the previous page.")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """Providers who may see STUDENT's record, and why (the transparency report)."""
+    with engine_for(db, backend) as engine:
+        p = engine.providers_with_access(student, _at(at), purpose=purpose, first=first, after=after)
+    render.page(p, other="provider_id", as_json=as_json)
+
+
+@app.command()
+def generate(
+    students: Annotated[int, typer.Option("--students", help="Number of students.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bundle).")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Output bundle directory.")] = Path("generated-bundle"),
+) -> None:
+    """Write a synthetic bundle with realistic proportions (docs/bundle.md)."""
+    from loaders.synthetic import generate as gen
+
+    stats: dict[str, Any] = gen(out, students=students, seed=seed)
+    render.console.print(f"wrote {out}")
+    for k, v in stats.items():
+        render.console.print(f"  {k}: {v:,}" if isinstance(v, int) else f"  {k}: {v}")

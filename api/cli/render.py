@@ -1,0 +1,81 @@
+"""Rendering of decisions and lookups for people (rich) and programs (--json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from graph.decision import Decision, Outcome
+from graph.lookups import Access, Page
+from graph.timeutil import to_iso
+
+__all__ = ["console", "decision", "explanation", "page", "print_json"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """Write JSON to stdout (no colour, no wrapping)."""
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def decision(d: Decision, *, as_json: bool) -> None:
+    """One line per decision, with every reason."""
+    if as_json:
+        print_json(d.to_dict())
+        return
+    colour = {Outcome.ALLOW: "green", Outcome.PARTIAL: "yellow", Outcome.DENY: "red"}[d.outcome]
+    released = ", ".join(sorted(d.released)) or "nothing"
+    console.print(
+        f"[bold {colour}]{d.outcome.upper()}[/] {d.request.provider_id} -> {d.request.student_id} "
+        f"at {to_iso(d.request.at)}; released: {released}"
+    )
+    for r in d.reasons:
+        extra = f" ({r.category})" if r.category else (f" [{r.ref}]" if r.ref else "")
+        console.print(f"  - {r.code}{extra}: {r.message}")
+
+
+def explanation(d: Decision, *, as_json: bool) -> None:
+    """The decision for a person: outcome, every reason, and the path per condition."""
+    if as_json:
+        print_json(d.to_dict())
+        return
+    decision(d, as_json=False)
+    if not d.path:
+        return
+    table = Table(title="Why: the edges that satisfied each condition", show_lines=False)
+    for col in ("condition", "edge", "type", "from", "to", "valid from", "valid to"):
+        table.add_column(col)
+    for step in d.path:
+        for e in step.edges:
+            table.add_row(str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open")
+    console.print(table)
+
+
+def page(p: Page[Access], *, other: str, as_json: bool) -> None:
+    """A lookup page: one row per access, then the cursor."""
+    rows = [
+        {
+            "provider_id": a.provider_id,
+            "student_id": a.student_id,
+            "released_categories": sorted(a.released),
+            "outcome": str(a.decision.outcome),
+            "until": to_iso(a.until),
+            "via": [e.id for s in a.decision.path for e in s.edges if e.kind in ("SERVES", "PERMITS")],
+        }
+        for a in p.items
+    ]
+    if as_json:
+        print_json({"items": rows, "end_cursor": p.end_cursor, "has_next_page": p.has_next_page})
+        return
+    table = Table()
+    for col in (other, "released", "until", "via"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r[other], ", ".join(r["released_categories"]), r["until"] or "open", ", ".join(r["via"]))
+    console.print(table)
+    console.print(f"{len(rows)} shown; next page: {'--after ' + p.end_cursor if p.has_next_page and p.end_cursor else 'none'}")

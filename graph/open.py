@@ -1,0 +1,33 @@
+"""Open a store and an engine from settings: the one place that picks a backend."""
+
+from __future__ import annotations
+
+from graph.audit import SqliteAuditLog
+from graph.engine import Engine
+from graph.settings import Settings
+from graph.stores.base import GraphStore
+from graph.stores.memory import MemoryStore
+
+__all__ = ["open_engine", "open_store"]
+
+
+def open_store(settings: Settings) -> GraphStore:
+    """The store named by ``settings.backend``.
+
+    Raises StoreUnavailable when it cannot be opened or reached.
+    """
+    if settings.backend == "neo4j":
+        from graph.stores.neo4j import Neo4jStore  # imported lazily: the driver is only needed here
+
+        return Neo4jStore(
+            settings.neo4j_uri,
+            user=settings.neo4j_user,
+            password=settings.password(),
+            database=settings.neo4j_database,
+        )
+    return MemoryStore(settings.db)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """An engine over the configured store, recording decisions in ``settings.db``."""
+    return Engine(open_store(settings), settings.policy(), SqliteAuditLog(settings.db))

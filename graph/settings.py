@@ -1,0 +1,46 @@
+"""Runtime settings: where the store is, which backend, the policy (env prefix ``NTK_``).
+
+Read from the environment (``NTK_DB``, ``NTK_BACKEND``, ``NTK_NEO4J_URI`` ...) and
+overridden by CLI options. The Neo4j password comes from ``NTK_NEO4J_PASSWORD`` or the
+file named by ``NTK_NEO4J_PASSWORD_FILE``, never from the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph.policy import Policy
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where and how needtoknow runs."""
+
+    model_config = SettingsConfigDict(env_prefix="NTK_", extra="ignore")
+
+    db: Path = Field(Path("needtoknow.db"), description="SQLite file: journal and record of decisions.")
+    backend: Literal["networkx", "neo4j"] = "networkx"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str | None = None
+    neo4j_password_file: Path | None = None
+    neo4j_database: str = "neo4j"
+    policy_file: Path | None = Field(None, description="JSON file of Policy settings; defaults apply when absent.")
+    include_names: bool = Field(False, description="Keep student and guardian names from sources (off by default).")
+
+    def password(self) -> str | None:
+        """The Neo4j password from the environment or its file."""
+        if self.neo4j_password_file is not None:
+            return self.neo4j_password_file.read_text(encoding="utf-8").strip()
+        return self.neo4j_password
+
+    def policy(self) -> Policy:
+        """The policy: from `policy_file` if set, else the defaults."""
+        if self.policy_file is None:
+            return Policy()
+        return Policy.model_validate_json(self.policy_file.read_text(encoding="utf-8"))

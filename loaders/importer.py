@@ -1,0 +1,115 @@
+"""Apply loader results to a store: all or nothing, idempotent, with a summary.
+
+A load is refused whole when any loader reported a problem or when the store refuses the
+batch (a dangling id, an id reused for another kind): the store is left exactly as it
+was. Records identical to what the store holds are skipped, so a repeated load of the
+same files creates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from graph.changes import Change, PutEdge, PutNode
+from graph.errors import ChangeRejected, LoadError, Problem
+from graph.stores.base import GraphStore
+from loaders.base import LoadResult
+
+__all__ = ["ImportSummary", "import_result", "plan"]
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """Counts of one load: rows read, records created, updated, unchanged and rejected."""
+
+    rows_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: list[Problem] = field(default_factory=list)
+    token: str | None = None
+    dry_run: bool = False
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSummary]:
+    """The changes a result would make, and the summary counts (created/updated/unchanged)."""
+    summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
+    changes: list[Change] = []
+    for node in result.nodes:
+        current = store.node(node.id)
+        if current == node:
+            summary.unchanged += 1
+            continue
+        summary.updated += current is not None
+        summary.created += current is None
+        changes.append(PutNode(node))
+    for edge in result.edges:
+        current_edge = store.edge(edge.id)
+        if current_edge == edge:
+            summary.unchanged += 1
+            continue
+        summary.updated += current_edge is not None
+        summary.created += current_edge is None
+        changes.append(PutEdge(edge))
+    return changes, summary
+
+
+def import_result(
+    store: GraphStore,
+    result: LoadResult,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Validate and apply `result` to `store` as one atomic batch.
+
+    Parameters
+    ----------
+    dry_run : bool
+        Validate everything against the store and report, without writing.
+    progress : callable(int)
+        Called with the number of changes validated so far.
+
+    Raises
+    ------
+    LoadError
+        Any problem from the loaders, or a change the store refuses; its Problems name
+        the file, line and field. Nothing has been written.
+    """
+    if result.problems:
+        raise LoadError(result.problems)
+    changes, summary = plan(store, result)
+    summary.dry_run = dry_run
+    try:
+        if dry_run:
+            _dry_validate(store, changes)
+        else:
+            summary.token = store.apply(changes)
+    except ChangeRejected as err:
+        summary.rejected = 1
+        raise LoadError([_locate(err, changes, result)]) from err
+    if progress is not None:
+        progress(len(changes))
+    return summary
+
+
+def _dry_validate(store: GraphStore, changes: Sequence[Change]) -> None:
+    from graph.changes import StateView, validate
+
+    view = StateView(lambda i: (n.kind if (n := store.node(i)) is not None else None), store.edge)
+    validate(changes, view, existing_node=store.node)
+
+
+def _locate(err: ChangeRejected, changes: Sequence[Change], result: LoadResult) -> Problem:
+    record_id: str | None = None
+    if err.index is not None and 0 <= err.index < len(changes):
+        change = changes[err.index]
+        if isinstance(change, PutNode):
+            record_id = change.node.id
+        elif isinstance(change, PutEdge):
+            record_id = change.edge.id
+    file, line = result.origin.get(record_id or "", ("<load>", None))
+    return Problem(file, line, err.field, str(err))
