@@ -8,6 +8,7 @@ all-or-nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -129,14 +130,10 @@ def validate(changes: Sequence[Change], view: StateView, *, existing_node: Calla
                 if existing.valid_to == change.at:
                     continue
                 raise ChangeRejected(f"edge {change.edge_id!r} is already closed", field="edge_id", index=i)
-            closed = type(existing)(**{**_fields(existing), "valid_to": change.at})
+            closed = dataclasses.replace(existing, valid_to=change.at)
             view.new_edges[existing.id] = closed
             effective.append(change)
     return effective
-
-
-def _fields(record: Edge) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 def _check_endpoints(edge: Edge, view: StateView, index: int) -> None:

@@ -203,6 +203,7 @@ class World:
         return out
 
     def store(self, path: Path) -> MemoryStore:
+        path.mkdir(parents=True, exist_ok=True)
         s = MemoryStore(path / "world.db")
         s.apply(self.changes())
         return s

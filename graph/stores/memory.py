@@ -12,6 +12,7 @@ views cost a wrapper object per access, which dominates a 50-microsecond check.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -117,10 +118,7 @@ class MemoryStore:
         self.G.add_edge(edge.from_id, edge.to_id, key=(edge.kind, edge.id), rec=edge)
 
     def _close_edge(self, change: CloseEdge) -> None:
-        old = self._edges[change.edge_id]
-        fields = {name: getattr(old, name) for name in old.__dataclass_fields__}  # type: ignore[attr-defined]
-        fields["valid_to"] = change.at
-        self._put_edge(type(old)(**fields))
+        self._put_edge(dataclasses.replace(self._edges[change.edge_id], valid_to=change.at))
 
     def _catch_up(self) -> None:
         with self._lock:
