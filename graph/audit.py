@@ -74,10 +74,17 @@ def evidence_summary(ev: Evidence) -> dict[str, Any]:
             for c in ev.consents
         ],
         "agreements": [
-            {"agreement": s.agreement.id, "version": s.version, "signed_at": to_iso(s.edge.valid_from), "expires_at": to_iso(s.edge.valid_to)}
+            {
+                "agreement": s.agreement.id,
+                "version": s.version,
+                "signed_at": to_iso(s.edge.valid_from),
+                "expires_at": to_iso(s.edge.valid_to),
+            }
             for s in ev.agreements
         ],
-        "trainings": [{"course": t.to_id, "completed_at": to_iso(t.valid_from), "expires_at": to_iso(t.valid_to)} for t in ev.trainings],
+        "trainings": [
+            {"course": t.to_id, "completed_at": to_iso(t.valid_from), "expires_at": to_iso(t.valid_to)} for t in ev.trainings
+        ],
         "provider_communities": sorted({w.to_id for w in ev.works_in}),
         "student_schools": sorted({a.to_id for a in ev.attends}),
         "services": [
@@ -155,7 +162,18 @@ class SqliteAuditLog:
                     )
                     digest = hashlib.sha256((prev + body).encode()).hexdigest()
                     rows.append(
-                        (rid, d.request.student_id, d.request.provider_id, requested, decided, to_iso(d.request.at), str(d.outcome), body, prev, digest)
+                        (
+                            rid,
+                            d.request.student_id,
+                            d.request.provider_id,
+                            requested,
+                            decided,
+                            to_iso(d.request.at),
+                            str(d.outcome),
+                            body,
+                            prev,
+                            digest,
+                        )
                     )
                     prev = digest
                     ids.append(rid)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from pydantic import ValidationError
 
@@ -21,7 +21,6 @@ from graph.errors import ChangeRejected
 from graph.model import (
     ENDPOINTS,
     Edge,
-    EdgeKind,
     Node,
     NodeKind,
     Serves,

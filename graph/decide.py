@@ -223,7 +223,9 @@ def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Fac
     assert ev.student is not None
     signers = {g.to_id for g in cf.given_by}
     guardians = {
-        g.from_id for g in ev.guardian_links if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.valid.contains(at)
+        g.from_id
+        for g in ev.guardian_links
+        if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.valid.contains(at)
     }
     if not (signers & (guardians | {ev.student.id})):
         return False
@@ -397,8 +399,12 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     facts = _derive(ev, req, policy)
     findings = [f for rule in RULES for f in rule(ev, req, policy, facts)]
     reasons = [f.reason for f in findings if f.reason is not None]
-    consented = frozenset().union(*(f.categories or () for f in findings if f.condition is Condition.CONSENT and f.reason is None))
-    needed = frozenset().union(*(f.categories or () for f in findings if f.condition is Condition.NEED_TO_KNOW and f.reason is None))
+    consented = frozenset().union(
+        *(f.categories or () for f in findings if f.condition is Condition.CONSENT and f.reason is None)
+    )
+    needed = frozenset().union(
+        *(f.categories or () for f in findings if f.condition is Condition.NEED_TO_KNOW and f.reason is None)
+    )
     withheld = frozenset().union(*(f.withheld for f in findings))
     asked = req.categories if req.categories is not None else policy.categories
     released: frozenset[str] = frozenset()

@@ -81,7 +81,7 @@ class ReasonDetail:
 
     @property
     def subject(self) -> str:
-        """"student", "provider" or "request": whose facts the reason discloses."""
+        """ "student", "provider" or "request": whose facts the reason discloses."""
         return SUBJECT[self.code]
 
 

@@ -83,7 +83,13 @@ class Engine:
         except AuditUnavailable:
             log.error("audit_unavailable", decisions=len(decisions))
             return [
-                replace(d, outcome=Outcome.DENY, reasons=(*d.reasons, ReasonDetail(Reason.AUDIT_UNAVAILABLE)), released=frozenset(), path=())
+                replace(
+                    d,
+                    outcome=Outcome.DENY,
+                    reasons=(*d.reasons, ReasonDetail(Reason.AUDIT_UNAVAILABLE)),
+                    released=frozenset(),
+                    path=(),
+                )
                 for d in decisions
             ]
         return decisions
@@ -104,7 +110,9 @@ class Engine:
         """
         return self.check_many([req], caller=caller, token=token)[0]
 
-    def check_many(self, reqs: Sequence[CheckRequest], *, caller: Caller | None = None, token: str | None = None) -> list[Decision]:
+    def check_many(
+        self, reqs: Sequence[CheckRequest], *, caller: Caller | None = None, token: str | None = None
+    ) -> list[Decision]:
         """Decide many requests; every decision is recorded (in one transaction) before any is returned."""
         request_time = self.clock()
         self.store.sync(token)

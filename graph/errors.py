@@ -184,4 +184,3 @@ class LoadError(NeedToKnowError):
         head = "; ".join(str(p) for p in self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"{len(self.problems)} problem(s): {head}{more}")
-

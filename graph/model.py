@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 from pydantic.dataclasses import dataclass
@@ -336,11 +336,39 @@ class LegalOrder(Node):
     description: str | None = None
 
 
-AnyNode = Student | Guardian | Provider | Partner | Program | Team | School | District | Community | Consent | Agreement | Course | LegalOrder
+AnyNode = (
+    Student
+    | Guardian
+    | Provider
+    | Partner
+    | Program
+    | Team
+    | School
+    | District
+    | Community
+    | Consent
+    | Agreement
+    | Course
+    | LegalOrder
+)
 
 _NODE_CLASSES: Final[dict[NodeKind, type[Node]]] = {
     cls.kind: cls
-    for cls in (Student, Guardian, Provider, Partner, Program, Team, School, District, Community, Consent, Agreement, Course, LegalOrder)
+    for cls in (
+        Student,
+        Guardian,
+        Provider,
+        Partner,
+        Program,
+        Team,
+        School,
+        District,
+        Community,
+        Consent,
+        Agreement,
+        Course,
+        LegalOrder,
+    )
 }
 
 
@@ -508,15 +536,45 @@ class Restricts(Edge):
 
 
 AnyEdge = (
-    GuardianOf | Attends | LocatedIn | PartOf | LivesIn | EmployedBy | WorksIn | MemberOf | Trained | Signed
-    | Offers | ServesArea | Serves | GivenBy | About | Permits | Restricts
+    GuardianOf
+    | Attends
+    | LocatedIn
+    | PartOf
+    | LivesIn
+    | EmployedBy
+    | WorksIn
+    | MemberOf
+    | Trained
+    | Signed
+    | Offers
+    | ServesArea
+    | Serves
+    | GivenBy
+    | About
+    | Permits
+    | Restricts
 )
 
 _EDGE_CLASSES: Final[dict[EdgeKind, type[Edge]]] = {
     cls.kind: cls
     for cls in (
-        GuardianOf, Attends, LocatedIn, PartOf, LivesIn, EmployedBy, WorksIn, MemberOf, Trained, Signed,
-        Offers, ServesArea, Serves, GivenBy, About, Permits, Restricts,
+        GuardianOf,
+        Attends,
+        LocatedIn,
+        PartOf,
+        LivesIn,
+        EmployedBy,
+        WorksIn,
+        MemberOf,
+        Trained,
+        Signed,
+        Offers,
+        ServesArea,
+        Serves,
+        GivenBy,
+        About,
+        Permits,
+        Restricts,
     )
 }
 
@@ -584,12 +642,9 @@ def record_to_dict(record: Node | Edge) -> dict[str, Any]:
         if name == "kind":
             continue
         value = getattr(record, name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, date):
+        if isinstance(value, (datetime, date)):
             value = value.isoformat()
         elif isinstance(value, frozenset):
             value = sorted(value)
         out[name] = value
     return out
-

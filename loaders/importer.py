@@ -99,7 +99,7 @@ def import_result(
 def _dry_validate(store: GraphStore, changes: Sequence[Change]) -> None:
     from graph.changes import StateView, validate
 
-    view = StateView(lambda i: (n.kind if (n := store.node(i)) is not None else None), store.edge)
+    view = StateView(lambda i: n.kind if (n := store.node(i)) is not None else None, store.edge)
     validate(changes, view, existing_node=store.node)
 
 

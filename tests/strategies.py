@@ -86,7 +86,9 @@ def partnerships(draw: st.DrawFn, max_providers: int = 4, max_students: int = 4)
         PutNode(Agreement(id="agr-share", agreement_kind="data_sharing", version=1)),
     ]
     if draw(st.booleans()) or True:
-        changes.append(PutEdge(Signed(id="sg-ptn0", from_id="ptn0", to_id="agr-share", valid_from=GRID[0], valid_to=draw(maybe_end))))
+        changes.append(
+            PutEdge(Signed(id="sg-ptn0", from_id="ptn0", to_id="agr-share", valid_from=GRID[0], valid_to=draw(maybe_end)))
+        )
     teams = [f"team{i}" for i in range(n_team)]
     for tm in teams:
         changes.append(PutNode(Team(id=tm, name=tm)))
@@ -101,7 +103,11 @@ def partnerships(draw: st.DrawFn, max_providers: int = 4, max_students: int = 4)
             changes.append(PutEdge(Trained(id=f"tr-{p}", from_id=p, to_id="crs-ferpa_basics", valid_from=a, valid_to=b)))
         if draw(st.integers(0, 9)) > 0:
             changes.append(
-                PutEdge(Signed(id=f"sg-{p}", from_id=p, to_id=draw(st.sampled_from(["agr-v2", "agr-v2", "agr-v1"])), valid_from=GRID[0]))
+                PutEdge(
+                    Signed(
+                        id=f"sg-{p}", from_id=p, to_id=draw(st.sampled_from(["agr-v2", "agr-v2", "agr-v1"])), valid_from=GRID[0]
+                    )
+                )
             )
     members = providers + teams
     for i, m in enumerate(draw(st.lists(st.tuples(st.sampled_from(members), st.sampled_from(teams or ["-"])), max_size=5))):
@@ -116,9 +122,13 @@ def partnerships(draw: st.DrawFn, max_providers: int = 4, max_students: int = 4)
         changes.append(PutNode(Student(id=s, birth_date=birth, postsecondary_enrolled=draw(st.integers(0, 19)) == 0)))
         changes.append(PutNode(Guardian(id=f"gdn-{s}")))
         rights = draw(st.sampled_from([FerpaRights.FULL, FerpaRights.FULL, FerpaRights.UNVERIFIED]))
-        rel = draw(st.sampled_from([GuardianRelationship.PARENT, GuardianRelationship.PARENT, GuardianRelationship.EMERGENCY_CONTACT]))
+        rel = draw(
+            st.sampled_from([GuardianRelationship.PARENT, GuardianRelationship.PARENT, GuardianRelationship.EMERGENCY_CONTACT])
+        )
         changes.append(
-            PutEdge(GuardianOf(id=f"g-{s}", from_id=f"gdn-{s}", to_id=s, valid_from=GRID[0], relationship=rel, ferpa_rights=rights))
+            PutEdge(
+                GuardianOf(id=f"g-{s}", from_id=f"gdn-{s}", to_id=s, valid_from=GRID[0], relationship=rel, ferpa_rights=rights)
+            )
         )
         first = draw(st.sampled_from(list(schools)))
         transfer = draw(maybe_end)

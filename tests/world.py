@@ -11,6 +11,7 @@ default policy, ana may see sam's attendance and grades for academic_support.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -182,10 +183,12 @@ class World:
         chain = ["ana", *teams]
         for team in teams:
             w.nodes[team] = Team(id=team, name=team)
-        for a, b in zip(chain, chain[1:], strict=False):
+        for a, b in itertools.pairwise(chain):
             w.edges[f"m-{a}-{b}"] = MemberOf(id=f"m-{a}-{b}", from_id=a, to_id=b, valid_from=T0)
         if cycle and len(teams) >= 2:
-            w.edges[f"m-{teams[-1]}-{teams[0]}"] = MemberOf(id=f"m-{teams[-1]}-{teams[0]}", from_id=teams[-1], to_id=teams[0], valid_from=T0)
+            w.edges[f"m-{teams[-1]}-{teams[0]}"] = MemberOf(
+                id=f"m-{teams[-1]}-{teams[0]}", from_id=teams[-1], to_id=teams[0], valid_from=T0
+            )
         w.edges["sv1"] = replace(w.edges["sv1"], from_id=teams[-1])  # type: ignore[type-var]
         return w
 
@@ -226,4 +229,15 @@ class World:
             s.close()
 
 
-__all__ = ["NOON", "T0", "World", "t", "ConsentKind", "ConsentStatus", "FerpaRights", "GuardianRelationship", "ServiceStatus", "LivesIn"]
+__all__ = [
+    "NOON",
+    "T0",
+    "World",
+    "t",
+    "ConsentKind",
+    "ConsentStatus",
+    "FerpaRights",
+    "GuardianRelationship",
+    "ServiceStatus",
+    "LivesIn",
+]

@@ -107,8 +107,7 @@ def load(
     verb = "would create" if dry_run else "created"
     render.console.print(
         f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
-        f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}"
-        + (f"; token {summary.token}" if summary.token else "")
+        f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}" + (f"; token {summary.token}" if summary.token else "")
     )
     for kind, n in summary.by_kind.items():
         render.console.print(f"  {kind}: {n:,}")

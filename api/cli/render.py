@@ -52,13 +52,15 @@ def explanation(d: Decision, *, as_json: bool) -> None:
         table.add_column(col)
     for step in d.path:
         for e in step.edges:
-            table.add_row(str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open")
+            table.add_row(
+                str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open"
+            )
     console.print(table)
 
 
 def page(p: Page[Access], *, other: str, as_json: bool) -> None:
     """A lookup page: one row per access, then the cursor."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "provider_id": a.provider_id,
             "student_id": a.student_id,

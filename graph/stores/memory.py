@@ -330,7 +330,7 @@ class MemoryStore:
             seen: set[str] = set()
             frontier = [e.from_id for e in self._in(student_id) if isinstance(e, Serves)]
             while frontier:
-                nxt = []
+                nxt: list[str] = []
                 for node_id in frontier:
                     if node_id in seen:
                         continue

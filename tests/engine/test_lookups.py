@@ -49,10 +49,7 @@ def test_lookups_agree_with_check(changes: list[Change]) -> None:
         students = sorted(n.id for n in store.nodes(NodeKind.STUDENT))
         for at in instants()[::3]:
             allowed = {
-                (p, s)
-                for p in providers
-                for s in students
-                if engine.check(CheckRequest(p, s, at, "academic_support")).allowed
+                (p, s) for p in providers for s in students if engine.check(CheckRequest(p, s, at, "academic_support")).allowed
             }
             for size in (1, 2):
                 for p in providers:

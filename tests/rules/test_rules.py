@@ -53,7 +53,9 @@ CONSENT = [
     pytest.param(B().without("cns-1"), NOON, DENY, {R.CONSENT_MISSING}, id="no-consent"),
     pytest.param(B().consent(status=ConsentStatus.DRAFT), NOON, DENY, {R.CONSENT_NOT_ACTIVE}, id="draft"),
     pytest.param(B().consent(status=ConsentStatus.ENTERED_IN_ERROR), NOON, DENY, {R.CONSENT_NOT_ACTIVE}, id="entered-in-error"),
-    pytest.param(B().consent(effective_from=NOON + timedelta(days=1)), NOON, DENY, {R.CONSENT_NOT_YET_EFFECTIVE}, id="not-yet-effective"),
+    pytest.param(
+        B().consent(effective_from=NOON + timedelta(days=1)), NOON, DENY, {R.CONSENT_NOT_YET_EFFECTIVE}, id="not-yet-effective"
+    ),
     pytest.param(B().consent(expires_at=NOON - timedelta(seconds=1)), NOON, DENY, {R.CONSENT_EXPIRED}, id="expired"),
     pytest.param(B().consent(expires_at=NOON), NOON, DENY, {R.CONSENT_EXPIRED}, id="expires-at-the-instant"),
     pytest.param(B().consent(expires_at=NOON + timedelta(microseconds=1)), NOON, ALLOW, set(), id="expires-a-microsecond-later"),
@@ -64,12 +66,12 @@ CONSENT = [
     pytest.param(B().consent(signed_at=None), NOON, DENY, {R.CONSENT_INCOMPLETE}, id="no-signature-date"),
     pytest.param(B().without("gb1"), NOON, DENY, {R.CONSENT_INCOMPLETE}, id="no-signer"),
     pytest.param(B().without("pm1"), NOON, DENY, {R.CONSENT_INCOMPLETE}, id="no-recipients"),
-    pytest.param(
-        B().change("pm1", to_id="prg-tutor"), NOON, ALLOW, set(), id="program-named"
-    ),
+    pytest.param(B().change("pm1", to_id="prg-tutor"), NOON, ALLOW, set(), id="program-named"),
     pytest.param(B().change("pm1", to_id="ana"), NOON, ALLOW, set(), id="provider-named"),
     pytest.param(
-        B().node(__import__("graph.model", fromlist=["Partner"]).Partner(id="ptn-other", name="Other")).change("pm1", to_id="ptn-other"),
+        B()
+        .node(__import__("graph.model", fromlist=["Partner"]).Partner(id="ptn-other", name="Other"))
+        .change("pm1", to_id="ptn-other"),
         NOON,
         DENY,
         {R.RECIPIENT_NOT_NAMED},
@@ -163,12 +165,22 @@ def test_partial_deny_consent_withholds_one_category(tmp_path: Path) -> None:
 
 ADULT_BIRTH = date(2007, 11, 30)  # turns 18 on 2025-11-30 (local date)
 SIGNER = [
-    pytest.param(B().guardian_link(ferpa_rights=FerpaRights.UNVERIFIED), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="unverified-guardian"),
-    pytest.param(B().guardian_link(ferpa_rights=FerpaRights.REMOVED), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="rights-removed"),
     pytest.param(
-        B().guardian_link(relationship=GuardianRelationship.EMERGENCY_CONTACT), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="emergency-contact"
+        B().guardian_link(ferpa_rights=FerpaRights.UNVERIFIED), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="unverified-guardian"
     ),
-    pytest.param(B().guardian_link(relationship=GuardianRelationship.RELATIVE), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="relative"),
+    pytest.param(
+        B().guardian_link(ferpa_rights=FerpaRights.REMOVED), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="rights-removed"
+    ),
+    pytest.param(
+        B().guardian_link(relationship=GuardianRelationship.EMERGENCY_CONTACT),
+        NOON,
+        DENY,
+        {R.SIGNER_LACKS_AUTHORITY},
+        id="emergency-contact",
+    ),
+    pytest.param(
+        B().guardian_link(relationship=GuardianRelationship.RELATIVE), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="relative"
+    ),
     pytest.param(B().guardian_link(relationship=GuardianRelationship.LEGAL_GUARDIAN), NOON, ALLOW, set(), id="legal-guardian"),
     pytest.param(
         B().guardian_link(relationship=GuardianRelationship.AUTHORIZED_AGENT, valid_to=NOON - timedelta(days=1)),
@@ -184,10 +196,22 @@ SIGNER = [
         set(),
         id="agent-still-authorised",
     ),
-    pytest.param(B().guardian_link(valid_from=T0 + timedelta(days=1)), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="not-guardian-when-signed"),
-    pytest.param(B().order("gia", T0 - timedelta(days=10)), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="court-order-removes-rights"),
     pytest.param(
-        B().order("gia", T0 - timedelta(days=10), T0 - timedelta(days=1)), NOON, ALLOW, set(), id="court-order-over-before-signing"
+        B().guardian_link(valid_from=T0 + timedelta(days=1)),
+        NOON,
+        DENY,
+        {R.SIGNER_LACKS_AUTHORITY},
+        id="not-guardian-when-signed",
+    ),
+    pytest.param(
+        B().order("gia", T0 - timedelta(days=10)), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="court-order-removes-rights"
+    ),
+    pytest.param(
+        B().order("gia", T0 - timedelta(days=10), T0 - timedelta(days=1)),
+        NOON,
+        ALLOW,
+        set(),
+        id="court-order-over-before-signing",
     ),
     pytest.param(B().student(birth_date=date(2000, 1, 1)), NOON, DENY, {R.ELIGIBLE_STUDENT_CONSENT_REQUIRED}, id="adult-student"),
     pytest.param(B().student(postsecondary_enrolled=True), NOON, DENY, {R.ELIGIBLE_STUDENT_CONSENT_REQUIRED}, id="postsecondary"),
@@ -209,7 +233,11 @@ SIGNER = [
         id="still-17-in-honolulu",
     ),
     pytest.param(
-        B().student(birth_date=date(2000, 1, 1)).change("gb1", to_id="sam"), NOON, ALLOW, set(), id="eligible-student-signs-own-consent"
+        B().student(birth_date=date(2000, 1, 1)).change("gb1", to_id="sam"),
+        NOON,
+        ALLOW,
+        set(),
+        id="eligible-student-signs-own-consent",
     ),
     pytest.param(B().change("gb1", to_id="sam"), NOON, DENY, {R.SIGNER_LACKS_AUTHORITY}, id="minor-signs-own-consent"),
     pytest.param(B().student(emancipated=True), NOON, DENY, {R.REVIEW_REQUIRED}, id="emancipated-needs-review"),
@@ -246,15 +274,25 @@ PROVIDER = [
     pytest.param(B().without("sg1"), NOON, DENY, {R.AGREEMENT_MISSING}, id="agreement-missing"),
     pytest.param(B().change("sg1", to_id="agr-conf-v1"), NOON, DENY, {R.AGREEMENT_OUTDATED}, id="agreement-outdated"),
     pytest.param(B().change("sg1", valid_to=NOON), NOON, DENY, {R.AGREEMENT_EXPIRED}, id="agreement-expired-at-instant"),
-    pytest.param(B().change("sg1", valid_from=NOON + timedelta(hours=1)), NOON, DENY, {R.AGREEMENT_MISSING}, id="agreement-signed-later"),
     pytest.param(
-        B().edge(Signed(id="sg-v1", from_id="ana", to_id="agr-conf-v1", valid_from=T0)), NOON, ALLOW, set(), id="old-and-current-version"
+        B().change("sg1", valid_from=NOON + timedelta(hours=1)), NOON, DENY, {R.AGREEMENT_MISSING}, id="agreement-signed-later"
+    ),
+    pytest.param(
+        B().edge(Signed(id="sg-v1", from_id="ana", to_id="agr-conf-v1", valid_from=T0)),
+        NOON,
+        ALLOW,
+        set(),
+        id="old-and-current-version",
     ),
     pytest.param(B().without("sg-p"), NOON, DENY, {R.PARTNER_AGREEMENT_MISSING}, id="partner-agreement-missing"),
     pytest.param(B().without("tr1"), NOON, DENY, {R.TRAINING_MISSING}, id="training-missing"),
     pytest.param(B().change("tr1", valid_to=NOON - timedelta(days=1)), NOON, DENY, {R.TRAINING_EXPIRED}, id="training-expired"),
     pytest.param(
-        B().change("tr1", valid_from=NOON + timedelta(minutes=5)), NOON, DENY, {R.TRAINING_MISSING}, id="training-completed-after-request"
+        B().change("tr1", valid_from=NOON + timedelta(minutes=5)),
+        NOON,
+        DENY,
+        {R.TRAINING_MISSING},
+        id="training-completed-after-request",
     ),
     pytest.param(
         B()
@@ -266,9 +304,15 @@ PROVIDER = [
         id="training-renewed",
     ),
     pytest.param(
-        B().change("emp1", valid_to=NOON), NOON, DENY, {R.NOT_EMPLOYED, R.RECIPIENT_NOT_NAMED}, id="employment-ended-partner-no-longer-named"
+        B().change("emp1", valid_to=NOON),
+        NOON,
+        DENY,
+        {R.NOT_EMPLOYED, R.RECIPIENT_NOT_NAMED},
+        id="employment-ended-partner-no-longer-named",
     ),
-    pytest.param(B().change("emp1", valid_to=NOON).change("pm1", to_id="ana"), NOON, DENY, {R.NOT_EMPLOYED}, id="employment-ended"),
+    pytest.param(
+        B().change("emp1", valid_to=NOON).change("pm1", to_id="ana"), NOON, DENY, {R.NOT_EMPLOYED}, id="employment-ended"
+    ),
     pytest.param(
         B().without("sg1", "tr1").change("emp1", valid_to=NOON),
         NOON,
@@ -303,7 +347,9 @@ def transferred() -> World:
 
 
 COMMUNITY = [
-    pytest.param(B().change("w1", to_id="eastside", valid_to=NOON), NOON, DENY, {R.NOT_IN_STUDENT_COMMUNITY}, id="stopped-working-there"),
+    pytest.param(
+        B().change("w1", to_id="eastside", valid_to=NOON), NOON, DENY, {R.NOT_IN_STUDENT_COMMUNITY}, id="stopped-working-there"
+    ),
     pytest.param(transferred(), TRANSFER - timedelta(microseconds=1), ALLOW, set(), id="before-transfer"),
     pytest.param(transferred(), TRANSFER, DENY, {R.NOT_IN_STUDENT_COMMUNITY}, id="transfer-moves-community-on-its-date"),
     pytest.param(
@@ -313,7 +359,9 @@ COMMUNITY = [
         set(),
         id="lives-in-providers-community",
     ),
-    pytest.param(B().change("loc1", valid_to=T0 + timedelta(days=1)), NOON, DENY, {R.NOT_IN_STUDENT_COMMUNITY}, id="school-moved-out"),
+    pytest.param(
+        B().change("loc1", valid_to=T0 + timedelta(days=1)), NOON, DENY, {R.NOT_IN_STUDENT_COMMUNITY}, id="school-moved-out"
+    ),
 ]
 
 
@@ -340,7 +388,9 @@ NEED = [
     pytest.param(B().service(valid_from=NOON + timedelta(days=1)), NOON, DENY, {R.SERVICE_NOT_ACTIVE}, id="starts-tomorrow"),
     pytest.param(B().via_team("team-a"), NOON, ALLOW, set(), id="through-a-team"),
     pytest.param(B().via_team("team-a", "team-b", "team-c"), NOON, ALLOW, set(), id="through-nested-teams"),
-    pytest.param(B().via_team("team-a", "team-b", "team-c", cycle=True), NOON, ALLOW, set(), id="team-cycle-neither-loops-nor-raises"),
+    pytest.param(
+        B().via_team("team-a", "team-b", "team-c", cycle=True), NOON, ALLOW, set(), id="team-cycle-neither-loops-nor-raises"
+    ),
     pytest.param(B().via_team("team-a").close("m-ana-team-a", NOON), NOON, DENY, {R.NO_SERVICE_RELATIONSHIP}, id="left-the-team"),
 ]
 

@@ -1,0 +1,60 @@
+# needtoknow: one Makefile for a fresh machine.
+#   make demo   set everything up, build the demo store from real sample data, serve the API
+#   make test   set everything up (venv, packages, Neo4j, Chromium, web assets) and run every test
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+WEB := api/web
+
+.PHONY: setup demo test lint typecheck pytest browser web neo4j-start neo4j-stop bench schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP) web
+
+# The partner-network page's JavaScript comes from the npm registry at setup time.
+web:
+	@if [ -f $(WEB)/package.json ]; then \
+	  if [ ! -d $(WEB)/node_modules ] || [ $(WEB)/package.json -nt $(WEB)/node_modules ]; then \
+	    (cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error) && touch $(WEB)/node_modules; \
+	  fi; \
+	fi
+
+# Debian's Chromium for the browser test (Playwright drives it via executable_path).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+neo4j-start:
+	bash tools/neo4j/neo4j.sh start
+
+neo4j-stop:
+	bash tools/neo4j/neo4j.sh stop
+
+demo: setup
+	$(BIN)/needtoknow demo
+
+lint: setup
+	$(BIN)/ruff check graph loaders api tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+schema: setup
+	$(BIN)/python -m api.schema > schema.graphql
+
+pytest: setup browser neo4j-start
+	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; bash tools/neo4j/neo4j.sh stop; exit $$rc
+
+test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks.core_bench --students 170000 700000
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache tools/neo4j/target

@@ -1,0 +1,261 @@
+"""The Cypher of the Neo4j store: every statement, parameterised.
+
+Nothing here is built from user input. Labels and relationship types cannot be Cypher
+parameters, so the per-kind statements are generated **once, at import time**, from the
+closed enums `NodeKind` and `EdgeKind`; every id, property and time travels as a
+parameter (``$id``, ``$rows``, ...).
+
+Stores fetch facts, never judge (STYLE.md, item 2): no statement here tests a status,
+a date, a purpose or a category. An expired consent is still evidence.
+
+Data model (docs/neo4j.md): a node carries the labels ``:Node`` and its `NodeKind`
+(``:Node:Student``) and its record fields as properties; a relationship has the
+`EdgeKind` as its type and its record fields (``id``, ``from_id``, ``to_id``,
+``valid_from``, ...) as properties. ``(:NtkMeta {key: 'journal'})`` holds the sequence
+number of the newest change and serialises writers; ``(:Change {seq, op, kind, id, data,
+recorded_at})`` nodes are the change log (the journal of the embedded store).
+
+Requires Neo4j 5.26 LTS or newer (scoped ``CALL (x) {...}`` subqueries, ``COLLECT {}``
+subqueries, relationship uniqueness constraints).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+from graph.model import EdgeKind, NodeKind
+
+__all__ = [
+    "CHANGE_LOG",
+    "COUNT_EDGES",
+    "COUNT_NODES",
+    "CREATE_EDGES",
+    "CREATE_NODES",
+    "EDGES_BY_ID",
+    "EDGES_OF_KIND",
+    "EVIDENCE",
+    "EVIDENCE_MANY_PROVIDERS",
+    "EVIDENCE_MANY_STUDENTS",
+    "LOCK_JOURNAL",
+    "NODES_BY_ID",
+    "NODES_OF_KIND",
+    "PROVIDERS_SERVING",
+    "READ_SEQ",
+    "SCHEMA",
+    "SHOW_CONSTRAINTS",
+    "STUDENTS_SERVED_BY",
+    "UPDATE_EDGES",
+    "UPDATE_NODES",
+    "ADVANCE_JOURNAL",
+    "ENSURE_META",
+    "CLEAR_ALL",
+    "META_KEY",
+]
+
+META_KEY: Final = "journal"
+
+# ---------------------------------------------------------------------------- schema
+
+
+def _rel_constraint(kind: EdgeKind) -> tuple[str, str]:
+    name = f"ntk_rel_{kind.value.lower()}_id"
+    return name, f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR ()-[r:{kind.value}]-() REQUIRE r.id IS UNIQUE"
+
+
+SCHEMA: Final[tuple[tuple[str, str], ...]] = (
+    ("ntk_node_id", "CREATE CONSTRAINT ntk_node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE"),
+    ("ntk_meta_key", "CREATE CONSTRAINT ntk_meta_key IF NOT EXISTS FOR (m:NtkMeta) REQUIRE m.key IS UNIQUE"),
+    ("ntk_change_seq", "CREATE CONSTRAINT ntk_change_seq IF NOT EXISTS FOR (c:Change) REQUIRE c.seq IS UNIQUE"),
+    *(_rel_constraint(k) for k in EdgeKind),
+)
+"""(name, statement) of every constraint, each idempotent; edge ids are unique per type
+(the uniqueness across types is checked by `graph.changes.validate`)."""
+
+SHOW_CONSTRAINTS: Final = "SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names"
+
+ENSURE_META: Final = "MERGE (m:NtkMeta {key: $key}) ON CREATE SET m.seq = 0 RETURN m.seq AS seq"
+
+READ_SEQ: Final = "OPTIONAL MATCH (m:NtkMeta {key: $key}) RETURN coalesce(m.seq, 0) AS seq"
+
+CLEAR_ALL: Final = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+"""Test helper: empty the database (needs an auto-commit transaction)."""
+
+# ---------------------------------------------------------------------------- writes
+
+LOCK_JOURNAL: Final = """
+MERGE (m:NtkMeta {key: $key})
+ON CREATE SET m.seq = 0
+SET m.writer = $writer
+RETURN m.seq AS seq
+"""
+"""First statement of every write transaction: takes the write lock on the journal node,
+so writers (also in other processes) validate and write one at a time."""
+
+ADVANCE_JOURNAL: Final = """
+MATCH (m:NtkMeta {key: $key})
+SET m.seq = m.seq + $n
+REMOVE m.writer
+RETURN m.seq AS seq
+"""
+
+CHANGE_LOG: Final = """
+UNWIND $rows AS row
+CREATE (c:Change)
+SET c = row
+"""
+"""One ``:Change`` node per effective change: {seq, op, kind, id, data (JSON), recorded_at}."""
+
+CREATE_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
+    {k: f"UNWIND $rows AS row CREATE (n:Node:{k.value}) SET n = row" for k in NodeKind}
+)
+UPDATE_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
+    {k: "UNWIND $rows AS row MATCH (n:Node {id: row.id}) SET n = row" for k in NodeKind}
+)
+"""A node's kind never changes (validate refuses it), so an update keeps its labels."""
+
+CREATE_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {
+        k: (
+            "UNWIND $rows AS row "
+            "MATCH (a:Node {id: row.from_id}) MATCH (b:Node {id: row.to_id}) "
+            f"CREATE (a)-[r:{k.value}]->(b) SET r = row"
+        )
+        for k in EdgeKind
+    }
+)
+UPDATE_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"UNWIND $rows AS row MATCH ()-[r:{k.value} {{id: row.id}}]->() SET r = row" for k in EdgeKind}
+)
+"""A new version of an edge, or its close (valid_to set): endpoints never change."""
+
+# ---------------------------------------------------------------------------- point reads
+
+_KIND_OF: Final = "[l IN labels(n) WHERE l <> 'Node'][0]"
+
+NODES_BY_ID: Final = f"""
+UNWIND $ids AS id
+MATCH (n:Node {{id: id}})
+RETURN {_KIND_OF} AS kind, properties(n) AS props
+"""
+
+_EDGE_UNION: Final = "\n  UNION ALL\n".join(
+    f"  MATCH ()-[r:{k.value} {{id: eid}}]->() RETURN r" for k in EdgeKind
+)
+
+EDGES_BY_ID: Final = f"""
+UNWIND $ids AS eid
+CALL (eid) {{
+{_EDGE_UNION}
+}}
+RETURN type(r) AS kind, properties(r) AS props
+"""
+"""Edge ids form one namespace across types but the index is per type: one seek per type."""
+
+NODES_OF_KIND: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
+    {k: f"MATCH (n:{k.value}) RETURN properties(n) AS props" for k in NodeKind}
+)
+EDGES_OF_KIND: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"MATCH ()-[r:{k.value}]->() RETURN properties(r) AS props" for k in EdgeKind}
+)
+COUNT_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
+    {k: f"MATCH (n:{k.value}) RETURN count(n) AS n" for k in NodeKind}
+)
+COUNT_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"MATCH ()-[r:{k.value}]->() RETURN count(r) AS n" for k in EdgeKind}
+)
+
+# ---------------------------------------------------------------------------- evidence
+# Two halves, each a chain of COLLECT subqueries that yields one row whatever matches:
+# the provider part (bound to `p`, null when the id is not a Provider) and the student
+# part (bound to `s`). `reach` is the provider and every team reachable from it over
+# MEMBER_OF, at any time; DISTINCT on the end node lets the planner use a pruning
+# breadth-first expand, so team cycles cost nothing and never loop.
+
+_PROVIDER_PART: Final = """
+WITH *, COLLECT { MATCH (p)-[:MEMBER_OF*0..]->(t) RETURN DISTINCT t } AS reach_nodes
+WITH *,
+  [t IN reach_nodes | t.id] AS reach,
+  COLLECT { MATCH (p)-[e:EMPLOYED_BY|WORKS_IN|TRAINED]->() RETURN [type(e), properties(e)] } AS p_edges,
+  COLLECT { MATCH (p)-[g:SIGNED]->(a) RETURN [properties(g), properties(a)] } AS agreements,
+  COLLECT {
+    MATCH (p)-[:EMPLOYED_BY]->(pt) WITH DISTINCT pt
+    MATCH (pt)-[g:SIGNED]->(a) RETURN [properties(g), properties(a)]
+  } AS partner_agreements,
+  COLLECT { UNWIND reach_nodes AS t MATCH (t)-[m:MEMBER_OF]->() RETURN properties(m) } AS memberships
+"""
+
+_STUDENT_PART: Final = """
+WITH *,
+  COLLECT { MATCH (s)-[e:ATTENDS|LIVES_IN]->() RETURN [type(e), properties(e)] } AS s_edges,
+  COLLECT {
+    MATCH (s)-[:ATTENDS]->(sc) WITH DISTINCT sc
+    MATCH (sc)-[l:LOCATED_IN]->() RETURN properties(l)
+  } AS school_locations,
+  COLLECT { MATCH (s)<-[e:GUARDIAN_OF]-() RETURN properties(e) } AS guardian_links,
+  COLLECT { MATCH (s)<-[e:SERVES]-() RETURN properties(e) } AS serves,
+  COLLECT {
+    MATCH (c:Consent)-[:ABOUT]->(s) WITH DISTINCT c
+    RETURN [
+      properties(c),
+      COLLECT { MATCH (c)-[a:ABOUT]->(s) RETURN properties(a) },
+      COLLECT { MATCH (c)-[g:GIVEN_BY]->() RETURN properties(g) },
+      COLLECT { MATCH (c)-[m:PERMITS]->() RETURN properties(m) }
+    ]
+  } AS consents,
+  COLLECT {
+    MATCH (o:LegalOrder)-[:ABOUT]->(s) WITH DISTINCT o
+    MATCH (o)-[r:RESTRICTS]->() RETURN properties(r)
+  } AS restrictions
+"""
+
+_RETURN: Final = """
+RETURN {key} AS key,
+  properties(p) AS provider, properties(s) AS student,
+  p_edges, agreements, partner_agreements, memberships,
+  [v IN serves WHERE v.from_id IN reach] AS services,
+  s_edges, school_locations, guardian_links, restrictions, consents
+"""
+# The only WHERE above is structural (a SERVES edge from the provider's reach), never a judgement.
+
+_PROVIDER: Final = "OPTIONAL MATCH (p:Node {id: $provider_id}) WHERE p:Provider\n"
+_STUDENT: Final = "OPTIONAL MATCH (s:Node {id: $student_id}) WHERE s:Student\n"
+
+EVIDENCE: Final = _PROVIDER + _STUDENT + _PROVIDER_PART + _STUDENT_PART + _RETURN.format(key="$student_id")
+"""Everything `Evidence` needs for one (provider, student), in one round trip."""
+
+EVIDENCE_MANY_STUDENTS: Final = (
+    _PROVIDER
+    + _PROVIDER_PART
+    + "UNWIND $others AS other\nOPTIONAL MATCH (s:Node {id: other}) WHERE s:Student\n"
+    + _STUDENT_PART
+    + _RETURN.format(key="other")
+)
+"""One provider, many students (`$others`): the provider part is gathered once."""
+
+EVIDENCE_MANY_PROVIDERS: Final = (
+    _STUDENT
+    + _STUDENT_PART
+    + "UNWIND $others AS other\nOPTIONAL MATCH (p:Node {id: other}) WHERE p:Provider\n"
+    + _PROVIDER_PART
+    + _RETURN.format(key="other")
+)
+"""One student, many providers (`$others`): the student part is gathered once."""
+
+# ---------------------------------------------------------------------------- lookup candidates
+
+STUDENTS_SERVED_BY: Final = """
+OPTIONAL MATCH (p:Node {id: $provider_id}) WHERE p:Provider
+RETURN COLLECT {
+  MATCH (p)-[:MEMBER_OF*0..]->(t) WITH DISTINCT t
+  MATCH (t)-[:SERVES]->(s) RETURN DISTINCT s.id
+} AS ids
+"""
+
+PROVIDERS_SERVING: Final = """
+OPTIONAL MATCH (s:Node {id: $student_id})
+RETURN COLLECT {
+  MATCH (s)<-[:SERVES]-(x) WITH DISTINCT x
+  MATCH (x)<-[:MEMBER_OF*0..]-(q:Provider) RETURN DISTINCT q.id
+} AS ids
+"""
