@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
 from graph.errors import DepthLimitExceeded
@@ -33,6 +33,20 @@ from graph.reasons import Reason
 from graph.timeutil import age_on, local_date
 
 __all__ = ["RULES", "Finding", "decide", "is_eligible_student"]
+
+_T = TypeVar("_T", bound=Edge)
+
+
+def _by_id(items: Iterable[_T]) -> list[_T]:
+    """Items in id order, so every store's evidence gives the same answer and path."""
+    out = list(items)
+    if len(out) > 1:
+        out.sort(key=_edge_id)
+    return out
+
+
+def _edge_id(e: Edge) -> str:
+    return e.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,7 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     """
     adjacency: dict[str, list[MemberOf]] = {}
     for m in ev.memberships:
-        if m.valid.contains(at):
+        if m.active_at(at):
             adjacency.setdefault(m.from_id, []).append(m)
     reach: dict[str, tuple[MemberOf, ...]] = {provider_id: ()}
     frontier = [provider_id]
@@ -98,7 +112,7 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     while frontier:
         nxt: list[str] = []
         for node in frontier:
-            for m in sorted(adjacency.get(node, ()), key=lambda e: e.id):
+            for m in _by_id(adjacency.get(node, ())):
                 if m.to_id in reach:
                     continue
                 if policy.max_team_depth is not None and depth >= policy.max_team_depth:
@@ -113,10 +127,10 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
 def _derive(ev: Evidence, req: CheckRequest, policy: Policy) -> _Facts:
     at = req.at
     facts = _Facts(at=at)
-    facts.employers = {e.to_id: e for e in sorted(ev.employments, key=lambda e: e.id) if e.valid.contains(at)}
+    facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
     facts.reach = _team_reach(ev, req.provider_id, at, policy)
-    facts.relevant_services = sorted((s for s in ev.services if s.from_id in facts.reach), key=lambda s: s.id)
-    facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.valid.contains(at)]
+    facts.relevant_services = _by_id(s for s in ev.services if s.from_id in facts.reach)
+    facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.active_at(at)]
     facts.eligible_now = ev.student is not None and is_eligible_student(ev.student, at, policy)
     return facts
 
@@ -144,7 +158,7 @@ def _signer_problem(
             return Reason.ELIGIBLE_STUDENT_CONSENT_REQUIRED, ()
     good: list[GuardianOf] = []
     for link in ev.guardian_links:
-        if link.from_id != signer_id or not link.valid.contains(signed):
+        if link.from_id != signer_id or not link.active_at(signed):
             continue
         if link.relationship in (GuardianRelationship.RELATIVE, GuardianRelationship.EMERGENCY_CONTACT):
             continue
@@ -152,16 +166,16 @@ def _signer_problem(
             continue
         if link.ferpa_rights is FerpaRights.UNVERIFIED and policy.require_verified_guardians:
             continue
-        if link.relationship is GuardianRelationship.AUTHORIZED_AGENT and not link.valid.contains(req.at):
+        if link.relationship is GuardianRelationship.AUTHORIZED_AGENT and not link.active_at(req.at):
             continue  # the agent's authorisation lapsed
         good.append(link)
     if not good:
         return Reason.SIGNER_LACKS_AUTHORITY, ()
     # A court order removing rights at signing or now defeats the consent (conservative).
     for order in ev.restrictions:
-        if order.to_id == signer_id and (order.valid.contains(signed) or order.valid.contains(req.at)):
+        if order.to_id == signer_id and (order.active_at(signed) or order.active_at(req.at)):
             return Reason.SIGNER_LACKS_AUTHORITY, ()
-    return None, tuple(sorted(good, key=lambda g: g.id))
+    return None, tuple(_by_id(good))
 
 
 def _recipient_ids(req: CheckRequest, facts: _Facts) -> set[str]:
@@ -188,7 +202,7 @@ def _consent_failures(
     if c.expires_at is not None and c.expires_at <= at:
         fails.append(Reason.CONSENT_EXPIRED)
     wanted = _recipient_ids(req, facts)
-    named = [p for p in cf.permits if p.valid.contains(at) and p.to_id in wanted]
+    named = [p for p in cf.permits if p.active_at(at) and p.to_id in wanted]
     if cf.permits and not named:
         fails.append(Reason.RECIPIENT_NOT_NAMED)
     if req.purpose is not None and c.purposes and req.purpose not in c.purposes:
@@ -225,11 +239,11 @@ def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Fac
     guardians = {
         g.from_id
         for g in ev.guardian_links
-        if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.valid.contains(at)
+        if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.active_at(at)
     }
     if not (signers & (guardians | {ev.student.id})):
         return False
-    recipients = {p.to_id for p in cf.permits if p.valid.contains(at)}
+    recipients = {p.to_id for p in cf.permits if p.active_at(at)}
     if recipients and not (recipients & _recipient_ids(req, facts)):
         return False
     return not (req.purpose is not None and c.purposes and req.purpose not in c.purposes)
@@ -289,7 +303,7 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
     elif not current:
         yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_OUTDATED, mine[-1].agreement.id)
     else:
-        held = [s for s in current if s.edge.valid.contains(at)]
+        held = [s for s in current if s.edge.active_at(at)]
         if held:
             yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(held[0].edge,))
         else:
@@ -301,7 +315,7 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
                 for s in ev.partner_agreements
                 if s.edge.from_id in facts.employers
                 and s.agreement.agreement_kind == policy.partner_agreement_kind
-                and s.edge.valid.contains(at)
+                and s.edge.active_at(at)
             ),
             key=lambda s: s.edge.id,
         )
@@ -315,8 +329,8 @@ def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> 
     """Condition 2b: current training in every required course (completed at or before `at`)."""
     at = req.at
     for course in sorted(policy.required_courses):
-        held = sorted((t for t in ev.trainings if t.to_id == course and t.valid_from <= at), key=lambda t: t.id)
-        current = [t for t in held if t.valid.contains(at)]
+        held = _by_id(t for t in ev.trainings if t.to_id == course and t.valid_from <= at)
+        current = [t for t in held if t.active_at(at)]
         if current:
             yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(current[0],))
         elif held:
@@ -343,14 +357,14 @@ def community(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
     them on its date), and where the student lives.
     """
     at = req.at
-    works = {w.to_id: w for w in sorted(ev.works_in, key=lambda e: e.id) if w.valid.contains(at)}
-    schools = {a.to_id: a for a in sorted(ev.attends, key=lambda e: e.id) if a.valid.contains(at)}
+    works = {w.to_id: w for w in _by_id(ev.works_in) if w.active_at(at)}
+    schools = {a.to_id: a for a in _by_id(ev.attends) if a.active_at(at)}
     student_places: dict[str, tuple[Edge, ...]] = {}
-    for loc in sorted(ev.school_locations, key=lambda e: e.id):
-        if loc.from_id in schools and loc.valid.contains(at):
+    for loc in _by_id(ev.school_locations):
+        if loc.from_id in schools and loc.active_at(at):
             student_places.setdefault(loc.to_id, (schools[loc.from_id], loc))
-    for lives in sorted(ev.lives_in, key=lambda e: e.id):
-        if lives.valid.contains(at):
+    for lives in _by_id(ev.lives_in):
+        if lives.active_at(at):
             student_places.setdefault(lives.to_id, (lives,))
     common = sorted(set(works) & set(student_places))
     if common:
@@ -431,12 +445,10 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
 
 
 def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
-    steps: dict[Condition, list[EdgeRef]] = {}
+    steps: dict[Condition, dict[str, Edge]] = {}
     for f in findings:
         if f.reason is None and f.edges:
-            seen = steps.setdefault(f.condition, [])
+            seen = steps.setdefault(f.condition, {})
             for e in f.edges:
-                ref = EdgeRef.of(e)
-                if ref not in seen:
-                    seen.append(ref)
-    return tuple(PathStep(cond, tuple(steps[cond])) for cond in Condition if cond in steps)
+                seen.setdefault(e.id, e)
+    return tuple(PathStep(cond, tuple(map(EdgeRef.of, steps[cond].values()))) for cond in Condition if cond in steps)

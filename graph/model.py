@@ -405,6 +405,14 @@ class Edge:
         """The half-open validity interval."""
         return Interval(self.valid_from, self.valid_to)
 
+    def active_at(self, at: datetime) -> bool:
+        """True when ``valid_from <= at < valid_to`` (the hot path of every check: no Interval built)."""
+        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
+
+    def ended_by(self, at: datetime) -> bool:
+        """True when the interval closed at or before `at`."""
+        return self.valid_to is not None and self.valid_to <= at
+
 
 @dataclass(frozen=True, slots=True, config=_CFG)
 class GuardianOf(Edge):

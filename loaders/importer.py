@@ -1,5 +1,10 @@
 """Apply loader results to a store: all or nothing, idempotent, with a summary.
 
+Identity across sources (docs/identity.md): when a record with the same id already exists
+(a student from OneRoster, then from Ed-Fi), the two are **merged**: a field the new
+source leaves at its default (None, empty, False) keeps the value the store has; a field
+it states replaces it. So a roster without birth dates never erases one another source gave.
+
 A load is refused whole when any loader reported a problem or when the store refuses the
 batch (a dangling id, an id reused for another kind): the store is left exactly as it
 was. Records identical to what the store holds are skipped, so a repeated load of the
@@ -8,15 +13,20 @@ same files creates nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from graph.changes import Change, PutEdge, PutNode
 from graph.errors import ChangeRejected, LoadError, Problem
+from graph.model import Edge, Node
 from graph.stores.base import GraphStore
 from loaders.base import LoadResult
 
-__all__ = ["ImportSummary", "import_result", "plan"]
+__all__ = ["ImportSummary", "import_result", "merge", "plan"]
+
+R = TypeVar("R", Node, Edge)
 
 
 @dataclass(slots=True)
@@ -34,12 +44,28 @@ class ImportSummary:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
+def merge(current: R, new: R) -> R:
+    """`new` with every field it leaves at its default taken from `current` (same kind and id)."""
+    if type(current) is not type(new):
+        return new
+    keep = {}
+    for f in dataclasses.fields(new):  # type: ignore[arg-type]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        if getattr(new, f.name) == default and getattr(current, f.name) != default:
+            keep[f.name] = getattr(current, f.name)
+    return dataclasses.replace(new, **keep) if keep else new  # type: ignore[type-var]
+
+
 def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSummary]:
-    """The changes a result would make, and the summary counts (created/updated/unchanged)."""
+    """The changes a result would make (merged with what the store holds), and the summary counts."""
     summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
     changes: list[Change] = []
     for node in result.nodes:
         current = store.node(node.id)
+        if current is not None:
+            node = merge(current, node)
         if current == node:
             summary.unchanged += 1
             continue
@@ -48,6 +74,8 @@ def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSum
         changes.append(PutNode(node))
     for edge in result.edges:
         current_edge = store.edge(edge.id)
+        if current_edge is not None:
+            edge = merge(current_edge, edge)
         if current_edge == edge:
             summary.unchanged += 1
             continue

@@ -29,7 +29,6 @@ from graph.model import (
     Attends,
     Edge,
     EdgeKind,
-    EmployedBy,
     GivenBy,
     GuardianOf,
     LivesIn,
@@ -43,14 +42,14 @@ from graph.model import (
     Serves,
     Signed,
     Student,
-    Trained,
-    WorksIn,
 )
 from graph.stores.journal import Journal
 
 __all__ = ["MemoryStore"]
 
 _K = EdgeKind
+_FANOUT = frozenset({NodeKind.PROVIDER, NodeKind.TEAM, NodeKind.PARTNER})
+_NONE: dict[str, Edge] = {}
 
 
 class MemoryStore:
@@ -73,6 +72,10 @@ class MemoryStore:
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
         self._by_kind: dict[NodeKind | EdgeKind, dict[str, None]] = {}
+        # Out-edges by kind for the few nodes with a large mixed fan-out (a provider or team
+        # with hundreds of SERVES edges, a partner with its OFFERS): evidence asks them for one
+        # kind at a time. Students, guardians and consents have a handful of edges each.
+        self._out_kind: dict[str, dict[EdgeKind, dict[str, Edge]]] = {}
         self._seq = 0
         self._lock = threading.RLock()
         self._catch_up()
@@ -114,6 +117,8 @@ class MemoryStore:
 
     def _put_edge(self, edge: Edge) -> None:
         self._edges[edge.id] = edge
+        if self._nodes[edge.from_id].kind in _FANOUT:
+            self._out_kind.setdefault(edge.from_id, {}).setdefault(edge.kind, {})[edge.id] = edge
         self._by_kind.setdefault(edge.kind, {})[edge.id] = None
         self.G.add_edge(edge.from_id, edge.to_id, key=(edge.kind, edge.id), rec=edge)
 
@@ -182,6 +187,10 @@ class MemoryStore:
             for attrs in sources.values():
                 yield attrs["rec"]
 
+    def _out_of(self, node_id: str, kind: EdgeKind) -> Iterable[Any]:
+        """Out-edges of one kind of a provider, team or partner."""
+        return self._out_kind.get(node_id, {}).get(kind, _NONE).values()
+
     def _teams_of(self, provider_id: str) -> tuple[list[MemberOf], set[str]]:
         """Every MEMBER_OF edge reachable upward from the provider, any time (cycle-safe)."""
         memberships: list[MemberOf] = []
@@ -190,12 +199,11 @@ class MemoryStore:
         while frontier:
             nxt = []
             for node in frontier:
-                for e in self._out(node):
-                    if isinstance(e, MemberOf):
-                        memberships.append(e)
-                        if e.to_id not in seen:
-                            seen.add(e.to_id)
-                            nxt.append(e.to_id)
+                for e in self._out_of(node, _K.MEMBER_OF):
+                    memberships.append(e)
+                    if e.to_id not in seen:
+                        seen.add(e.to_id)
+                        nxt.append(e.to_id)
             frontier = nxt
         return memberships, seen
 
@@ -212,19 +220,12 @@ class MemoryStore:
         if part["provider"] is None:
             part["memberships"], part["reach"] = [], set()
             return part
-        for e in self._out(provider_id):
-            if isinstance(e, EmployedBy):
-                part["employments"].append(e)
-            elif isinstance(e, WorksIn):
-                part["works_in"].append(e)
-            elif isinstance(e, Trained):
-                part["trainings"].append(e)
-            elif isinstance(e, Signed):
-                part["agreements"].append(self._signed(e))
+        part["employments"] = list(self._out_of(provider_id, _K.EMPLOYED_BY))
+        part["works_in"] = list(self._out_of(provider_id, _K.WORKS_IN))
+        part["trainings"] = list(self._out_of(provider_id, _K.TRAINED))
+        part["agreements"] = [self._signed(e) for e in self._out_of(provider_id, _K.SIGNED)]
         for partner in {e.to_id for e in part["employments"]}:
-            for e in self._out(partner):
-                if isinstance(e, Signed):
-                    part["partner_agreements"].append(self._signed(e))
+            part["partner_agreements"].extend(self._signed(e) for e in self._out_of(partner, _K.SIGNED))
         part["memberships"], part["reach"] = self._teams_of(provider_id)
         return part
 
@@ -321,7 +322,7 @@ class MemoryStore:
             if not isinstance(self._nodes.get(provider_id), Provider):
                 return set()
             _, reach = self._teams_of(provider_id)
-            return {e.to_id for node in reach for e in self._out(node) if isinstance(e, Serves)}
+            return {e.to_id for node in reach for e in self._out_of(node, _K.SERVES)}
 
     def providers_serving(self, student_id: str) -> set[str]:
         """Providers serving the student directly or through teams they were ever in."""

@@ -170,48 +170,66 @@ COUNT_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
 # the provider part (bound to `p`, null when the id is not a Provider) and the student
 # part (bound to `s`). `reach` is the provider and every team reachable from it over
 # MEMBER_OF, at any time; DISTINCT on the end node lets the planner use a pruning
-# breadth-first expand, so team cycles cost nothing and never loop.
+# breadth-first expand (VarLengthExpand(Pruning,BFS)), so team cycles cost nothing and
+# never loop. Temporal properties are returned as ISO 8601 text (``toString``): the
+# driver's pure-Python DateTime hydration costs more than the whole query on the server,
+# and pydantic parses the text straight back into aware datetimes.
 
-_PROVIDER_PART: Final = """
-WITH *, COLLECT { MATCH (p)-[:MEMBER_OF*0..]->(t) RETURN DISTINCT t } AS reach_nodes
+
+def _edge_map(var: str) -> str:
+    times = ", ".join(f"{f}: toString({var}.{f})" for f in ("valid_from", "valid_to", "recorded_at"))
+    return f"{var} {{.*, {times}}}"
+
+
+def _consent_map(var: str) -> str:
+    times = ", ".join(f"{f}: toString({var}.{f})" for f in ("signed_at", "effective_from", "expires_at", "revoked_at"))
+    return f"{var} {{.*, {times}}}"
+
+
+def _student_map(var: str) -> str:
+    return f"{var} {{.*, birth_date: toString({var}.birth_date)}}"
+
+
+_PROVIDER_PART: Final = f"""
+WITH *, COLLECT {{ MATCH (p)-[:MEMBER_OF*0..]->(t) RETURN DISTINCT t }} AS reach_nodes
 WITH *,
   [t IN reach_nodes | t.id] AS reach,
-  COLLECT { MATCH (p)-[e:EMPLOYED_BY|WORKS_IN|TRAINED]->() RETURN [type(e), properties(e)] } AS p_edges,
-  COLLECT { MATCH (p)-[g:SIGNED]->(a) RETURN [properties(g), properties(a)] } AS agreements,
-  COLLECT {
+  COLLECT {{ MATCH (p)-[e:EMPLOYED_BY|WORKS_IN|TRAINED]->() RETURN [type(e), {_edge_map("e")}] }} AS p_edges,
+  COLLECT {{ MATCH (p)-[g:SIGNED]->(a) RETURN [{_edge_map("g")}, properties(a)] }} AS agreements,
+  COLLECT {{
     MATCH (p)-[:EMPLOYED_BY]->(pt) WITH DISTINCT pt
-    MATCH (pt)-[g:SIGNED]->(a) RETURN [properties(g), properties(a)]
-  } AS partner_agreements,
-  COLLECT { UNWIND reach_nodes AS t MATCH (t)-[m:MEMBER_OF]->() RETURN properties(m) } AS memberships
+    MATCH (pt)-[g:SIGNED]->(a) RETURN [{_edge_map("g")}, properties(a)]
+  }} AS partner_agreements,
+  COLLECT {{ UNWIND reach_nodes AS t MATCH (t)-[m:MEMBER_OF]->() RETURN {_edge_map("m")} }} AS memberships
 """
 
-_STUDENT_PART: Final = """
+_STUDENT_PART: Final = f"""
 WITH *,
-  COLLECT { MATCH (s)-[e:ATTENDS|LIVES_IN]->() RETURN [type(e), properties(e)] } AS s_edges,
-  COLLECT {
+  COLLECT {{ MATCH (s)-[e:ATTENDS|LIVES_IN]->() RETURN [type(e), {_edge_map("e")}] }} AS s_edges,
+  COLLECT {{
     MATCH (s)-[:ATTENDS]->(sc) WITH DISTINCT sc
-    MATCH (sc)-[l:LOCATED_IN]->() RETURN properties(l)
-  } AS school_locations,
-  COLLECT { MATCH (s)<-[e:GUARDIAN_OF]-() RETURN properties(e) } AS guardian_links,
-  COLLECT { MATCH (s)<-[e:SERVES]-() RETURN properties(e) } AS serves,
-  COLLECT {
+    MATCH (sc)-[l:LOCATED_IN]->() RETURN {_edge_map("l")}
+  }} AS school_locations,
+  COLLECT {{ MATCH (s)<-[e:GUARDIAN_OF]-() RETURN {_edge_map("e")} }} AS guardian_links,
+  COLLECT {{ MATCH (s)<-[e:SERVES]-() RETURN {_edge_map("e")} }} AS serves,
+  COLLECT {{
     MATCH (c:Consent)-[:ABOUT]->(s) WITH DISTINCT c
     RETURN [
-      properties(c),
-      COLLECT { MATCH (c)-[a:ABOUT]->(s) RETURN properties(a) },
-      COLLECT { MATCH (c)-[g:GIVEN_BY]->() RETURN properties(g) },
-      COLLECT { MATCH (c)-[m:PERMITS]->() RETURN properties(m) }
+      {_consent_map("c")},
+      COLLECT {{ MATCH (c)-[a:ABOUT]->(s) RETURN {_edge_map("a")} }},
+      COLLECT {{ MATCH (c)-[g:GIVEN_BY]->() RETURN {_edge_map("g")} }},
+      COLLECT {{ MATCH (c)-[m:PERMITS]->() RETURN {_edge_map("m")} }}
     ]
-  } AS consents,
-  COLLECT {
+  }} AS consents,
+  COLLECT {{
     MATCH (o:LegalOrder)-[:ABOUT]->(s) WITH DISTINCT o
-    MATCH (o)-[r:RESTRICTS]->() RETURN properties(r)
-  } AS restrictions
+    MATCH (o)-[r:RESTRICTS]->() RETURN {_edge_map("r")}
+  }} AS restrictions
 """
 
 _RETURN: Final = """
 RETURN {key} AS key,
-  properties(p) AS provider, properties(s) AS student,
+  properties(p) AS provider, {student} AS student,
   p_edges, agreements, partner_agreements, memberships,
   [v IN serves WHERE v.from_id IN reach] AS services,
   s_edges, school_locations, guardian_links, restrictions, consents
@@ -221,7 +239,7 @@ RETURN {key} AS key,
 _PROVIDER: Final = "OPTIONAL MATCH (p:Node {id: $provider_id}) WHERE p:Provider\n"
 _STUDENT: Final = "OPTIONAL MATCH (s:Node {id: $student_id}) WHERE s:Student\n"
 
-EVIDENCE: Final = _PROVIDER + _STUDENT + _PROVIDER_PART + _STUDENT_PART + _RETURN.format(key="$student_id")
+EVIDENCE: Final = _PROVIDER + _STUDENT + _PROVIDER_PART + _STUDENT_PART + _RETURN.format(key="$student_id", student=_student_map("s"))
 """Everything `Evidence` needs for one (provider, student), in one round trip."""
 
 EVIDENCE_MANY_STUDENTS: Final = (
@@ -229,7 +247,7 @@ EVIDENCE_MANY_STUDENTS: Final = (
     + _PROVIDER_PART
     + "UNWIND $others AS other\nOPTIONAL MATCH (s:Node {id: other}) WHERE s:Student\n"
     + _STUDENT_PART
-    + _RETURN.format(key="other")
+    + _RETURN.format(key="other", student=_student_map("s"))
 )
 """One provider, many students (`$others`): the provider part is gathered once."""
 
@@ -238,7 +256,7 @@ EVIDENCE_MANY_PROVIDERS: Final = (
     + _STUDENT_PART
     + "UNWIND $others AS other\nOPTIONAL MATCH (p:Node {id: other}) WHERE p:Provider\n"
     + _PROVIDER_PART
-    + _RETURN.format(key="other")
+    + _RETURN.format(key="other", student=_student_map("s"))
 )
 """One student, many providers (`$others`): the student part is gathered once."""
 

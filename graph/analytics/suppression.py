@@ -1,0 +1,305 @@
+"""Small-cell and complementary suppression: the last step of every aggregate output.
+
+DOMAIN.md ("Aggregates"): a count in 1..k-1 (k = ``Policy.suppression_k``; with
+``Policy.suppress_k_itself`` also k) is suppressed, and enough other cells are
+suppressed that no suppressed value can be recovered from the published cells and
+totals. Zero is shown. Percentages are suppressed when their numerator or denominator
+is suppressed or their denominator is small.
+
+The algorithm
+-------------
+A table is a set of cells tied by linear constraints ``total = sum(parts)``: every
+row's `Identity` (for example ``served = full_access + served_blocked``), and every
+column's total row (``total = sum of the rows``; declared even where groups overlap
+and the equation is only an upper bound, which can only cause extra suppression).
+Hidden cells (never published) are unknowns from the start.
+
+1. *Primary suppression*: every published cell in 1..k-1 (or 1..k).
+2. *Protected cells*: every suppressed cell, and every hidden cell in 1..k-1 (a small
+   count that subtraction could otherwise reveal, such as ``students - consented``).
+3. *Peeling* (the classic "at least two unknowns per line" rule, iterated): while some
+   constraint has exactly one unknown cell, that cell is recoverable by subtraction.
+   If it is protected, suppress the smallest non-zero published cell of that
+   constraint (ties: table order); if it is an unprotected hidden cell, treat it as
+   known (an attacker can compute it) and keep peeling. Start again after each addition.
+4. *Exact audit*: Gauss-Jordan elimination of the constraint system over the unknown
+   cells, modulo the prime 2**61-1. A cell is determined by the published values
+   exactly when its unit vector lies in the row space, i.e. it is a pivot whose
+   reduced row has no other entry. Peeling misses cases such as a suppressed cell that
+   is a "bridge" between two otherwise protected blocks (Gusfield 1988, "A
+   graph-theoretic approach to statistical data security", SIAM J. Comput. 17(3)).
+   For a determined protected cell, suppress the smallest non-zero published cell of a
+   constraint it is in (widening to neighbouring constraints if needed) and go to 3.
+
+Suppression only grows, so the loop ends; in the worst case every cell is suppressed.
+The result is not minimal (finding a minimal pattern is NP-hard) but it is safe against
+exact recovery by any linear combination of published rows and totals. It does not
+defend against interval (bounds) inference, which a 1..k-1 band already limits; nor
+against differencing two tables asked at two times or two groupings.
+
+Complementary cells are marked exactly like primary ones (``suppressed``, no value), so
+a reader cannot tell which suppressed cells are small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from graph.analytics.table import (
+    TOTAL_ID,
+    CountTable,
+    PublishedCell,
+    PublishedRatio,
+    PublishedRow,
+    PublishedTable,
+    RowKey,
+)
+from graph.policy import Policy
+
+__all__ = ["Constraint", "determined_cells", "is_small", "protect", "suppress", "table_constraints"]
+
+K = TypeVar("K", bound=Hashable)
+
+_PRIME = (1 << 61) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint(Generic[K]):
+    """``total = sum(parts)`` over cell keys."""
+
+    total: K
+    parts: tuple[K, ...]
+
+    def cells(self) -> tuple[K, ...]:
+        """The total, then the parts."""
+        return (self.total, *self.parts)
+
+
+def is_small(value: int, policy: Policy) -> bool:
+    """True for a count that must not be published: 1..k-1, or 1..k when ``suppress_k_itself``."""
+    k = policy.suppression_k
+    return 1 <= value < k or (policy.suppress_k_itself and value == k)
+
+
+def determined_cells(unknown: Iterable[K], constraints: Sequence[Constraint[K]]) -> set[K]:
+    """Unknown cells whose value the constraints fix, given every other cell is known.
+
+    Gauss-Jordan elimination over GF(2**61-1) of the constraint rows restricted to the
+    unknown cells (known cells move to the right-hand side, which does not matter for
+    determinacy). A cell is determined iff it is a pivot whose fully reduced row has no
+    other non-zero entry.
+
+    Notes
+    -----
+    Coefficients are 0 and +-1, so a false "determined" from working modulo a 61-bit
+    prime would need a minor divisible by it; that cannot happen for the table sizes
+    used here (each constraint has at most a few hundred cells).
+    """
+    unknown_set = set(unknown)
+    index: dict[K, int] = {}
+    rows: list[dict[int, int]] = []
+    for con in constraints:
+        row: dict[int, int] = {}
+        for cell, coef in ((con.total, -1), *((p, 1) for p in con.parts)):
+            if cell in unknown_set:
+                i = index.setdefault(cell, len(index))
+                row[i] = (row.get(i, 0) + coef) % _PRIME
+        row = {i: c for i, c in row.items() if c}
+        if row:
+            rows.append(row)
+    pivots: dict[int, dict[int, int]] = {}
+    for row in rows:
+        for p, prow in pivots.items():
+            c = row.get(p)
+            if c:
+                for i, v in prow.items():
+                    nv = (row.get(i, 0) - c * v) % _PRIME
+                    if nv:
+                        row[i] = nv
+                    else:
+                        row.pop(i, None)
+        if not row:
+            continue
+        p = min(row)
+        inv = pow(row[p], _PRIME - 2, _PRIME)
+        row = {i: (v * inv) % _PRIME for i, v in row.items()}
+        for other in pivots.values():
+            c = other.get(p)
+            if c:
+                for i, v in row.items():
+                    nv = (other.get(i, 0) - c * v) % _PRIME
+                    if nv:
+                        other[i] = nv
+                    else:
+                        other.pop(i, None)
+        pivots[p] = row
+    cells = {i: cell for cell, i in index.items()}
+    return {cells[p] for p, row in pivots.items() if len(row) == 1}
+
+
+def protect(
+    values: Mapping[K, int],
+    constraints: Sequence[Constraint[K]],
+    policy: Policy,
+    *,
+    hidden: Iterable[K] = (),
+    order: Callable[[K], object] | None = None,
+) -> set[K]:
+    """The published cells to suppress (primary and complementary); see the module docstring.
+
+    Parameters
+    ----------
+    values : mapping of cell key to count
+        Every cell, published and hidden.
+    constraints : sequence of Constraint
+        ``total = sum(parts)`` relations an attacker may use.
+    policy : Policy
+        ``suppression_k`` and ``suppress_k_itself``.
+    hidden : iterable of cell keys
+        Cells never published (unknown to a reader from the start).
+    order : callable, optional
+        Sort key for ties between candidate cells (default: the order of `values`).
+
+    Returns
+    -------
+    set
+        Keys of published cells to suppress. No suppressed cell, and no hidden cell in
+        1..k-1, is determined by the published cells through `constraints`.
+    """
+    hidden_set = set(hidden)
+    position = {key: i for i, key in enumerate(values)}
+    rank: Callable[[K], object] = order if order is not None else position.__getitem__
+    suppressed = {c for c, v in values.items() if c not in hidden_set and is_small(v, policy)}
+    sensitive_hidden = {c for c in hidden_set if is_small(values[c], policy)}
+    by_cell: dict[K, list[int]] = {}
+    for n, con in enumerate(constraints):
+        for cell in con.cells():
+            by_cell.setdefault(cell, []).append(n)
+    accepted: set[K] = set()
+
+    def candidates(cons: Iterable[int]) -> list[K]:
+        cells = {c for n in cons for c in constraints[n].cells() if c not in suppressed and c not in hidden_set}
+        return sorted(cells, key=lambda c: (values[c] == 0, values[c], rank(c)))  # type: ignore[return-value]
+
+    while True:
+        added = _peel(values, constraints, suppressed, hidden_set, sensitive_hidden, candidates)
+        if added:
+            continue
+        unknown = suppressed | hidden_set
+        bad = sorted((determined_cells(unknown, constraints) & (suppressed | sensitive_hidden)) - accepted, key=lambda c: position[c])
+        if not bad:
+            return suppressed
+        cell = bad[0]
+        frontier = set(by_cell.get(cell, ()))
+        seen: set[int] = set()
+        choice: K | None = None
+        while frontier and choice is None:
+            seen |= frontier
+            found = candidates(frontier)
+            if found:
+                choice = found[0]
+                break
+            frontier = {m for n in frontier for c in constraints[n].cells() if c in unknown for m in by_cell[c]} - seen
+        if choice is None:
+            accepted.add(cell)  # every related cell is already unknown: nothing more to hide
+        else:
+            suppressed.add(choice)
+
+
+def _peel(
+    values: Mapping[K, int],
+    constraints: Sequence[Constraint[K]],
+    suppressed: set[K],
+    hidden: set[K],
+    sensitive_hidden: set[K],
+    candidates: Callable[[Iterable[int]], list[K]],
+) -> bool:
+    """One peeling pass; suppress one complementary cell and return True, or False when stable."""
+    derived: set[K] = set()
+    progress = True
+    while progress:
+        progress = False
+        for n, con in enumerate(constraints):
+            unknown = [c for c in con.cells() if (c in suppressed or c in hidden) and c not in derived]
+            if len(unknown) != 1:
+                continue
+            cell = unknown[0]
+            if cell in suppressed or cell in sensitive_hidden:
+                found = candidates([n])
+                if not found:
+                    derived.add(cell)  # all other cells are derived hidden ones: nothing published to hide
+                    progress = True
+                    continue
+                suppressed.add(found[0])
+                return True
+            derived.add(cell)
+            progress = True
+    return False
+
+
+Cell = tuple[int, int]
+"""A cell of a CountTable: (row index, or -1 for the total row; column index)."""
+
+
+def table_constraints(table: CountTable) -> list[Constraint[Cell]]:
+    """The arithmetic of a table: each row's identities (total row too) and each column's total."""
+    rows = list(range(len(table.rows))) + ([-1] if table.totals is not None else [])
+    out: list[Constraint[Cell]] = []
+    for ident in table.identities:
+        t = table.column_index(ident.total)
+        parts = tuple(table.column_index(p) for p in ident.parts)
+        out.extend(Constraint((r, t), tuple((r, p) for p in parts)) for r in rows)
+    if table.totals is not None:
+        for j in range(len(table.columns)):
+            out.append(Constraint((-1, j), tuple((i, j) for i in range(len(table.rows)))))
+    return out
+
+
+def suppress(table: CountTable, policy: Policy) -> PublishedTable:
+    """Publish `table`: primary and complementary suppression, then derived percentages.
+
+    Percentages are whole numbers, and are suppressed when the numerator or denominator
+    cell is suppressed or the denominator is small (below k); undefined (None, not
+    suppressed) when the denominator is 0. Rows keep the table's stable order.
+    """
+    values: dict[Cell, int] = {}
+    for i, row in enumerate(table.values):
+        for j, v in enumerate(row):
+            values[(i, j)] = v
+    if table.totals is not None:
+        for j, v in enumerate(table.totals):
+            values[(-1, j)] = v
+    hidden = {cell for cell in values if table.columns[cell[1]].hidden}
+    suppressed = protect(values, table_constraints(table), policy, hidden=hidden)
+    published = [j for j, c in enumerate(table.columns) if not c.hidden]
+
+    def publish_row(r: int, key: RowKey) -> PublishedRow:
+        cells = tuple(
+            PublishedCell(None, True) if (r, j) in suppressed else PublishedCell(values[(r, j)], False) for j in published
+        )
+        ratios = []
+        for q in table.ratios:
+            num, den = (r, table.column_index(q.numerator)), (r, table.column_index(q.denominator))
+            if num in suppressed or den in suppressed or num in hidden or den in hidden or is_small(values[den], policy):
+                ratios.append(PublishedRatio(None, True))
+            elif values[den] == 0:
+                ratios.append(PublishedRatio(None, False))
+            else:
+                ratios.append(PublishedRatio(float(round(100 * values[num] / values[den])), False))
+        return PublishedRow(key.id, key.label, cells, tuple(ratios))
+
+    rows = tuple(publish_row(i, key) for i, key in enumerate(table.rows))
+    total = publish_row(-1, RowKey(TOTAL_ID, "Total")) if table.totals is not None else None
+    return PublishedTable(
+        name=table.name,
+        title=table.title,
+        columns=tuple(table.columns[j] for j in published),
+        ratios=table.ratios,
+        rows=rows,
+        total=total,
+        k=policy.suppression_k,
+        k_inclusive=policy.suppress_k_itself,
+        notes=table.notes,
+    )

@@ -1,0 +1,608 @@
+"""The Neo4j store: the graph model as labelled nodes and typed relationships.
+
+Same semantics as the embedded store (`graph.stores.memory.MemoryStore`), checked by one
+contract suite (tests/stores/test_contract.py) and a differential property test:
+
+- A node is ``(:Node:<NodeKind> {id, ...fields})``; a relationship is
+  ``-[:<EdgeKind> {id, from_id, to_id, valid_from, valid_to, ...fields}]->``.
+  Datetimes are Neo4j ``DateTime`` values in UTC, dates ``Date``, sets sorted lists,
+  enums their string values; a None field is simply absent (every optional field
+  defaults to None). Records read back equal the records written.
+- `apply` validates the batch with `graph.changes.validate` against the database (the
+  ids it names fetched in a few batched queries), then writes the final state of every
+  changed record with ``UNWIND`` statements of `batch_size` rows, grouped by kind, in
+  **one** transaction: a rejected or failed batch writes nothing.
+- Every write transaction first locks ``(:NtkMeta {key: 'journal'})``, so writers are
+  serialised (also across processes); its ``seq`` counts the changes applied (like the
+  embedded journal's sequence number) and each change is logged as a ``(:Change)`` node.
+- Tokens are ``seq`` plus the driver's bookmarks, base64-encoded JSON. A read after
+  `sync(token)` carries those bookmarks, so it sees that write on any cluster member
+  (causal consistency), also from another process.
+- `gather_evidence` is **one** parameterised query (`neo4j_queries.EVIDENCE`); lookups
+  and candidate sets one query each.
+
+Driver and server failures are mapped to `graph.errors`: unreachable, unauthorised or
+failing servers raise `StoreUnavailable`, a constraint violation `ChangeRejected`, a token
+that cannot be reached `StaleRead`, a foreign token `InputError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from enum import Enum
+from typing import Any, Final, TypeVar
+
+import neo4j
+import neo4j.exceptions as ne
+import neo4j.time
+from pydantic import ValidationError
+
+from graph.changes import Change, PutEdge, PutNode, StateView, change_to_json, validate
+from graph.errors import ChangeRejected, InputError, StaleRead, StoreUnavailable
+from graph.evidence import ConsentFacts, Evidence, SignedAgreement
+from graph.model import (
+    About,
+    Agreement,
+    Attends,
+    Consent,
+    Edge,
+    EdgeKind,
+    EmployedBy,
+    GivenBy,
+    GuardianOf,
+    LivesIn,
+    LocatedIn,
+    MemberOf,
+    Node,
+    NodeKind,
+    Permits,
+    Provider,
+    Restricts,
+    Serves,
+    Signed,
+    Student,
+    Trained,
+    WorksIn,
+    edge_from_dict,
+    node_from_dict,
+)
+from graph.stores import neo4j_queries as q
+from graph.timeutil import utcnow
+
+__all__ = ["Neo4jStore", "decode_token", "encode_token"]
+
+_R = TypeVar("_R", bound=Node | Edge)
+
+_TOKEN_PREFIX: Final = "n4j1."
+_NODE_KINDS: Final = frozenset(k.value for k in NodeKind)
+
+
+class Neo4jStore:
+    """GraphStore over a Neo4j 5 server, cluster or Aura database.
+
+    Parameters
+    ----------
+    uri : str
+        ``bolt://host:7687`` (one server) or ``neo4j://host:7687`` (routing: clusters, Aura).
+    user, password : str | None
+        Basic auth; no password means no authentication (a server with auth disabled).
+    database : str
+        The database name (``neo4j`` by default).
+    batch_size : int
+        Rows per ``UNWIND`` statement in `apply` and per id-lookup query.
+    change_log : bool
+        Keep one ``(:Change)`` node per applied change (the history the embedded store
+        keeps in its journal). Off saves about a third of a bulk load's time and space;
+        the sequence counter, hence tokens, work either way.
+    connection_timeout : float
+        Seconds to wait for a connection before `StoreUnavailable`.
+
+    Raises
+    ------
+    StoreUnavailable
+        The server cannot be reached, refuses the credentials, or the schema (constraints)
+        cannot be created.
+    """
+
+    name = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        database: str = "neo4j",
+        batch_size: int = 10_000,
+        change_log: bool = True,
+        connection_timeout: float = 5.0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.uri = uri
+        self.database = database
+        self.batch_size = batch_size
+        self.change_log = change_log
+        auth = (user or "neo4j", password) if password is not None else None
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._bookmarks = neo4j.Bookmarks.from_raw_values(())
+        with _store_errors(f"cannot open Neo4j at {uri}"):
+            self._driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=auth,
+                connection_timeout=connection_timeout,
+                connection_acquisition_timeout=max(connection_timeout, 5.0),
+                max_transaction_retry_time=connection_timeout,
+            )
+        try:
+            with _store_errors(f"cannot open Neo4j at {uri}"):
+                self._driver.verify_connectivity()
+                self._ensure_schema()
+                self._open_journal()
+        except BaseException:
+            self._driver.close()
+            raise
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session(self, *, write: bool = False) -> neo4j.Session:
+        with self._lock:
+            bookmarks = self._bookmarks
+        return self._driver.session(
+            database=self.database,
+            bookmarks=bookmarks,
+            default_access_mode=neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS,
+        )
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
+        """Run one read query with this store's bookmarks; all records."""
+
+        def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record]:
+            return list(tx.run(query, params))
+
+        with _store_errors("Neo4j read failed"), self._session() as session:
+            return session.execute_read(work)
+
+    def _ensure_schema(self) -> None:
+        with self._driver.session(database=self.database) as session:
+            have = set(session.run(q.SHOW_CONSTRAINTS).single(strict=True)["names"])
+            missing = [stmt for name, stmt in q.SCHEMA if name not in have]
+            for stmt in missing:
+                session.run(stmt).consume()
+            if missing:
+                session.run("CALL db.awaitIndexes(300)").consume()
+
+    def _open_journal(self) -> None:
+        with self._session(write=True) as session:
+            record = session.execute_write(lambda tx: tx.run(q.ENSURE_META, key=q.META_KEY).single(strict=True))
+            self._seq = int(record["seq"])
+            self._bookmarks = session.last_bookmarks()
+
+    # ------------------------------------------------------------------ writes
+
+    def apply(self, changes: Sequence[Change]) -> str:
+        """Validate and apply a batch in one transaction; return the token after it.
+
+        Parameters
+        ----------
+        changes : Sequence[Change]
+            Any size: writes go in ``UNWIND`` statements of `batch_size` rows. A batch
+            must fit the server's transaction memory (``dbms.memory.transaction.total.max``;
+            docs/neo4j.md gives sizes).
+
+        Returns
+        -------
+        str
+            The consistency token of the state after the batch (unchanged when every
+            change restates what is stored).
+
+        Raises
+        ------
+        ChangeRejected
+            `graph.changes.validate` refuses a change, or a uniqueness constraint does;
+            nothing is written.
+        StoreUnavailable
+            The server is unreachable or fails (e.g. out of transaction memory); nothing
+            is written.
+        """
+        changes = list(changes)
+        with _store_errors("Neo4j write failed"), self._session(write=True) as session:
+            tx = session.begin_transaction()
+            try:
+                seq = int(tx.run(q.LOCK_JOURNAL, key=q.META_KEY, writer=uuid.uuid4().hex).single(strict=True)["seq"])
+                nodes = self._fetch_nodes(tx, _node_ids(changes))
+                edges = self._fetch_edges(tx, _edge_ids(changes))
+                view = StateView(lambda i: n.kind if (n := nodes.get(i)) is not None else None, edges.get)
+                effective = validate(changes, view, existing_node=nodes.get)
+                if effective:
+                    self._write(tx, view, nodes, edges, effective, seq)
+                    seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=len(effective)).single(strict=True)["seq"])
+                    tx.commit()
+                else:
+                    tx.rollback()
+            finally:
+                tx.close()
+            bookmarks = session.last_bookmarks()
+        with self._lock:
+            self._bookmarks = self._bookmarks + bookmarks if effective else self._bookmarks
+            self._seq = max(self._seq, seq)
+            return encode_token(self._seq, self._bookmarks)
+
+    def _write(
+        self,
+        tx: neo4j.Transaction,
+        view: StateView,
+        nodes: Mapping[str, Node],
+        edges: Mapping[str, Edge],
+        effective: Sequence[Change],
+        seq: int,
+    ) -> None:
+        """Write the final state of every changed record (`view` holds it after validate)."""
+        created_nodes: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+        updated_nodes: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+        for node_id, node in view.new_nodes.items():
+            (updated_nodes if node_id in nodes else created_nodes)[node.kind].append(_props(node))
+        created_edges: dict[EdgeKind, list[dict[str, Any]]] = defaultdict(list)
+        updated_edges: dict[EdgeKind, list[dict[str, Any]]] = defaultdict(list)
+        for edge_id, edge in view.new_edges.items():
+            (updated_edges if edge_id in edges else created_edges)[edge.kind].append(_props(edge))
+        for node_kind, rows in created_nodes.items():
+            self._unwind(tx, q.CREATE_NODES[node_kind], rows)
+        for node_kind, rows in updated_nodes.items():
+            self._unwind(tx, q.UPDATE_NODES[node_kind], rows)
+        for edge_kind, rows in created_edges.items():
+            self._unwind(tx, q.CREATE_EDGES[edge_kind], rows)
+        for edge_kind, rows in updated_edges.items():
+            self._unwind(tx, q.UPDATE_EDGES[edge_kind], rows)
+        if self.change_log:
+            now = utcnow()
+            log = []
+            for i, change in enumerate(effective, start=seq + 1):
+                op, kind, record_id, data = change_to_json(change)
+                log.append({"seq": i, "op": op, "kind": kind, "id": record_id, "data": data, "recorded_at": now})
+            self._unwind(tx, q.CHANGE_LOG, log)
+
+    def _unwind(self, tx: neo4j.Transaction, query: str, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), self.batch_size):
+            tx.run(query, rows=rows[start : start + self.batch_size]).consume()
+
+    def _fetch_nodes(self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str]) -> dict[str, Node]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Node] = {}
+        for start in range(0, len(wanted), self.batch_size):
+            for rec in tx.run(q.NODES_BY_ID, ids=wanted[start : start + self.batch_size]):
+                node = _node(rec["kind"], rec["props"])
+                found[node.id] = node
+        return found
+
+    def _fetch_edges(self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str]) -> dict[str, Edge]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Edge] = {}
+        for start in range(0, len(wanted), self.batch_size):
+            for rec in tx.run(q.EDGES_BY_ID, ids=wanted[start : start + self.batch_size]):
+                edge = _edge(rec["kind"], rec["props"])
+                found[edge.id] = edge
+        return found
+
+    # ------------------------------------------------------------------ tokens
+
+    def token(self) -> str:
+        """The token of the newest state this store has written or synced to."""
+        with self._lock:
+            return encode_token(self._seq, self._bookmarks)
+
+    def sync(self, token: str | None = None) -> None:
+        """Make every later read at least as fresh as `token` (causal consistency).
+
+        Without a token there is nothing to do: every read goes to the database.
+
+        Raises
+        ------
+        InputError
+            `token` is not a token of a Neo4j store, or its bookmarks belong to another
+            database.
+        StaleRead
+            The server could not reach the token's bookmarks in time, or the journal is
+            behind the token's sequence number (the database was replaced).
+        """
+        if token is None or token == "":
+            return
+        wanted, raw = decode_token(token)
+        with self._lock:
+            merged = self._bookmarks + neo4j.Bookmarks.from_raw_values(raw)
+            if wanted <= self._seq and merged.raw_values == self._bookmarks.raw_values:
+                return
+        try:
+            with self._driver.session(database=self.database, bookmarks=merged, default_access_mode=neo4j.READ_ACCESS) as s:
+                have = int(s.execute_read(lambda tx: tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True))["seq"])
+        except ne.TransientError as err:
+            if "Bookmark" in (err.code or ""):
+                raise StaleRead(wanted, self._seq) from err
+            raise StoreUnavailable(f"Neo4j read failed: {err}") from err
+        except ne.ClientError as err:
+            if "Bookmark" in (err.code or ""):
+                raise InputError(f"not a consistency token of this database: {err.message}") from err
+            raise
+        except (ne.DriverError, ne.Neo4jError) as err:
+            raise StoreUnavailable(f"Neo4j read failed: {err}") from err
+        if have < wanted:
+            raise StaleRead(wanted, have)
+        with self._lock:
+            self._bookmarks = merged
+            self._seq = max(self._seq, have)
+
+    # ------------------------------------------------------------------ reads
+
+    def node(self, node_id: str) -> Node | None:
+        """The node with this id, or None."""
+        return self.nodes_by_id([node_id]).get(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        """The edge with this id (its newest version), or None."""
+        return self.edges_by_id([edge_id]).get(edge_id)
+
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes among `ids` that exist, by id: one query per `batch_size` ids.
+
+        Not part of `GraphStore` (yet): importers can use it instead of one `node` call per record.
+        """
+        with _store_errors("Neo4j read failed"), self._session() as session:
+            return session.execute_read(lambda tx: self._fetch_nodes(tx, ids))
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        """The edges among `ids` that exist, by id (one query per `batch_size` ids)."""
+        with _store_errors("Neo4j read failed"), self._session() as session:
+            return session.execute_read(lambda tx: self._fetch_edges(tx, ids))
+
+    def nodes(self, kind: NodeKind) -> Iterator[Node]:
+        """Every node of `kind`, streamed, in no particular order."""
+        node_kind = NodeKind(kind)
+        for props in self._stream(q.NODES_OF_KIND[node_kind]):
+            yield _node(node_kind, props)
+
+    def edges(self, kind: EdgeKind) -> Iterator[Edge]:
+        """Every edge of `kind` (newest versions, any interval), streamed."""
+        edge_kind = EdgeKind(kind)
+        for props in self._stream(q.EDGES_OF_KIND[edge_kind]):
+            yield _edge(edge_kind, props)
+
+    def _stream(self, query: str) -> Iterator[dict[str, Any]]:
+        with _store_errors("Neo4j read failed"), self._session() as session:
+            for rec in session.run(query):
+                yield rec["props"]
+
+    def count(self, kind: NodeKind | EdgeKind) -> int:
+        """How many nodes or edges of `kind` (from the count store: constant time)."""
+        query = q.COUNT_NODES[kind] if isinstance(kind, NodeKind) else q.COUNT_EDGES[EdgeKind(kind)]
+        return int(self._read(query, {})[0]["n"])
+
+    def gather_evidence(self, provider_id: str, student_id: str) -> Evidence:
+        """Everything bearing on (provider, student), across all time: one query.
+
+        Unknown ids (or ids of another kind) give None for that side and no facts on it,
+        as in the embedded store.
+
+        Raises
+        ------
+        StoreUnavailable
+        """
+        rows = self._read(q.EVIDENCE, {"provider_id": provider_id, "student_id": student_id})
+        return _Row(rows[0]).evidence()
+
+    def gather_evidence_many(self, provider_id: str | None, student_id: str | None, others: Iterable[str]) -> dict[str, Evidence]:
+        """Evidence for many pairs sharing one side, in one query.
+
+        Parameters
+        ----------
+        provider_id, student_id : str | None
+            Exactly one is set: the shared side.
+        others : Iterable[str]
+            Ids on the other side; they are the keys of the result.
+
+        Raises
+        ------
+        InputError
+            Neither side is set.
+        StoreUnavailable
+        """
+        ids = list(dict.fromkeys(others))
+        if provider_id is not None:
+            query, params = q.EVIDENCE_MANY_STUDENTS, {"provider_id": provider_id, "others": ids}
+        elif student_id is not None:
+            query, params = q.EVIDENCE_MANY_PROVIDERS, {"student_id": student_id, "others": ids}
+        else:
+            raise InputError("gather_evidence_many needs provider_id or student_id")
+        if not ids:
+            return {}
+        return {str(rec["key"]): _Row(rec).evidence() for rec in self._read(query, params)}
+
+    def students_served_by(self, provider_id: str) -> set[str]:
+        """Students with a SERVES edge (any status, any time) from the provider or a team it
+        was ever in, transitively (cycle-safe). Empty when `provider_id` is not a Provider."""
+        return set(self._read(q.STUDENTS_SERVED_BY, {"provider_id": provider_id})[0]["ids"])
+
+    def providers_serving(self, student_id: str) -> set[str]:
+        """Providers with a SERVES edge to the student, directly or through teams they were
+        ever in (transitively, cycle-safe)."""
+        return set(self._read(q.PROVIDERS_SERVING, {"student_id": student_id})[0]["ids"])
+
+    def close(self) -> None:
+        """Close the driver and its connections."""
+        self._driver.close()
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def encode_token(seq: int, bookmarks: neo4j.Bookmarks) -> str:
+    """``n4j1.`` + base64url(JSON {"seq": n, "bookmarks": [...]}): opaque to callers."""
+    payload = json.dumps({"seq": seq, "bookmarks": sorted(bookmarks.raw_values)}, separators=(",", ":"))
+    return _TOKEN_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode("ascii")
+
+
+def decode_token(token: str) -> tuple[int, list[str]]:
+    """Inverse of `encode_token`.
+
+    Raises
+    ------
+    InputError
+        Not a token of a Neo4j store.
+    """
+    bad = InputError(f"not a consistency token of this store: {token[:40]!r}")
+    if not token.startswith(_TOKEN_PREFIX):
+        raise bad
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token[len(_TOKEN_PREFIX) :].encode("ascii")))
+        seq, raw = payload["seq"], payload["bookmarks"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as err:
+        raise bad from err
+    if not isinstance(seq, int) or seq < 0 or not isinstance(raw, list) or not all(isinstance(b, str) for b in raw):
+        raise bad
+    return seq, raw
+
+
+# ---------------------------------------------------------------------------- records <-> properties
+
+
+def _props(record: Node | Edge) -> dict[str, Any]:
+    """Record fields as Neo4j properties: None dropped, sets sorted lists, enums values."""
+    out: dict[str, Any] = {}
+    for f in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        if isinstance(value, frozenset):
+            value = sorted(value)
+        elif isinstance(value, Enum):
+            value = value.value
+        out[f.name] = value
+    return out
+
+
+def _native(props: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if isinstance(value, neo4j.time.DateTime | neo4j.time.Date):
+            value = value.to_native()
+        out[key] = value
+    return out
+
+
+def _node(kind: str, props: Mapping[str, Any]) -> Node:
+    try:
+        return node_from_dict(kind, _native(props))
+    except (ValidationError, ValueError) as err:
+        raise StoreUnavailable(f"node {props.get('id')!r} in Neo4j does not decode as a {kind}: {err}") from err
+
+
+def _edge(kind: str, props: Mapping[str, Any]) -> Edge:
+    try:
+        return edge_from_dict(kind, _native(props))
+    except (ValidationError, ValueError) as err:
+        raise StoreUnavailable(f"edge {props.get('id')!r} in Neo4j does not decode as a {kind}: {err}") from err
+
+
+def _typed(cls: type[_R], record: Node | Edge) -> _R:
+    assert isinstance(record, cls)
+    return record
+
+
+class _Row:
+    """One row of an evidence query, decoded into an `Evidence`."""
+
+    def __init__(self, rec: neo4j.Record) -> None:
+        self.rec = rec
+
+    def _edges(self, name: str, cls: type[_R]) -> tuple[_R, ...]:
+        kind = cls.kind  # type: ignore[attr-defined]
+        return tuple(_typed(cls, _edge(kind, props)) for props in self.rec[name])
+
+    def _signed(self, name: str) -> tuple[SignedAgreement, ...]:
+        return tuple(
+            SignedAgreement(_typed(Signed, _edge(EdgeKind.SIGNED, g)), _typed(Agreement, _node(NodeKind.AGREEMENT, a)))
+            for g, a in self.rec[name]
+        )
+
+    def evidence(self) -> Evidence:
+        rec = self.rec
+        by_type: dict[str, list[Edge]] = defaultdict(list)
+        for kind, props in (*rec["p_edges"], *rec["s_edges"]):
+            by_type[kind].append(_edge(kind, props))
+        consents = tuple(
+            ConsentFacts(
+                _typed(Consent, _node(NodeKind.CONSENT, c)),
+                tuple(_typed(About, _edge(EdgeKind.ABOUT, e)) for e in about),
+                tuple(_typed(GivenBy, _edge(EdgeKind.GIVEN_BY, e)) for e in given),
+                tuple(_typed(Permits, _edge(EdgeKind.PERMITS, e)) for e in permits),
+            )
+            for c, about, given, permits in rec["consents"]
+        )
+        return Evidence(
+            provider=None if rec["provider"] is None else _typed(Provider, _node(NodeKind.PROVIDER, rec["provider"])),
+            student=None if rec["student"] is None else _typed(Student, _node(NodeKind.STUDENT, rec["student"])),
+            employments=_cast(by_type[EdgeKind.EMPLOYED_BY], EmployedBy),
+            works_in=_cast(by_type[EdgeKind.WORKS_IN], WorksIn),
+            trainings=_cast(by_type[EdgeKind.TRAINED], Trained),
+            agreements=self._signed("agreements"),
+            partner_agreements=self._signed("partner_agreements"),
+            memberships=self._edges("memberships", MemberOf),
+            services=self._edges("services", Serves),
+            attends=_cast(by_type[EdgeKind.ATTENDS], Attends),
+            school_locations=self._edges("school_locations", LocatedIn),
+            lives_in=_cast(by_type[EdgeKind.LIVES_IN], LivesIn),
+            guardian_links=self._edges("guardian_links", GuardianOf),
+            restrictions=self._edges("restrictions", Restricts),
+            consents=consents,
+        )
+
+
+def _cast(items: list[Edge], cls: type[_R]) -> tuple[_R, ...]:
+    return tuple(_typed(cls, e) for e in items)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _node_ids(changes: Sequence[Change]) -> Iterator[str]:
+    """Every node id a batch names (validation needs their kinds)."""
+    for change in changes:
+        if isinstance(change, PutNode):
+            yield change.node.id
+        elif isinstance(change, PutEdge):
+            yield change.edge.from_id
+            yield change.edge.to_id
+            if isinstance(change.edge, Serves) and change.edge.program is not None:
+                yield change.edge.program
+
+
+def _edge_ids(changes: Sequence[Change]) -> Iterator[str]:
+    for change in changes:
+        if isinstance(change, PutEdge):
+            yield change.edge.id
+        elif not isinstance(change, PutNode):
+            yield change.edge_id
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Map driver and server exceptions to `graph.errors` (a Cypher bug still surfaces)."""
+    try:
+        yield
+    except ne.ConstraintError as err:
+        raise ChangeRejected(f"{what}: {err.message}") from err
+    except (ne.AuthError, ne.Forbidden, ne.TransientError, ne.DatabaseError) as err:
+        raise StoreUnavailable(f"{what}: {err}") from err
+    except ne.DriverError as err:
+        raise StoreUnavailable(f"{what}: {err}") from err
+    except OSError as err:
+        raise StoreUnavailable(f"{what}: {err}") from err
+
