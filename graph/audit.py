@@ -178,8 +178,8 @@ class SqliteAuditLog:
                     prev = digest
                     ids.append(rid)
                 self.conn.executemany(
-                    "INSERT INTO decisions (id, student_id, provider_id, request_time, decision_time, as_of, outcome, body, prev_hash, hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO decisions (id, student_id, provider_id, request_time, decision_time, as_of, outcome, body,"
+                    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 self.conn.execute("COMMIT")

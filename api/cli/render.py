@@ -52,9 +52,7 @@ def explanation(d: Decision, *, as_json: bool) -> None:
         table.add_column(col)
     for step in d.path:
         for e in step.edges:
-            table.add_row(
-                str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open"
-            )
+            table.add_row(str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open")
     console.print(table)
 
 

@@ -130,7 +130,7 @@ def test_guardians_from_agent_sourced_ids_both_directions(tmp_path: Path) -> Non
         ("r1", "s2", GuardianRelationship.RELATIVE),
     }
     assert all(e.ferpa_rights is FerpaRights.UNVERIFIED and e.valid_from == T0 for e in edges.values())
-    assert set(edges) == {"guardian_of:p1:s1", "guardian_of:g1:s1", "guardian_of:r1:s2"}
+    assert set(edges) == {"guardian_of:oneroster:p1:s1", "guardian_of:oneroster:g1:s1", "guardian_of:oneroster:r1:s2"}
     assert result.counts()["Guardian"] == 3 and result.counts()["Provider"] == 1
 
 
@@ -195,11 +195,20 @@ def test_oneroster_1_2_roles(tmp_path: Path) -> None:
     (tmp_path / "roles.csv").write_text(roles)
     result = load(tmp_path)
     assert result.problems == []
-    assert result.counts() == {"ATTENDS": 1, "District": 1, "GUARDIAN_OF": 1, "Guardian": 1, "PART_OF": 1, "Provider": 1, "School": 1, "Student": 1}
+    assert result.counts() == {
+        "ATTENDS": 1,
+        "District": 1,
+        "GUARDIAN_OF": 1,
+        "Guardian": 1,
+        "PART_OF": 1,
+        "Provider": 1,
+        "School": 1,
+        "Student": 1,
+    }
     records = by_id(result)
     attends = records["attends:s1:sch1"]
     assert isinstance(attends, Attends) and attends.valid_to == datetime(2025, 6, 1, tzinfo=UTC) and attends.source == "oneroster:roles.csv"
-    edge = records["guardian_of:p1:s1"]
+    edge = records["guardian_of:oneroster:p1:s1"]
     assert isinstance(edge, GuardianOf) and edge.relationship is GuardianRelationship.LEGAL_GUARDIAN
 
 
@@ -269,7 +278,9 @@ BAD = [
     ),
     pytest.param(
         lambda r: package(r, users=[user("s1", "student", modified="yesterday")]),
-        Problem("users.csv", 2, "dateLastModified", "not an ISO 8601 time with offset: 'yesterday' (Invalid isoformat string: 'yesterday')"),
+        Problem(
+            "users.csv", 2, "dateLastModified", "not an ISO 8601 time with offset: 'yesterday' (Invalid isoformat string: 'yesterday')"
+        ),
         id="bad-dateLastModified",
     ),
     pytest.param(
@@ -288,7 +299,9 @@ def test_bad_input_is_a_problem_not_a_crash(tmp_path: Path, make: object, expect
 
 
 def test_bad_row_does_not_abort_the_file(tmp_path: Path) -> None:
-    root = package(tmp_path, users=[user("s1", "student")], enrollments=["e1,,,c1,sch1,s1,student,,bad,", "e2,,,c1,sch1,s1,student,,2024-08-20,"])
+    root = package(
+        tmp_path, users=[user("s1", "student")], enrollments=["e1,,,c1,sch1,s1,student,,bad,", "e2,,,c1,sch1,s1,student,,2024-08-20,"]
+    )
     result = load(root)
     assert [p.line for p in result.problems] == [2]
     attends = by_id(result)["attends:s1:sch1"]
@@ -348,4 +361,3 @@ def test_synthetic_package_is_deterministic(tmp_path: Path) -> None:
 def test_synthetic_school_and_district_ratio(tmp_path: Path) -> None:
     counts = write_package(tmp_path, students=31_000, seed=1, guardians_per_student=0)
     assert (counts["districts"], counts["schools"], counts["guardians"]) == (2, 52, 0)
-
