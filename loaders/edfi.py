@@ -893,7 +893,8 @@ def read(
     Parameters
     ----------
     paths : Sequence[Path]
-        Interchange files, in any order (references are resolved across all of them).
+        Interchange files, in any order (references are resolved across all of them), or
+        directories standing for the ``*.xml`` files in them.
         ``ref`` attributes resolve to ``id`` attributes of any file read.
     default_valid_from : datetime
         Aware; ``valid_from`` of edges whose source gives no begin date (PART_OF, OFFERS,
@@ -930,5 +931,8 @@ def read(
         strict_references=strict_references,
     )
     for path in paths:
-        reader.read_file(Path(path))
+        path = Path(path)
+        # A directory stands for the interchange files in it (as the other loaders accept).
+        for file in sorted(path.glob("*.xml")) if path.is_dir() else [path]:
+            reader.read_file(file)
     return reader.finish()

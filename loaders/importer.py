@@ -2,8 +2,9 @@
 
 Identity across sources (docs/identity.md): when a record with the same id already exists
 (a student from OneRoster, then from Ed-Fi), the two are **merged**: a field the new
-source leaves at its default (None, empty, False) keeps the value the store has; a field
-it states replaces it. So a roster without birth dates never erases one another source gave.
+source leaves unstated (None, empty, a roster's `unverified` rights) keeps the value the
+store has; a field it states replaces it. So a roster without birth dates never erases
+one another source gave, and a re-import never undoes a guardian's verification.
 
 A load is refused whole when any loader reported a problem or when the store refuses the
 batch (a dangling id, an id reused for another kind): the store is left exactly as it
@@ -20,7 +21,7 @@ from typing import TypeVar
 
 from graph.changes import Change, PutEdge, PutNode
 from graph.errors import ChangeRejected, LoadError, Problem
-from graph.model import Edge, Node
+from graph.model import Edge, FerpaRights, Node
 from graph.stores.base import GraphStore
 from loaders.base import LoadResult
 
@@ -44,17 +45,25 @@ class ImportSummary:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
+def _unstated(value: object) -> bool:
+    """A value a source leaves unsaid: None, empty, or a roster's `unverified` rights."""
+    return value is None or value == "" or value == frozenset() or value is FerpaRights.UNVERIFIED
+
+
 def merge(current: R, new: R) -> R:
-    """`new` with every field it leaves at its default taken from `current` (same kind and id)."""
+    """`new`, with every field it leaves unstated taken from `current` (same kind and id).
+
+    Unstated: None, an empty string or set, and ``ferpa_rights=unverified`` (a roster
+    carries no custody meaning, so re-importing it never undoes a steward's verification
+    or a removal of rights). Every other value the new source states replaces the old.
+    """
     if type(current) is not type(new):
         return new
-    keep = {}
-    for f in dataclasses.fields(new):  # type: ignore[arg-type]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        if getattr(new, f.name) == default and getattr(current, f.name) != default:
-            keep[f.name] = getattr(current, f.name)
+    keep = {
+        f.name: getattr(current, f.name)
+        for f in dataclasses.fields(new)  # type: ignore[arg-type]
+        if _unstated(getattr(new, f.name)) and not _unstated(getattr(current, f.name))
+    }
     return dataclasses.replace(new, **keep) if keep else new  # type: ignore[type-var]
 
 
