@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graph.decision import Decision, Outcome
@@ -36,7 +37,7 @@ def decision(d: Decision, *, as_json: bool) -> None:
     )
     for r in d.reasons:
         extra = f" ({r.category})" if r.category else (f" [{r.ref}]" if r.ref else "")
-        console.print(f"  - {r.code}{extra}: {r.message}")
+        console.print(escape(f"  - {r.code}{extra}: {r.message}"))
 
 
 def explanation(d: Decision, *, as_json: bool) -> None:
