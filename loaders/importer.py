@@ -84,7 +84,8 @@ def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSum
     for edge in result.edges:
         current_edge = store.edge(edge.id)
         if current_edge is not None:
-            edge = merge(current_edge, edge)
+            # recorded_at is when the engine first learnt the fact: a re-load does not restate it.
+            edge = dataclasses.replace(merge(current_edge, edge), recorded_at=current_edge.recorded_at)
         if current_edge == edge:
             summary.unchanged += 1
             continue

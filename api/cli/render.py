@@ -15,8 +15,9 @@ from graph.timeutil import to_iso
 
 __all__ = ["console", "decision", "explanation", "page", "print_json"]
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages and ids are never broken across lines (output is often piped or grepped).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -48,13 +49,12 @@ def explanation(d: Decision, *, as_json: bool) -> None:
     decision(d, as_json=False)
     if not d.path:
         return
-    table = Table(title="Why: the edges that satisfied each condition", show_lines=False)
-    for col in ("condition", "edge", "type", "from", "to", "valid from", "valid to"):
-        table.add_column(col)
+    console.print("Why: the relationships that satisfied each condition")
     for step in d.path:
+        console.print(f"  {step.condition}:")
         for e in step.edges:
-            table.add_row(str(step.condition), e.id, e.kind, e.from_id, e.to_id, to_iso(e.valid_from) or "", to_iso(e.valid_to) or "open")
-    console.print(table)
+            until = to_iso(e.valid_to) or "open"
+            console.print(escape(f"    {e.kind} {e.id}: {e.from_id} -> {e.to_id}, valid {to_iso(e.valid_from)} until {until}"))
 
 
 def page(p: Page[Access], *, other: str, as_json: bool) -> None:
@@ -75,7 +75,7 @@ def page(p: Page[Access], *, other: str, as_json: bool) -> None:
         return
     table = Table()
     for col in (other, "released", "until", "via"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r[other], ", ".join(r["released_categories"]), r["until"] or "open", ", ".join(r["via"]))
     console.print(table)
