@@ -76,6 +76,9 @@ class MemoryStore:
         # with hundreds of SERVES edges, a partner with its OFFERS): evidence asks them for one
         # kind at a time. Students, guardians and consents have a handful of edges each.
         self._out_kind: dict[str, dict[EdgeKind, dict[str, Edge]]] = {}
+        # The provider side of evidence is shared by every check a provider makes; it is
+        # cached until the next change of any kind (a write or a catch-up clears it).
+        self._provider_cache: dict[str, dict[str, Any]] = {}
         self._seq = 0
         self._lock = threading.RLock()
         self._catch_up()
@@ -105,6 +108,7 @@ class MemoryStore:
         return None if node is None else node.kind
 
     def _apply_one(self, change: Change) -> None:
+        self._provider_cache.clear()
         if isinstance(change, PutNode):
             node = change.node
             self._nodes[node.id] = node
@@ -208,6 +212,12 @@ class MemoryStore:
         return memberships, seen
 
     def _provider_part(self, provider_id: str) -> dict[str, Any]:
+        cached = self._provider_cache.get(provider_id)
+        if cached is None:
+            cached = self._provider_cache[provider_id] = self._gather_provider_part(provider_id)
+        return cached
+
+    def _gather_provider_part(self, provider_id: str) -> dict[str, Any]:
         provider = self._nodes.get(provider_id)
         part: dict[str, Any] = {
             "provider": provider if isinstance(provider, Provider) else None,
@@ -227,7 +237,7 @@ class MemoryStore:
         for partner in {e.to_id for e in part["employments"]}:
             part["partner_agreements"].extend(self._signed(e) for e in self._out_of(partner, _K.SIGNED))
         part["memberships"], part["reach"] = self._teams_of(provider_id)
-        return part
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in part.items()}
 
     def _signed(self, edge: Signed) -> SignedAgreement:
         agreement = self._nodes[edge.to_id]
