@@ -47,6 +47,14 @@ class LoadResult:
         self.rows_read += other.rows_read
         self.origin.update(other.origin)
 
+    def node_location(self, index: int) -> tuple[str, int | None] | None:
+        """(file, line) where ``nodes[index]`` was read, if the loader recorded it."""
+        return self.origin.get(self.nodes[index].id)
+
+    def edge_location(self, index: int) -> tuple[str, int | None] | None:
+        """(file, line) where ``edges[index]`` was read, if the loader recorded it."""
+        return self.origin.get(self.edges[index].id)
+
     @property
     def ok(self) -> bool:
         """True when no problem stops the load."""

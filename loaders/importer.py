@@ -69,9 +69,16 @@ def merge(current: R, new: R) -> R:
 
 def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSummary]:
     """The changes a result would make (merged with what the store holds), and the summary counts."""
+    changes, _, summary = _plan(store, result)
+    return changes, summary
+
+
+def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tuple[str, int]], ImportSummary]:
+    """Changes, and for each the record it came from (("node"|"edge", index in the result))."""
     summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
     changes: list[Change] = []
-    for node in result.nodes:
+    origins: list[tuple[str, int]] = []
+    for i, node in enumerate(result.nodes):
         current = store.node(node.id)
         if current is not None:
             node = merge(current, node)
@@ -81,7 +88,8 @@ def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSum
         summary.updated += current is not None
         summary.created += current is None
         changes.append(PutNode(node))
-    for edge in result.edges:
+        origins.append(("node", i))
+    for j, edge in enumerate(result.edges):
         current_edge = store.edge(edge.id)
         if current_edge is not None:
             # recorded_at is when the engine first learnt the fact: a re-load does not restate it.
@@ -92,7 +100,8 @@ def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSum
         summary.updated += current_edge is not None
         summary.created += current_edge is None
         changes.append(PutEdge(edge))
-    return changes, summary
+        origins.append(("edge", j))
+    return changes, origins, summary
 
 
 def import_result(
@@ -119,7 +128,7 @@ def import_result(
     """
     if result.problems:
         raise LoadError(result.problems)
-    changes, summary = plan(store, result)
+    changes, origins, summary = _plan(store, result)
     summary.dry_run = dry_run
     try:
         if dry_run:
@@ -128,7 +137,7 @@ def import_result(
             summary.token = store.apply(changes)
     except ChangeRejected as err:
         summary.rejected = 1
-        raise LoadError([_locate(err, changes, result)]) from err
+        raise LoadError([_locate(err, origins, result)]) from err
     if progress is not None:
         progress(len(changes))
     return summary
@@ -141,13 +150,10 @@ def _dry_validate(store: GraphStore, changes: Sequence[Change]) -> None:
     validate(changes, view, existing_node=store.node)
 
 
-def _locate(err: ChangeRejected, changes: Sequence[Change], result: LoadResult) -> Problem:
-    record_id: str | None = None
-    if err.index is not None and 0 <= err.index < len(changes):
-        change = changes[err.index]
-        if isinstance(change, PutNode):
-            record_id = change.node.id
-        elif isinstance(change, PutEdge):
-            record_id = change.edge.id
-    file, line = result.origin.get(record_id or "", ("<load>", None))
+def _locate(err: ChangeRejected, origins: list[tuple[str, int]], result: LoadResult) -> Problem:
+    where: tuple[str, int | None] | None = None
+    if err.index is not None and 0 <= err.index < len(origins):
+        kind, i = origins[err.index]
+        where = result.node_location(i) if kind == "node" else result.edge_location(i)
+    file, line = where or ("<load>", None)
     return Problem(file, line, err.field, str(err))

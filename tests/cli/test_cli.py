@@ -49,7 +49,7 @@ def test_explain_lookups(demo_db: Path) -> None:
     out = ntk("explain", "--provider", "demo-prv-marcus", "--student", "605015", "--at", AT, "--db", str(demo_db))
     assert out.returncode == 0 and "demo-member-marcus" in out.stdout and "team-demo-care" in out.stdout
     acc = ntk("accessible", "--provider", "demo-prv-rosa", "--at", AT, "--json", "--db", str(demo_db))
-    assert [i["student_id"] for i in json.loads(acc.stdout)["items"]] == ["604918", "604938"]
+    assert [i["student_id"] for i in json.loads(acc.stdout)["items"]] == ["604918", "604938", "605015"]  # 605015 through the care team
     who = ntk("who-can-access", "--student", "604938", "--at", AT, "--json", "--db", str(demo_db))
     assert [i["provider_id"] for i in json.loads(who.stdout)["items"]] == ["demo-prv-rosa"]
 
