@@ -1,0 +1,135 @@
+"""Server commands: ``serve``, ``token create|list|revoke``, ``schema export``.
+
+`serve(settings, host, port, workers)` is what ``needtoknow serve`` and the demo call.
+With one worker the app object is passed to uvicorn; with more, uvicorn needs an import
+string, so the settings travel as ``NTK_*`` environment variables to the factory
+``api.app:app_from_env``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli import render
+from api.cli.app import BackendOption, DbOption, app, settings_for
+from api.config import ApiSettings
+from api.roles import Role
+from api.tokens import TokenStore
+from graph.errors import InputError
+
+__all__ = ["serve", "settings_env"]
+
+token_app = typer.Typer(help="Bearer tokens (stored hashed in the database).", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(schema_app, name="schema")
+
+
+def settings_env(settings: ApiSettings) -> dict[str, str]:
+    """The ``NTK_*`` variables that recreate `settings` in a worker process."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"NTK_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the GraphQL server until interrupted.
+
+    Parameters
+    ----------
+    settings : ApiSettings
+    host, port : where to listen (loopback by default).
+    workers : int
+        Worker processes; each keeps its own in-memory graph and catches up from the
+        shared SQLite journal before every read.
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+        return
+    os.environ.update(settings_env(settings))
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False)
+
+
+@app.command("serve")
+def serve_command(
+    db: DbOption = None,
+    backend: BackendOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    graphiql: Annotated[bool, typer.Option("--graphiql", help="Serve GraphiQL (and allow introspection).")] = False,
+) -> None:
+    """Serve the GraphQL API (POST /graphql, /healthz, /readyz)."""
+    base = settings_for(db, backend)
+    settings = ApiSettings(**{**base.model_dump(), **({"graphiql": True} if graphiql else {})})
+    render.console.print(f"needtoknow: serving {settings.db} on http://{host}:{port}/graphql with {workers} worker(s)")
+    serve(settings, host, port, workers)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(r.value for r in Role)}.")],
+    subject: Annotated[str | None, typer.Option("--subject", help="Provider or guardian id, or the application's name.")] = None,
+    partner: Annotated[list[str] | None, typer.Option("--partner", help="Partner id an app acts for (repeatable).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="A note for `token list`.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a token and print its secret once (only its SHA-256 is stored)."""
+    store = TokenStore(settings_for(db).db)
+    try:
+        info, secret = store.create(role, subject, tuple(partner or ()), label)
+    except InputError as err:
+        render.err_console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    finally:
+        store.close()
+    render.err_console.print(f"created {info.id} ({info.role}); the secret is shown once:")
+    print(secret)
+
+
+@token_app.command("list")
+def token_list(db: DbOption = None) -> None:
+    """List tokens (never their secrets)."""
+    store = TokenStore(settings_for(db).db)
+    try:
+        for t in store.list():
+            state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
+            partners = ",".join(t.partner_ids) or "-"
+            render.console.print(f"{t.id}  {t.role:<8} subject={t.subject or '-'} partners={partners} {state}  {t.label or ''}")
+    finally:
+        store.close()
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (tok_...).")], db: DbOption = None) -> None:
+    """Revoke a token: it stops working at once in every worker."""
+    store = TokenStore(settings_for(db).db)
+    try:
+        if not store.revoke(token_id):
+            render.err_console.print(f"[red]error:[/] no active token {token_id!r}")
+            raise typer.Exit(2)
+    finally:
+        store.close()
+    render.console.print(f"revoked {token_id}")
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write (default: schema.graphql at the repo root).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the file differs.")] = False,
+) -> None:
+    """Write the SDL of the GraphQL schema."""
+    from api.schema.__main__ import main
+
+    raise typer.Exit(main([*([str(out)] if out else []), *(["--check"] if check else [])]))

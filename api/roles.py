@@ -1,0 +1,123 @@
+"""Roles and what each may ask (DESIGN.md, "Interfaces"; DOMAIN.md, "Who may see which reasons").
+
+==========  ==============================================================================
+role        may ask
+==========  ==============================================================================
+admin       everything: checks, lookups, transparency reports, disclosures, mutations
+app         checks, explanations and accessibleStudents for providers currently employed
+            by one of the token's partners; those providers' node lookups
+provider    checks, explanations and accessibleStudents about itself only
+staff       aggregates and the partner network only (partner, community lookups)
+analyst     as staff
+guardian    providersWithAccess and disclosures of students it is GUARDIAN_OF (with
+            verified rights: ferpa_rights=full), and their student node
+==========  ==============================================================================
+
+Everything else is FORBIDDEN, with the same error whether or not the ids exist.
+The checks read the graph through `GraphStore.gather_evidence` with an empty id on the
+other side (`NO_ID`, which no node can have), so they need nothing beyond the store protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from api.errors import Forbidden
+from graph.audit import Caller
+from graph.model import FerpaRights
+from graph.stores.base import GraphStore
+
+__all__ = ["NO_ID", "Principal", "Role", "employers_of", "guardian_of", "require", "require_admin"]
+
+NO_ID: Final = ""
+"""An id no node can have (ids are 1..200 characters): gathers one side of the evidence only."""
+
+
+class Role(StrEnum):
+    """What a bearer token is for."""
+
+    ADMIN = "admin"
+    APP = "app"
+    PROVIDER = "provider"
+    STAFF = "staff"
+    ANALYST = "analyst"
+    GUARDIAN = "guardian"
+
+
+NEEDS_SUBJECT: Final = frozenset({Role.APP, Role.PROVIDER, Role.GUARDIAN})
+"""Roles whose token must name a subject (the application's name, the provider or guardian id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: token id, role, subject and (for apps) partner ids."""
+
+    token_id: str
+    role: Role
+    subject: str | None = None
+    partner_ids: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the admin role."""
+        return self.role is Role.ADMIN
+
+    def caller(self) -> Caller:
+        """The caller as the record of decisions stores it."""
+        return Caller(
+            role=str(self.role),
+            subject=self.subject,
+            application=self.subject if self.role is Role.APP else None,
+            partner_ids=self.partner_ids,
+        )
+
+
+def require(allowed: bool) -> None:
+    """Raise Forbidden unless `allowed`."""
+    if not allowed:
+        raise Forbidden()
+
+
+def require_admin(principal: Principal) -> None:
+    """Raise Forbidden unless the caller is an admin."""
+    require(principal.is_admin)
+
+
+def employers_of(store: GraphStore, provider_id: str, at: datetime) -> set[str]:
+    """Partner ids employing `provider_id` at `at` (empty for an unknown provider)."""
+    ev = store.gather_evidence(provider_id, NO_ID)
+    return {e.to_id for e in ev.employments if e.valid.contains(at)}
+
+
+def guardian_of(store: GraphStore, guardian_id: str, student_id: str, at: datetime) -> bool:
+    """True when `guardian_id` is GUARDIAN_OF `student_id` at `at` with verified (full) FERPA rights."""
+    ev = store.gather_evidence(NO_ID, student_id)
+    return any(g.from_id == guardian_id and g.valid.contains(at) and g.ferpa_rights is FerpaRights.FULL for g in ev.guardian_links)
+
+
+def may_ask_about_provider(principal: Principal, store: GraphStore, provider_id: str, at: datetime) -> bool:
+    """Checks, explanations and accessibleStudents: admin; a provider about itself; an app for its partners' providers."""
+    if principal.role is Role.ADMIN:
+        return True
+    if principal.role is Role.PROVIDER:
+        return principal.subject == provider_id
+    if principal.role is Role.APP:
+        return bool(employers_of(store, provider_id, at) & set(principal.partner_ids))
+    return False
+
+
+def may_see_student_report(principal: Principal, store: GraphStore, student_id: str, at: datetime) -> bool:
+    """providersWithAccess and disclosures: admin; the student's verified guardians."""
+    if principal.role is Role.ADMIN:
+        return True
+    if principal.role is Role.GUARDIAN and principal.subject is not None:
+        return guardian_of(store, principal.subject, student_id, at)
+    return False
+
+
+def may_see_network(principal: Principal) -> bool:
+    """Partner and community lookups: every role (no student-level data)."""
+    return isinstance(principal.role, Role)

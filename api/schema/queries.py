@@ -1,0 +1,268 @@
+# mypy: disallow-untyped-decorators=False
+# (strawberry.field/mutation with keyword arguments are untyped decorators to mypy; resolvers keep their own annotations)
+"""Queries: checks, explanations, lookups in both directions, node lookups, disclosures.
+
+Each resolver checks the caller's role (api/roles.py), converts, calls the engine, and
+maps the answer (STYLE.md, item 13). Decisions pass through `api.disclosure.disclose`
+before they are shown; the engine has already recorded them in full.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.disclosure import disclose
+from api.errors import BatchTooLarge, NotFound
+from api.roles import may_ask_about_provider, may_see_network, may_see_student_report, require, require_admin
+from api.schema.context import Context
+from api.schema.enums import OutcomeEnum, ReasonCode, ServiceStatusEnum, to_gql
+from api.schema.types import (
+    AccessConnection,
+    AccessEdge,
+    CheckInput,
+    CommunityType,
+    ConsentType,
+    DecisionType,
+    DisclosureType,
+    Explanation,
+    PageInfo,
+    PartnerType,
+    ProgramType,
+    ProviderAccess,
+    ProviderType,
+    StudentType,
+    explain,
+    from_decision,
+    from_node,
+    from_student_access,
+    via,
+)
+from graph.audit import SqliteAuditLog
+from graph.decision import Decision
+from graph.lookups import encode_cursor
+from graph.model import Consent, NodeKind, Partner, Program, Provider, Serves
+from graph.timeutil import parse_datetime
+
+__all__ = ["Query"]
+
+TRANSPARENCY = (
+    "The transparency report: every provider who may see the student's record, through which consent, service and program, until when."
+)
+
+Token = Annotated[
+    str | None, strawberry.argument(description="A consistencyToken from an earlier write: answer from a state at least that fresh.")
+]
+
+
+def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str | None) -> list[DecisionType]:
+    """Authorise, decide and record every request, then disclose each decision to the caller."""
+    ctx = info.context
+    engine = ctx.engine
+    if len(inputs) > ctx.settings.max_batch:
+        raise BatchTooLarge(f"at most {ctx.settings.max_batch} checks per request; got {len(inputs)}")
+    engine.store.sync(token)
+    reqs = [i.to_request(ctx.now) for i in inputs]
+    for provider_id in {r.provider_id for r in reqs}:
+        require(may_ask_about_provider(ctx.principal, engine.store, provider_id, ctx.now))
+    decisions = engine.check_many_as(reqs, caller=ctx.principal.caller(), token=token, strict_ids=ctx.principal.is_admin)
+    state, evaluated = engine.store.token(), engine.clock()
+    lookback = engine.policy.relationship_lookback_days
+    return [from_decision(disclose(d, sees_all=ctx.principal.is_admin, lookback_days=lookback), evaluated, state) for d in decisions]
+
+
+def _node(
+    info: Info[Context, None], node_id: str, kind: NodeKind, token: str | None
+) -> StudentType | PartnerType | ProgramType | CommunityType | ProviderType | ConsentType:
+    store = info.context.engine.store
+    store.sync(token)
+    node = store.node(node_id)
+    view = from_node(node) if node is not None and node.kind is kind else None
+    if view is None:
+        raise NotFound(f"no {kind} with id {node_id!r}")
+    return view
+
+
+@strawberry.type(description="Questions about who may see what.")
+class Query:
+    @strawberry.field(description="May a provider see a student's record, and why. Recorded before it is answered.")
+    def check(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> DecisionType:
+        return decide_for(info, [request], consistency_token)[0]
+
+    @strawberry.field(description="Many checks in one request (at most the configured batch size, default 5000), in order.")
+    def check_many(self, info: Info[Context, None], requests: list[CheckInput], consistency_token: Token = None) -> list[DecisionType]:
+        return decide_for(info, requests, consistency_token)
+
+    @strawberry.field(description="The same decision as check, grouped by condition for a person.")
+    def explain(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> Explanation:
+        return explain(decide_for(info, [request], consistency_token)[0])
+
+    @strawberry.field(description="Students a provider may see at a time, ordered by student id (Relay-style pages).")
+    def accessible_students(
+        self,
+        info: Info[Context, None],
+        provider_id: strawberry.ID,
+        at: datetime | None = None,
+        purpose: str | None = None,
+        first: int = 100,
+        after: str | None = None,
+        consistency_token: Token = None,
+    ) -> AccessConnection:
+        ctx = info.context
+        ctx.engine.store.sync(consistency_token)
+        require(may_ask_about_provider(ctx.principal, ctx.engine.store, str(provider_id), ctx.now))
+        page = ctx.engine.accessible_students(
+            str(provider_id),
+            at or ctx.now,
+            purpose=purpose,
+            first=first,
+            after=after,
+            caller=ctx.principal.caller(),
+            token=consistency_token,
+        )
+        edges = [AccessEdge(node=from_student_access(a), cursor=encode_cursor(a.student_id)) for a in page.items]
+        return AccessConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor))
+
+    @strawberry.field(description=TRANSPARENCY)
+    def providers_with_access(
+        self,
+        info: Info[Context, None],
+        student_id: strawberry.ID,
+        at: datetime | None = None,
+        purpose: str | None = None,
+        consistency_token: Token = None,
+    ) -> list[ProviderAccess]:
+        ctx = info.context
+        engine = ctx.engine
+        engine.store.sync(consistency_token)
+        require(may_see_student_report(ctx.principal, engine.store, str(student_id), ctx.now))
+        out: list[ProviderAccess] = []
+        after: str | None = None
+        while True:
+            page = engine.providers_with_access(
+                str(student_id),
+                at or ctx.now,
+                purpose=purpose,
+                first=1000,
+                after=after,
+                caller=ctx.principal.caller(),
+                token=consistency_token,
+            )
+            out.extend(_provider_access(info, a.decision, a.until) for a in page.items)
+            if not page.has_next_page:
+                return out
+            after = page.end_cursor
+
+    @strawberry.field(description="The record of decisions about a student (decision time in [from, to)), oldest first.")
+    def disclosures(
+        self,
+        info: Info[Context, None],
+        student_id: strawberry.ID,
+        from_: Annotated[datetime | None, strawberry.argument(name="from", description="Earliest decision time (inclusive).")] = None,
+        to: Annotated[datetime | None, strawberry.argument(description="Latest decision time (exclusive).")] = None,
+    ) -> list[DisclosureType]:
+        ctx = info.context
+        ctx.engine.store.sync(None)
+        require(may_see_student_report(ctx.principal, ctx.engine.store, str(student_id), ctx.now))
+        audit = ctx.engine.audit
+        if not isinstance(audit, SqliteAuditLog):
+            return []
+        return [_disclosure(r) for r in audit.for_student(str(student_id), from_, to)]
+
+    @strawberry.field(description="A student (admins, and the student's verified guardians).")
+    def student(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> StudentType:
+        ctx = info.context
+        ctx.engine.store.sync(consistency_token)
+        require(may_see_student_report(ctx.principal, ctx.engine.store, str(id), ctx.now))
+        view = _node(info, str(id), NodeKind.STUDENT, consistency_token)
+        assert isinstance(view, StudentType)
+        return view
+
+    @strawberry.field(description="A provider (admins; the provider itself; apps for their partners' providers).")
+    def provider(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> ProviderType:
+        ctx = info.context
+        ctx.engine.store.sync(consistency_token)
+        require(may_ask_about_provider(ctx.principal, ctx.engine.store, str(id), ctx.now))
+        view = _node(info, str(id), NodeKind.PROVIDER, consistency_token)
+        assert isinstance(view, ProviderType)
+        return view
+
+    @strawberry.field(description="A partner organisation (every role: the partner network holds no student data).")
+    def partner(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> PartnerType:
+        require(may_see_network(info.context.principal))
+        view = _node(info, str(id), NodeKind.PARTNER, consistency_token)
+        assert isinstance(view, PartnerType)
+        return view
+
+    @strawberry.field(description="A community (every role).")
+    def community(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> CommunityType:
+        require(may_see_network(info.context.principal))
+        view = _node(info, str(id), NodeKind.COMMUNITY, consistency_token)
+        assert isinstance(view, CommunityType)
+        return view
+
+    @strawberry.field(description="A consent document (admins).")
+    def consent(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> ConsentType:
+        require_admin(info.context.principal)
+        view = _node(info, str(id), NodeKind.CONSENT, consistency_token)
+        assert isinstance(view, ConsentType)
+        return view
+
+
+def _provider_access(info: Info[Context, None], d: Decision, until: datetime | None) -> ProviderAccess:
+    store = info.context.engine.store
+    provider = store.node(d.request.provider_id)
+    about, serves, employed = via(d, "ABOUT"), via(d, "SERVES"), via(d, "EMPLOYED_BY")
+    consent = store.node(about.from_id) if about else None
+    service = store.edge(serves.id) if serves else None
+    program = store.node(service.program) if isinstance(service, Serves) and service.program else None
+    partner = store.node(employed.to_id) if employed else None
+    return ProviderAccess(
+        provider=ProviderType(id=strawberry.ID(d.request.provider_id), name=provider.name if isinstance(provider, Provider) else ""),
+        partners=[PartnerType(id=strawberry.ID(partner.id), name=partner.name)] if isinstance(partner, Partner) else [],
+        outcome=to_gql(OutcomeEnum, d.outcome),
+        released_categories=sorted(d.released),
+        consent=_consent_view(consent) if isinstance(consent, Consent) else None,
+        service_id=strawberry.ID(serves.id) if serves else None,
+        service_status=to_gql(ServiceStatusEnum, service.status) if isinstance(service, Serves) else None,
+        program=ProgramType(id=strawberry.ID(program.id), name=program.name) if isinstance(program, Program) else None,
+        team_id=strawberry.ID(serves.from_id) if serves and serves.from_id != d.request.provider_id else None,
+        until=until,
+    )
+
+
+def _consent_view(c: Consent) -> ConsentType:
+    view = from_node(c)
+    assert isinstance(view, ConsentType)
+    return view
+
+
+def _disclosure(r: dict[str, object]) -> DisclosureType:
+    def t(key: str) -> datetime:
+        return parse_datetime(str(r[key]))
+
+    asked = r.get("asked_by") or {}
+    assert isinstance(asked, dict)
+    reasons = r.get("reasons") or []
+    assert isinstance(reasons, list)
+    cats = r.get("categories_asked")
+    released = r.get("released_categories") or []
+    assert isinstance(released, list)
+    return DisclosureType(
+        id=strawberry.ID(str(r["id"])),
+        request_time=t("request_time"),
+        decision_time=t("decision_time"),
+        as_of=t("at"),
+        provider_id=strawberry.ID(str(r["provider_id"])),
+        asked_by_role=str(asked.get("role", "")),
+        application=asked.get("application"),
+        purpose=r.get("purpose") if isinstance(r.get("purpose"), str) else None,  # type: ignore[arg-type]
+        categories_asked=list(cats) if isinstance(cats, list) else None,
+        released_categories=[str(c) for c in released],
+        outcome=OutcomeEnum(str(r["outcome"])),
+        reasons=[ReasonCode(str(x["code"])) for x in reasons if isinstance(x, dict)],
+        policy_version=str(r.get("policy_version", "")),
+    )

@@ -1,0 +1,44 @@
+"""The DateTime scalar: ISO 8601 with a UTC offset; a naive time is refused (BAD_INPUT)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from graphql import StringValueNode, ValueNode
+
+from api.errors import BadInput
+
+__all__ = ["DATETIME"]
+
+
+def _serialize(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadInput("DateTime must be an ISO 8601 string with a UTC offset, e.g. 2026-01-15T19:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise BadInput(f"not an ISO 8601 time: {value!r}") from err
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise BadInput(f"naive time {value!r}: a UTC offset is required (e.g. 'Z' or '-07:00')")
+    return parsed.astimezone(UTC)
+
+
+def _parse_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> datetime:
+    if not isinstance(node, StringValueNode):
+        raise BadInput("DateTime must be a string")
+    return _parse(node.value)
+
+
+DATETIME = strawberry.scalar(
+    name="DateTime",
+    description="An instant: ISO 8601 with a UTC offset (2026-01-15T19:00:00Z). Naive times are refused with BAD_INPUT.",
+    serialize=_serialize,
+    parse_value=_parse,
+    parse_literal=_parse_literal,
+)
