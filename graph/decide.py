@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
 from graph.errors import DepthLimitExceeded
-from graph.evidence import ConsentFacts, EdgeRef, Evidence
+from graph.evidence import ConsentFacts, Evidence
 from graph.model import (
     ConsentKind,
     ConsentStatus,
@@ -451,4 +451,4 @@ def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
             seen = steps.setdefault(f.condition, {})
             for e in f.edges:
                 seen.setdefault(e.id, e)
-    return tuple(PathStep(cond, tuple(map(EdgeRef.of, steps[cond].values()))) for cond in Condition if cond in steps)
+    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in Condition if cond in steps)

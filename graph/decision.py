@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from graph.evidence import EdgeRef, Evidence
+from graph.evidence import Evidence
+from graph.model import Edge
 from graph.reasons import MESSAGES, SUBJECT, Reason
 from graph.timeutil import ensure_aware, to_iso
 
@@ -87,10 +88,10 @@ class ReasonDetail:
 
 @dataclass(frozen=True, slots=True)
 class PathStep:
-    """The edges that satisfied one condition."""
+    """The edges (the records themselves: id, kind, endpoints, interval) that satisfied one condition."""
 
     condition: Condition
-    edges: tuple[EdgeRef, ...]
+    edges: tuple[Edge, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ class Decision:
                     "edges": [
                         {
                             "id": e.id,
-                            "type": e.kind,
+                            "type": str(e.kind),
                             "from": e.from_id,
                             "to": e.to_id,
                             "valid_from": to_iso(e.valid_from),

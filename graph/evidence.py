@@ -8,7 +8,6 @@ purpose or category: an expired consent is still evidence, or decide could only 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TypeVar
 
 from graph.model import (
@@ -35,24 +34,7 @@ from graph.model import (
 
 _E = TypeVar("_E", bound=Edge)
 
-__all__ = ["ConsentFacts", "EdgeRef", "Evidence", "SignedAgreement"]
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeRef:
-    """An edge as it appears in a decision's path: id, type, endpoints, interval."""
-
-    id: str
-    kind: str
-    from_id: str
-    to_id: str
-    valid_from: datetime
-    valid_to: datetime | None
-
-    @classmethod
-    def of(cls, edge: Edge) -> EdgeRef:
-        """Reference to `edge`."""
-        return cls(edge.id, str(edge.kind), edge.from_id, edge.to_id, edge.valid_from, edge.valid_to)
+__all__ = ["ConsentFacts", "Evidence", "SignedAgreement"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ from api.schema.enums import (
     to_gql,
 )
 from graph.decision import CheckRequest, Condition, Decision
-from graph.evidence import EdgeRef
 from graph.lookups import Access
 from graph.model import (
     Community,
@@ -100,11 +99,11 @@ class PathEdgeType:
     valid_to: datetime | None = strawberry.field(description="End of the interval (exclusive); null: open.")
 
 
-def from_edge(e: EdgeRef) -> PathEdgeType:
+def from_edge(e: Edge) -> PathEdgeType:
     """GraphQL view of a path edge."""
     return PathEdgeType(
         id=strawberry.ID(e.id),
-        type=e.kind,
+        type=str(e.kind),
         from_=strawberry.ID(e.from_id),
         to=strawberry.ID(e.to_id),
         valid_from=e.valid_from,
@@ -373,7 +372,7 @@ class AccessConnection:
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
 
 
-def via(d: Decision, kind: str) -> EdgeRef | None:
+def via(d: Decision, kind: str) -> Edge | None:
     """The first path edge of a kind (SERVES, ABOUT, EMPLOYED_BY ...), or None."""
     for step in d.path:
         for e in step.edges:

@@ -1,10 +1,10 @@
 """Coverage measures per community, school, program or partner, at any time `at`.
 
 Counts are computed from the store through the `GraphStore` protocol only (bulk scans of
-`nodes(kind)` and `edges(kind)`, plus `students_served_by` and `gather_evidence_many` for
-served pairs), and judged with the rules of `graph.decide`: nothing here re-states a rule.
-Every output passes through `graph.analytics.suppression.suppress` (`coverage`); the exact
-counts (`count_coverage`) are for tests and benchmarks and must never be shown.
+`nodes(kind)` and `edges(kind)`, plus `gather_evidence_many` for served pairs), and judged
+with the rules of `graph.decide`: nothing here re-states a rule. Every output passes
+through `graph.analytics.suppression.suppress` (`coverage`); the exact counts
+(`count_coverage`) are for tests and benchmarks and must never be shown.
 
 Definitions (docs/analytics.md has the long form):
 
@@ -37,8 +37,10 @@ Definitions (docs/analytics.md has the long form):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+import gc
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -81,6 +83,7 @@ __all__ = [
     "GroupBy",
     "NONE_ID",
     "consent_in_force",
+    "consents_in_force",
     "count_coverage",
     "coverage",
     "gather_coverage_facts",
@@ -151,12 +154,23 @@ def consent_in_force(cf: ConsentFacts, ev: Evidence, at: datetime, policy: Polic
     at : datetime
         Aware.
     """
-    if cf.consent.consent_kind is not ConsentKind.PERMIT or ev.student is None:
-        return False
+    return cf in consents_in_force(ev, at, policy, (cf,))
+
+
+def consents_in_force(ev: Evidence, at: datetime, policy: Policy, consents: Iterable[ConsentFacts] | None = None) -> list[ConsentFacts]:
+    """The permit consents of `ev` (or `consents`) that `consent_in_force` accepts, in order."""
+    if ev.student is None:
+        return []
     req = CheckRequest(_NO_PROVIDER, ev.student.id, at)
     facts = _derive(ev, req, policy)
-    fails, _ = _consent_failures(cf, ev, req, policy, facts)
-    return all(code is Reason.RECIPIENT_NOT_NAMED for code in fails)
+    out = []
+    for cf in ev.consents if consents is None else consents:
+        if cf.consent.consent_kind is not ConsentKind.PERMIT:
+            continue
+        fails, _ = _consent_failures(cf, ev, req, policy, facts)
+        if all(code is Reason.RECIPIENT_NOT_NAMED for code in fails):
+            out.append(cf)
+    return out
 
 
 def _consent_end(consent: Consent) -> datetime | None:
@@ -197,8 +211,12 @@ class CoverageFacts:
 
 
 def _edges(store: GraphStore, kind: EdgeKind, at: datetime | None = None) -> Iterator[Any]:
+    """Edges of `kind`; with `at`, only those whose half-open interval holds `at` (`Edge.active_at`)."""
+    if at is None:
+        yield from store.edges(kind)
+        return
     for e in store.edges(kind):
-        if at is None or e.valid.contains(at):
+        if e.active_at(at):
             yield e
 
 
@@ -207,9 +225,8 @@ def gather_coverage_facts(store: GraphStore, at: datetime, policy: Policy) -> Co
 
     Consent measures are judged from consent evidence alone (consents, signers, guardian
     links, court orders), built from edge scans; full decisions are made only for
-    (provider, student) pairs where the student has an active SERVES edge at `at` and the
-    provider reaches it (`GraphStore.students_served_by`), one `gather_evidence_many` per
-    provider.
+    (provider, student) pairs joined at `at` by an active SERVES edge from the provider or
+    a team it is in (`_active_pairs`), one `gather_evidence_many` per provider.
 
     Raises
     ------
@@ -219,6 +236,29 @@ def gather_coverage_facts(store: GraphStore, at: datetime, policy: Policy) -> Co
         Team nesting passes ``policy.max_team_depth`` (raised by `decide`).
     """
     at = ensure_aware(at)
+    with _gc_paused():
+        return _gather(store, at, policy)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while facts are built.
+
+    Gathering allocates millions of small acyclic objects; each allocation burst triggers
+    collections that scan the whole in-memory graph (about a quarter of the time at 170k
+    students). Reference counting still frees everything; the collector is re-enabled
+    (if it was enabled) on the way out, whatever happens.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _gather(store: GraphStore, at: datetime, policy: Policy) -> CoverageFacts:
     f = CoverageFacts(at=at)
     for kind in (NodeKind.COMMUNITY, NodeKind.SCHOOL, NodeKind.PROGRAM, NodeKind.PARTNER):
         for node in store.nodes(kind):
@@ -301,24 +341,46 @@ def _gather_consents(store: GraphStore, at: datetime, policy: Policy, f: Coverag
             restrictions=tuple(r for o in sorted(orders_about.get(sid, ())) for r in restricts.get(o, ())),
             consents=tuple(cfs),
         )
-        ends: list[datetime | None] = [_consent_end(cf.consent) for cf in cfs if consent_in_force(cf, ev, at, policy)]
+        ends: list[datetime | None] = [_consent_end(cf.consent) for cf in consents_in_force(ev, at, policy)]
         if ends:
             f.consented.add(sid)
             f.consent_end[sid] = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
 
 
+def _active_pairs(store: GraphStore, at: datetime, providers: Iterable[str]) -> dict[str, set[str]]:
+    """Students each provider has an active SERVES edge to at `at`, directly or via teams at `at`.
+
+    Only a pre-filter: it picks which pairs `decide` judges (decide alone says whether the
+    need-to-know condition holds). Teams are followed breadth-first with a visited set.
+    """
+    serving: dict[str, set[str]] = defaultdict(set)
+    for e in _edges(store, EdgeKind.SERVES, at):
+        if isinstance(e, Serves) and e.status is ServiceStatus.ACTIVE:
+            serving[e.from_id].add(e.to_id)
+    if not serving:
+        return {}
+    member: dict[str, set[str]] = defaultdict(set)
+    for e in _edges(store, EdgeKind.MEMBER_OF, at):
+        member[e.from_id].add(e.to_id)
+    out: dict[str, set[str]] = {}
+    for pid in providers:
+        seen = {pid}
+        frontier = [pid]
+        while frontier:
+            nxt = [t for node in frontier for t in member.get(node, ()) if t not in seen]
+            seen.update(nxt)
+            frontier = nxt
+        students = {sid for node in seen for sid in serving.get(node, ())}
+        if students:
+            out[pid] = students
+    return out
+
+
 def _gather_services(store: GraphStore, at: datetime, policy: Policy, f: CoverageFacts) -> None:
-    active_targets = {
-        s.to_id for s in _edges(store, EdgeKind.SERVES, at) if isinstance(s, Serves) and s.status is ServiceStatus.ACTIVE
-    }
-    if not active_targets:
-        return
     not_serving = {Reason.NO_SERVICE_RELATIONSHIP, Reason.SERVICE_NOT_ACTIVE}
     codes_of: dict[str, set[Reason]] = defaultdict(set)
-    for pid in sorted(f.providers):
-        candidates = sorted(store.students_served_by(pid) & active_targets)
-        if not candidates:
-            continue
+    for pid, students in sorted(_active_pairs(store, at, f.providers).items()):
+        candidates = sorted(students)
         evidence = store.gather_evidence_many(pid, None, candidates)
         for sid in candidates:
             d = decide(evidence[sid], CheckRequest(pid, sid, at), policy)
@@ -354,7 +416,7 @@ def _gather_providers(store: GraphStore, at: datetime, policy: Policy, f: Covera
                 for s in ev.agreements
                 if s.agreement.agreement_kind == policy.agreement_kind
                 and s.version >= policy.current_agreement_version
-                and s.edge.valid.contains(at)
+                and s.edge.active_at(at)
             ]
             f.agreement_end[pid] = None if any(t is None for t in held) else max(t for t in held if t is not None)
 
@@ -363,7 +425,7 @@ def _latest_end_per_course(trainings: Iterable[Trained], policy: Policy, at: dat
     """When current training lapses: per required course the latest end, then the earliest course."""
     per_course: list[datetime | None] = []
     for course in sorted(policy.required_courses):
-        ends = [t.valid_to for t in trainings if t.to_id == course and t.valid.contains(at)]
+        ends = [t.valid_to for t in trainings if t.to_id == course and t.active_at(at)]
         per_course.append(None if any(e is None for e in ends) else max(e for e in ends if e is not None))
     known = [e for e in per_course if e is not None]
     return min(known) if known else None
@@ -401,20 +463,35 @@ def _tabulate(
     groups: Mapping[str, set[str]],
     rows: list[RowKey],
     measures: list[tuple[Column, Any]],
+    signature: Callable[[str], Hashable] | None = None,
 ) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-    """Count units per row and measure (a measure is a predicate on a unit); plus the total row."""
+    """Count units per row and measure, plus the total row.
+
+    A measure is a predicate on a unit, or, when `signature` is given, on the unit's
+    signature (a small hashable summary such as ``(consented, served, full)``): units are
+    then tallied per (row, signature) and each predicate runs once per distinct signature.
+    """
+    sig: Callable[[str], Hashable] = signature if signature is not None else (lambda u: u)
     index = {r.id: i for i, r in enumerate(rows)}
+    none = index[NONE_ID]
+    per_row: Counter[tuple[int, Hashable]] = Counter()
+    total: Counter[Hashable] = Counter()
+    for u in units:
+        key = sig(u)
+        total[key] += 1
+        targets = [index[g] for g in groups.get(u, ()) if g in index] or [none]
+        for i in targets:
+            per_row[(i, key)] += 1
+    hits = {key: [1 if pred(key) else 0 for _, pred in measures] for key in total}
     counts = [[0] * len(measures) for _ in rows]
     totals = [0] * len(measures)
-    for u in units:
-        hits = [1 if pred(u) else 0 for _, pred in measures]
-        targets = [index[g] for g in groups.get(u, ()) if g in index] or [index[NONE_ID]]
-        for i in targets:
-            row = counts[i]
-            for j, h in enumerate(hits):
-                row[j] += h
-        for j, h in enumerate(hits):
-            totals[j] += h
+    for (i, key), n in per_row.items():
+        row = counts[i]
+        for j, h in enumerate(hits[key]):
+            row[j] += h * n
+    for key, n in total.items():
+        for j, h in enumerate(hits[key]):
+            totals[j] += h * n
     return tuple(tuple(r) for r in counts), tuple(totals)
 
 
@@ -496,19 +573,19 @@ def _c(name: str, title: str, hidden: bool = False) -> Column:
 def _students_table(f: CoverageFacts, by: GroupBy, rows: list[RowKey], groups: Mapping[str, set[str]], units: list[str]) -> CountTable:
     cons, served, full = f.consented, f.served, f.full_access
     measures: list[tuple[Column, Any]] = [
-        (_c("students", "Students"), lambda s: True),
-        (_c("consented", "With a valid consent"), lambda s: s in cons),
-        (_c("served", "Actively served"), lambda s: s in served),
-        (_c("full_access", "Served, a provider may see the record"), lambda s: s in full),
-        (_c("served_blocked", "Served, every provider blocked"), lambda s: s in served and s not in full),
-        (_c("consented_unserved", "Consented, not served"), lambda s: s in cons and s not in served),
-        (_c("unconsented", "Without a valid consent", True), lambda s: s not in cons),
-        (_c("unserved", "Not served", True), lambda s: s not in served),
-        (_c("consented_served", "Consented and served", True), lambda s: s in cons and s in served),
-        (_c("unconsented_served", "Served without consent", True), lambda s: s not in cons and s in served),
-        (_c("unconsented_unserved", "Neither", True), lambda s: s not in cons and s not in served),
+        (_c("students", "Students"), lambda k: True),
+        (_c("consented", "With a valid consent"), lambda k: k[0]),
+        (_c("served", "Actively served"), lambda k: k[1]),
+        (_c("full_access", "Served, a provider may see the record"), lambda k: k[2]),
+        (_c("served_blocked", "Served, every provider blocked"), lambda k: k[1] and not k[2]),
+        (_c("consented_unserved", "Consented, not served"), lambda k: k[0] and not k[1]),
+        (_c("unconsented", "Without a valid consent", True), lambda k: not k[0]),
+        (_c("unserved", "Not served", True), lambda k: not k[1]),
+        (_c("consented_served", "Consented and served", True), lambda k: k[0] and k[1]),
+        (_c("unconsented_served", "Served without consent", True), lambda k: not k[0] and k[1]),
+        (_c("unconsented_unserved", "Neither", True), lambda k: not k[0] and not k[1]),
     ]
-    values, totals = _tabulate(units, groups, rows, measures)
+    values, totals = _tabulate(units, groups, rows, measures, lambda s: (s in cons, s in served, s in full))
     return CountTable(
         name="students",
         title=f"Student coverage by {by}",
@@ -600,7 +677,7 @@ def _expiring_table(
     at = f.at
     s_measures: list[tuple[Column, Any]] = [
         (_c("consents_expiring", f"Students whose consent ends within {days} days"),
-         lambda s: s in f.consent_end and _in_window(f.consent_end[s], at, days)),
+         lambda k: k),
     ]
     p_measures: list[tuple[Column, Any]] = [
         (_c("trainings_expiring", f"Providers whose training ends within {days} days"),
@@ -608,7 +685,8 @@ def _expiring_table(
         (_c("agreements_expiring", f"Providers whose agreement ends within {days} days"),
          lambda p: p in f.agreement_end and _in_window(f.agreement_end[p], at, days)),
     ]
-    s_values, s_totals = _tabulate(students, sgroups, rows, s_measures)
+    ends = f.consent_end
+    s_values, s_totals = _tabulate(students, sgroups, rows, s_measures, lambda s: s in ends and _in_window(ends[s], at, days))
     p_values, p_totals = _tabulate(providers, pgroups, rows, p_measures)
     return CountTable(
         name="expiring",

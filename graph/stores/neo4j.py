@@ -142,6 +142,8 @@ class Neo4jStore:
                 connection_timeout=connection_timeout,
                 connection_acquisition_timeout=max(connection_timeout, 5.0),
                 max_transaction_retry_time=connection_timeout,
+                # "property key does not exist" (an optional field nobody set yet) is not news.
+                notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
             )
         try:
             with _store_errors(f"cannot open Neo4j at {uri}"):
@@ -164,13 +166,12 @@ class Neo4jStore:
         )
 
     def _read(self, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
-        """Run one read query with this store's bookmarks; all records."""
+        """Run one read query with this store's bookmarks; all records.
 
-        def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record]:
-            return list(tx.run(query, params))
-
+        An auto-commit query: one round trip (a managed transaction adds BEGIN and COMMIT).
+        """
         with _store_errors("Neo4j read failed"), self._session() as session:
-            return session.execute_read(work)
+            return list(session.run(query, params))
 
     def _ensure_schema(self) -> None:
         with self._driver.session(database=self.database) as session:
@@ -233,7 +234,8 @@ class Neo4jStore:
                 tx.close()
             bookmarks = session.last_bookmarks()
         with self._lock:
-            self._bookmarks = self._bookmarks + bookmarks if effective else self._bookmarks
+            if effective:
+                self._bookmarks = bookmarks  # the session began with ours: its bookmark subsumes them
             self._seq = max(self._seq, seq)
             return encode_token(self._seq, self._bookmarks)
 
@@ -605,4 +607,3 @@ def _store_errors(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"{what}: {err}") from err
     except OSError as err:
         raise StoreUnavailable(f"{what}: {err}") from err
-

@@ -139,9 +139,7 @@ MATCH (n:Node {{id: id}})
 RETURN {_KIND_OF} AS kind, properties(n) AS props
 """
 
-_EDGE_UNION: Final = "\n  UNION ALL\n".join(
-    f"  MATCH ()-[r:{k.value} {{id: eid}}]->() RETURN r" for k in EdgeKind
-)
+_EDGE_UNION: Final = "\n  UNION ALL\n".join(f"  MATCH ()-[r:{k.value} {{id: eid}}]->() RETURN r" for k in EdgeKind)
 
 EDGES_BY_ID: Final = f"""
 UNWIND $ids AS eid
@@ -158,9 +156,7 @@ NODES_OF_KIND: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
 EDGES_OF_KIND: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {k: f"MATCH ()-[r:{k.value}]->() RETURN properties(r) AS props" for k in EdgeKind}
 )
-COUNT_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
-    {k: f"MATCH (n:{k.value}) RETURN count(n) AS n" for k in NodeKind}
-)
+COUNT_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType({k: f"MATCH (n:{k.value}) RETURN count(n) AS n" for k in NodeKind})
 COUNT_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {k: f"MATCH ()-[r:{k.value}]->() RETURN count(r) AS n" for k in EdgeKind}
 )
