@@ -210,3 +210,23 @@ def generate(
     render.console.print(f"wrote {out}")
     for k, v in stats.items():
         render.console.print(f"  {k}: {v:,}" if isinstance(v, int) else f"  {k}: {v}")
+
+
+@app.command()
+def bench(
+    students: Annotated[list[int] | None, typer.Option("--students", help="Scales to run (repeatable).")] = None,
+    checks: Annotated[int, typer.Option("--checks", help="Checks timed per mix.")] = 20_000,
+    out: Annotated[Path | None, typer.Option("--out", help="Append the Markdown tables to this file.")] = None,
+) -> None:
+    """Benchmark load, restart, memory, check and lookup latency (benchmarks/core_bench.py; from a checkout)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "core_bench.py").exists():
+        render.err_console.print("[red]error:[/] the benchmarks/ folder of a source checkout is needed")
+        raise typer.Exit(2)
+    cmd = [sys.executable, "-m", "benchmarks.core_bench", "--checks", str(checks), "--students", *[str(n) for n in students or [170_000]]]
+    if out is not None:
+        cmd += ["--out", str(out.resolve())]
+    raise typer.Exit(subprocess.run(cmd, cwd=root, check=False).returncode)
