@@ -32,7 +32,7 @@ from graph.policy import Policy
 from graph.reasons import Reason
 from graph.timeutil import age_on, local_date
 
-__all__ = ["RULES", "Finding", "decide", "is_eligible_student"]
+__all__ = ["RULES", "Finding", "agreement_current", "consent_failures", "decide", "is_eligible_student", "training_current"]
 
 _T = TypeVar("_T", bound=Edge)
 
@@ -452,3 +452,39 @@ def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
             for e in f.edges:
                 seen.setdefault(e.id, e)
     return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in Condition if cond in steps)
+
+
+# ---------------------------------------------------------------------------- single rules, for aggregates
+
+_ANY_PROVIDER: Final = ""
+
+
+def consent_failures(cf: ConsentFacts, ev: Evidence, at: datetime, policy: Policy) -> list[Reason]:
+    """Why a permit consent does not hold at `at`, asked for no particular provider or purpose.
+
+    The same rule as `decide` (status, completeness, dates, signer authority, eligible
+    student); ``recipient_not_named`` is reported whenever the consent names anyone (no
+    provider asked), so callers counting "consented students" ignore it. `ev` needs the
+    student, guardian links and restrictions. Raises ValueError without a student.
+    """
+    if ev.student is None:
+        raise ValueError("consent_failures needs the student's evidence")
+    req = CheckRequest(_ANY_PROVIDER, ev.student.id, at)
+    fails, _ = _consent_failures(cf, ev, req, policy, _derive(ev, req, policy))
+    return fails
+
+
+def _provider_rule_holds(rule: Rule, ev: Evidence, at: datetime, policy: Policy) -> bool:
+    req = CheckRequest(ev.provider.id if ev.provider else _ANY_PROVIDER, _ANY_PROVIDER, at)
+    return all(f.reason is None for f in rule(ev, req, policy, _Facts(at=at)))
+
+
+def training_current(ev: Evidence, at: datetime, policy: Policy) -> bool:
+    """True when the provider holds current training in every required course at `at` (needs ``trainings``)."""
+    return _provider_rule_holds(training, ev, at, policy)
+
+
+def agreement_current(ev: Evidence, at: datetime, policy: Policy) -> bool:
+    """True when the provider's current-version agreement is signed and unexpired at `at` (needs ``agreements``;
+    the partner's terms are not judged here)."""
+    return _provider_rule_holds(agreement, ev, at, policy)

@@ -48,7 +48,7 @@ from typing import Any, Final, TypeVar
 
 from graph.analytics.suppression import suppress
 from graph.analytics.table import Column, CountTable, Identity, PublishedTable, Ratio, RowKey
-from graph.decide import _consent_failures, _derive, _Facts, agreement, decide, training
+from graph.decide import agreement_current, consent_failures, decide, training_current
 from graph.decision import CheckRequest
 from graph.evidence import ConsentFacts, Evidence, SignedAgreement
 from graph.model import (
@@ -161,13 +161,11 @@ def consents_in_force(ev: Evidence, at: datetime, policy: Policy, consents: Iter
     """The permit consents of `ev` (or `consents`) that `consent_in_force` accepts, in order."""
     if ev.student is None:
         return []
-    req = CheckRequest(_NO_PROVIDER, ev.student.id, at)
-    facts = _derive(ev, req, policy)
     out = []
     for cf in ev.consents if consents is None else consents:
         if cf.consent.consent_kind is not ConsentKind.PERMIT:
             continue
-        fails, _ = _consent_failures(cf, ev, req, policy, facts)
+        fails = consent_failures(cf, ev, at, policy)
         if all(code is Reason.RECIPIENT_NOT_NAMED for code in fails):
             out.append(cf)
     return out
@@ -403,14 +401,12 @@ def _gather_providers(store: GraphStore, at: datetime, policy: Policy, f: Covera
     for e in _edges(store, EdgeKind.SIGNED):
         if isinstance(e, Signed) and e.from_id in f.providers and e.to_id in agreements_by_id:
             signed[e.from_id].append(SignedAgreement(e, agreements_by_id[e.to_id]))
-    facts = _Facts(at=at)
     for pid, provider in f.providers.items():
         ev = Evidence(provider=provider, student=None, trainings=tuple(trainings.get(pid, ())), agreements=tuple(signed.get(pid, ())))
-        req = CheckRequest(pid, _NO_PROVIDER, at)
-        if all(x.reason is None for x in training(ev, req, policy, facts)):
+        if training_current(ev, at, policy):
             f.trained.add(pid)
             f.training_end[pid] = _latest_end_per_course(ev.trainings, policy, at)
-        if all(x.reason is None for x in agreement(ev, req, policy, facts)):
+        if agreement_current(ev, at, policy):
             held = [
                 s.edge.valid_to
                 for s in ev.agreements
