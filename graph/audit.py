@@ -145,7 +145,7 @@ class SqliteAuditLog:
                     rid = str(uuid.uuid4())
                     body = json.dumps(
                         {
-                            **d.to_dict(),
+                            **d.to_dict(path_ids_only=True),
                             "id": rid,
                             "request_time": requested,
                             "decision_time": decided,

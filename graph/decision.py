@@ -124,22 +124,16 @@ class Decision:
             seen.setdefault(r.code, None)
         return tuple(seen)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready view (the CLI's --json and the record of decisions)."""
-        return {
-            "provider_id": self.request.provider_id,
-            "student_id": self.request.student_id,
-            "at": to_iso(self.request.at),
-            "purpose": self.request.purpose,
-            "categories_asked": sorted(self.request.categories) if self.request.categories is not None else None,
-            "outcome": str(self.outcome),
-            "allowed": self.allowed,
-            "released_categories": sorted(self.released),
-            "reasons": [
-                {"code": str(r.code), "message": r.message, "subject": r.subject, "ref": r.ref, "category": r.category}
-                for r in self.reasons
-            ],
-            "path": [
+    def to_dict(self, *, path_ids_only: bool = False) -> dict[str, Any]:
+        """JSON-ready view (the CLI's --json and the record of decisions).
+
+        ``path_ids_only``: the path as edge ids per condition (the record of decisions keeps
+        it so; each edge's interval can be read from the journal by id).
+        """
+        if path_ids_only:
+            path: list[dict[str, Any]] = [{"condition": str(s.condition), "edge_ids": [e.id for e in s.edges]} for s in self.path]
+        else:
+            path = [
                 {
                     "condition": str(s.condition),
                     "edges": [
@@ -155,6 +149,20 @@ class Decision:
                     ],
                 }
                 for s in self.path
+            ]
+        return {
+            "provider_id": self.request.provider_id,
+            "student_id": self.request.student_id,
+            "at": to_iso(self.request.at),
+            "purpose": self.request.purpose,
+            "categories_asked": sorted(self.request.categories) if self.request.categories is not None else None,
+            "outcome": str(self.outcome),
+            "allowed": self.allowed,
+            "released_categories": sorted(self.released),
+            "reasons": [
+                {"code": str(r.code), "message": r.message, "subject": r.subject, "ref": r.ref, "category": r.category}
+                for r in self.reasons
             ],
+            "path": path,
             "policy_version": self.policy_version,
         }
