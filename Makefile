@@ -46,7 +46,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 schema: setup
-	$(BIN)/python -m api.schema > schema.graphql
+	$(BIN)/python -m api.schema
 
 pytest: setup browser neo4j-start
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; bash tools/neo4j/neo4j.sh stop; exit $$rc

@@ -1,9 +1,10 @@
-"""The Starlette application: /graphql, /healthz, /readyz (and a drill hook when enabled).
+"""The Starlette application: /graphql, /healthz, /readyz, the web pages (api/web), and a drill hook when enabled.
 
 `create_app(settings)` builds it; `app_from_env` is the factory uvicorn imports when it
 runs several worker processes (settings then come from ``NTK_*`` variables). The engine,
 token table and schema are opened in the lifespan and closed on shutdown. GraphiQL is
-served only when ``settings.graphiql`` is on.
+served only when ``settings.graphiql`` is on. Every response carries a Content-Security-Policy
+allowing only this origin (`api.web.SecurityHeaders`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from api.http import AppState, authenticate, graphql_endpoint
 from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
 from api.schema import build_schema
 from api.tokens import TokenStore
+from api.web import SecurityHeaders, web_routes
 from graph.audit import SqliteAuditLog
 from graph.errors import NeedToKnowError
 from graph.open import open_store
@@ -92,10 +94,12 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *web_routes(),
     ]
     if settings.test_hooks:
         routes.append(Route("/_test/audit", audit_hook, methods=["POST"]))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 def app_from_env() -> Starlette:

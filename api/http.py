@@ -19,9 +19,8 @@ from typing import Any, Final
 import structlog
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema import Schema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -36,6 +35,7 @@ from api.roles import Principal
 from api.schema import MASKED_MESSAGE
 from api.schema.context import Context
 from api.tokens import TokenStore
+from api.web import graphiql_page
 from graph.timeutil import utcnow
 
 __all__ = ["AppState", "authenticate", "format_result", "graphql_endpoint"]
@@ -159,7 +159,7 @@ async def graphql_endpoint(request: Request) -> Response:
         if request.method == "GET":
             accepts_html = "text/html" in request.headers.get("accept", "")
             if settings.graphiql and accepts_html and "query" not in request.query_params:
-                return HTMLResponse(get_graphql_ide_html("graphiql"))
+                return graphiql_page()
             allowed = {OperationType.QUERY}
         elif request.method == "POST":
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()

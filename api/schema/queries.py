@@ -18,6 +18,7 @@ from strawberry.types import Info
 from api.disclosure import disclose
 from api.errors import BatchTooLarge, NotFound
 from api.roles import may_ask_about_provider, may_see_network, may_see_student_report, require, require_admin
+from api.schema.analytics import AnalyticsQuery
 from api.schema.context import Context
 from api.schema.enums import OutcomeEnum, ReasonCode, ServiceStatusEnum, to_gql
 from api.schema.types import (
@@ -86,8 +87,8 @@ def _node(
     return view
 
 
-@strawberry.type(description="Questions about who may see what.")
-class Query:
+@strawberry.type(description="Questions about who may see what, and aggregates (coverage, the partner network).")
+class Query(AnalyticsQuery):
     @strawberry.field(description="May a provider see a student's record, and why. Recorded before it is answered.")
     def check(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> DecisionType:
         return decide_for(info, [request], consistency_token)[0]
