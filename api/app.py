@@ -19,13 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.config import ApiSettings
-from api.engine import ApiEngine
 from api.http import AppState, authenticate, graphql_endpoint
 from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
 from api.schema import build_schema
 from api.tokens import TokenStore
 from api.web import SecurityHeaders, web_routes
 from graph.audit import SqliteAuditLog
+from graph.engine import Engine
 from graph.errors import NeedToKnowError
 from graph.open import open_store
 
@@ -80,7 +80,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         audit = SqliteAuditLog(settings.db)
-        engine = ApiEngine(open_store(settings), settings.policy(), audit)
+        engine = Engine(open_store(settings), settings.policy(), audit)
         tokens = TokenStore(settings.db)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
         try:

@@ -28,7 +28,6 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.config import ApiSettings
-from api.engine import ApiEngine
 from api.errors import CODES, code_for
 from api.limits import RequestRefused, error_response, parse_json_body
 from api.roles import Principal
@@ -36,6 +35,7 @@ from api.schema import MASKED_MESSAGE
 from api.schema.context import Context
 from api.tokens import TokenStore
 from api.web import graphiql_page
+from graph.engine import Engine
 from graph.timeutil import utcnow
 
 __all__ = ["AppState", "authenticate", "format_result", "graphql_endpoint"]
@@ -52,7 +52,7 @@ class AppState:
     """What the app holds between requests (``app.state.ntk``)."""
 
     settings: ApiSettings
-    engine: ApiEngine
+    engine: Engine
     tokens: TokenStore
     schema: Schema
 

@@ -58,13 +58,14 @@ class Engine:
 
     # ------------------------------------------------------------------ validation
 
-    def _validate(self, req: CheckRequest) -> None:
+    def _validate(self, req: CheckRequest, strict_ids: bool = True) -> None:
         provider = self.store.node(req.provider_id)
         if provider is None or provider.kind is not NodeKind.PROVIDER:
             raise UnknownProvider(req.provider_id)
-        student = self.store.node(req.student_id)
-        if student is None or student.kind is not NodeKind.STUDENT:
-            raise UnknownStudent(req.student_id)
+        if strict_ids:
+            student = self.store.node(req.student_id)
+            if student is None or student.kind is not NodeKind.STUDENT:
+                raise UnknownStudent(req.student_id)
         self._validate_categories(req.categories)
 
     def _validate_categories(self, categories: Iterable[str] | None) -> None:
@@ -111,13 +112,22 @@ class Engine:
         return self.check_many([req], caller=caller, token=token)[0]
 
     def check_many(
-        self, reqs: Sequence[CheckRequest], *, caller: Caller | None = None, token: str | None = None
+        self, reqs: Sequence[CheckRequest], *, caller: Caller | None = None, token: str | None = None, strict_ids: bool = True
     ) -> list[Decision]:
-        """Decide many requests; every decision is recorded (in one transaction) before any is returned."""
+        """Decide many requests; every decision is recorded (in one transaction) before any is returned.
+
+        Parameters
+        ----------
+        strict_ids : bool
+            True (admins, the operator's CLI): an unknown student id raises UnknownStudent.
+            False (everyone else, DOMAIN.md "Who may see which reasons"): an unknown student
+            is judged like any other — same work, empty evidence, a recorded deny — so the
+            answer says nothing about which ids exist. An unknown provider always raises.
+        """
         request_time = self.clock()
         self.store.sync(token)
         for req in reqs:
-            self._validate(req)
+            self._validate(req, strict_ids)
         decisions = [decide(self.store.gather_evidence(r.provider_id, r.student_id), r, self.policy) for r in reqs]
         return self._record(decisions, caller or Caller(), request_time)
 

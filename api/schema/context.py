@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.config import ApiSettings
-from api.engine import ApiEngine
 from api.roles import Principal
+from graph.engine import Engine
 
 __all__ = ["Context"]
 
@@ -16,7 +16,7 @@ __all__ = ["Context"]
 class Context:
     """The engine, the authenticated caller, the settings and the request's time."""
 
-    engine: ApiEngine
+    engine: Engine
     principal: Principal
     settings: ApiSettings
     now: datetime

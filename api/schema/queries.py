@@ -69,7 +69,7 @@ def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str |
     reqs = [i.to_request(ctx.now) for i in inputs]
     for provider_id in {r.provider_id for r in reqs}:
         require(may_ask_about_provider(ctx.principal, engine.store, provider_id, ctx.now))
-    decisions = engine.check_many_as(reqs, caller=ctx.principal.caller(), token=token, strict_ids=ctx.principal.is_admin)
+    decisions = engine.check_many(reqs, caller=ctx.principal.caller(), token=token, strict_ids=ctx.principal.is_admin)
     state, evaluated = engine.store.token(), engine.clock()
     lookback = engine.policy.relationship_lookback_days
     return [from_decision(disclose(d, sees_all=ctx.principal.is_admin, lookback_days=lookback), evaluated, state) for d in decisions]

@@ -59,7 +59,6 @@ def test_hook_is_absent_unless_enabled(fresh_api: Api) -> None:
 
 def test_read_only_database_denies(tmp_path: Path) -> None:
     # the record of decisions really cannot be written: a read-only connection is swapped in
-    from api.engine import ApiEngine
     from graph.audit import SqliteAuditLog
     from graph.decision import CheckRequest
     from tests.api.conftest import build_db
@@ -70,12 +69,13 @@ def test_read_only_database_denies(tmp_path: Path) -> None:
     audit = SqliteAuditLog(db)
     audit.conn.close()
     audit.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    from graph.engine import Engine
     from graph.stores.memory import MemoryStore
 
-    engine = ApiEngine(MemoryStore(db), audit=audit)
+    engine = Engine(MemoryStore(db), audit=audit)
     from graph.audit import Caller
 
-    [d] = engine.check_many_as([CheckRequest("ana", "sam", NOON)], caller=Caller(), token=None, strict_ids=False)
+    [d] = engine.check_many([CheckRequest("ana", "sam", NOON)], caller=Caller(), token=None, strict_ids=False)
     assert not d.allowed and "audit_unavailable" in [str(c) for c in d.codes]
 
 
