@@ -220,8 +220,9 @@ class Neo4jStore:
             tx = session.begin_transaction()
             try:
                 seq = int(tx.run(q.LOCK_JOURNAL, key=q.META_KEY, writer=uuid.uuid4().hex).single(strict=True)["seq"])
-                nodes = self._fetch_nodes(tx, _node_ids(changes))
-                edges = self._fetch_edges(tx, _edge_ids(changes))
+                counts = tx.run(q.COUNT_ALL).single(strict=True)
+                nodes = self._fetch_nodes(tx, _node_ids(changes)) if counts["nodes"] else {}
+                edges = self._fetch_edges(tx, _edge_ids(changes)) if counts["edges"] else {}
                 view = StateView(lambda i: n.kind if (n := nodes.get(i)) is not None else None, edges.get)
                 effective = validate(changes, view, existing_node=nodes.get)
                 if effective:
@@ -491,8 +492,12 @@ def _props(record: Node | Edge) -> dict[str, Any]:
 
 
 def _native(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Properties as record fields: nulls dropped (every optional field defaults to None;
+    projections return null for absent temporal fields), driver temporals made native."""
     out: dict[str, Any] = {}
     for key, value in props.items():
+        if value is None:
+            continue
         if isinstance(value, neo4j.time.DateTime | neo4j.time.Date):
             value = value.to_native()
         out[key] = value

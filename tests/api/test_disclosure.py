@@ -103,9 +103,9 @@ def test_unknown_and_unrelated_do_the_same_work(tmp_path: Path) -> None:
     import statistics
     import time
 
-    from graph.engine import Engine
     from graph.audit import Caller, SqliteAuditLog
     from graph.decision import CheckRequest
+    from graph.engine import Engine
     from tests.api.conftest import build_db, extra_changes
 
     db = tmp_path / "t.db"
