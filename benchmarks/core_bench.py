@@ -114,12 +114,14 @@ def markdown(r: dict[str, Any]) -> str:
     if "lookup_provider" in r:
         lp = r["lookup_provider"]
         lines.append(
-            f"| accessible_students, provider with {r['big_provider_students']} students | p50 {lp['p50_us'] / 1000:.1f} ms, p99 {lp['p99_us'] / 1000:.1f} ms |"
+            f"| accessible_students, provider with {r['big_provider_students']} students "
+            f"| p50 {lp['p50_us'] / 1000:.1f} ms, p99 {lp['p99_us'] / 1000:.1f} ms |"
         )
     if "lookup_student" in r:
         ls = r["lookup_student"]
         lines.append(
-            f"| providers_with_access, student with {r['big_student_providers']} providers | p50 {ls['p50_us'] / 1000:.2f} ms, p99 {ls['p99_us'] / 1000:.2f} ms |"
+            f"| providers_with_access, student with {r['big_student_providers']} providers "
+            f"| p50 {ls['p50_us'] / 1000:.2f} ms, p99 {ls['p99_us'] / 1000:.2f} ms |"
         )
     return "\n".join(lines) + "\n"
 
