@@ -29,6 +29,7 @@ from graph.model import (
     record_to_dict,
 )
 from graph.timeutil import ensure_aware
+from graph.trusted import trusted_edge, trusted_node
 
 __all__ = ["Change", "CloseEdge", "PutEdge", "PutNode", "StateView", "change_from_json", "change_to_json", "validate"]
 
@@ -162,8 +163,11 @@ def change_to_json(change: Change) -> tuple[str, str, str, str]:
     return "close_edge", "", change.edge_id, json.dumps({"at": change.at.isoformat()})
 
 
-def change_from_json(op: str, kind: str, record_id: str, data: str) -> Change:
+def change_from_json(op: str, kind: str, record_id: str, data: str, *, trusted: bool = False) -> Change:
     """Inverse of `change_to_json`.
+
+    ``trusted``: the row was written by this engine after validation (journal replay), so
+    records are rebuilt without validating again (`graph.trusted`).
 
     Raises
     ------
@@ -173,9 +177,9 @@ def change_from_json(op: str, kind: str, record_id: str, data: str) -> Change:
     try:
         payload = json.loads(data)
         if op == "put_node":
-            return PutNode(node_from_dict(kind, payload))
+            return PutNode(trusted_node(kind, payload) if trusted else node_from_dict(kind, payload))
         if op == "put_edge":
-            return PutEdge(edge_from_dict(kind, payload))
+            return PutEdge(trusted_edge(kind, payload) if trusted else edge_from_dict(kind, payload))
         if op == "close_edge":
             return CloseEdge(record_id, ensure_aware(datetime.fromisoformat(payload["at"])))
     except (ValueError, KeyError, ValidationError) as err:

@@ -98,8 +98,12 @@ class Journal:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def read_since(self, seq: int, batch: int = 50_000) -> Iterator[tuple[int, Change]]:
-        """Changes with a sequence number above `seq`, in order."""
+    def read_since(self, seq: int, batch: int = 50_000, *, trusted: bool = True) -> Iterator[tuple[int, Change]]:
+        """Changes with a sequence number above `seq`, in order.
+
+        ``trusted`` (default): rows are rebuilt without re-validation (graph.trusted);
+        False re-validates every record (`verify`).
+        """
         last = seq
         while True:
             rows = self.conn.execute(
@@ -108,7 +112,7 @@ class Journal:
             if not rows:
                 return
             for s, op, kind, rid, data in rows:
-                yield int(s), change_from_json(op, kind, rid, data)
+                yield int(s), change_from_json(op, kind, rid, data, trusted=trusted)
             last = int(rows[-1][0])
 
     def close(self) -> None:

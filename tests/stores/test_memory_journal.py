@@ -134,3 +134,29 @@ def test_counts_and_kinds(tmp_path: Path) -> None:
     assert store.count(NodeKind.STUDENT) == 1 and store.count(EdgeKind.SERVES) == 1
     assert {n.id for n in store.nodes(NodeKind.AGREEMENT)} == {"agr-conf-v1", "agr-conf-v2", "agr-share"}
     assert store.students_served_by("ana") == {"sam"} and store.providers_serving("sam") == {"ana"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(partnerships())
+def test_trusted_replay_equals_validated_replay(changes: list[Change]) -> None:
+    from graph.stores.journal import Journal
+
+    with tempfile.TemporaryDirectory() as d:
+        store = MemoryStore(Path(d) / "j.db")
+        store.apply(changes)
+        journal = Journal(Path(d) / "j.db")
+        assert list(journal.read_since(0, trusted=True)) == list(journal.read_since(0, trusted=False))
+        journal.close()
+        store.close()
+
+
+def test_verify_finds_a_corrupt_journal_row(tmp_path: Path) -> None:
+    World.base().store(tmp_path).close()
+    exe = str(Path(sys.executable).parent / "needtoknow")
+    ok = subprocess.run([exe, "verify", "--db", str(tmp_path / "world.db")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "chain intact" in ok.stdout
+    con = sqlite3.connect(tmp_path / "world.db")
+    con.execute("UPDATE events SET data = replace(data, '\"valid_from\":\"2025-08-15T06:00:00+00:00\"', '\"valid_from\":\"2025-08-15T06:00:00\"') WHERE seq = 20")
+    con.commit()
+    bad = subprocess.run([exe, "verify", "--db", str(tmp_path / "world.db")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "does not validate" in bad.stderr and "naive datetime" in bad.stderr
