@@ -156,7 +156,8 @@ def test_verify_finds_a_corrupt_journal_row(tmp_path: Path) -> None:
     ok = subprocess.run([exe, "verify", "--db", str(tmp_path / "world.db")], capture_output=True, text=True)
     assert ok.returncode == 0 and "chain intact" in ok.stdout
     con = sqlite3.connect(tmp_path / "world.db")
-    con.execute("UPDATE events SET data = replace(data, '\"valid_from\":\"2025-08-15T06:00:00+00:00\"', '\"valid_from\":\"2025-08-15T06:00:00\"') WHERE seq = 20")
+    aware, naive = '"valid_from":"2025-08-15T06:00:00+00:00"', '"valid_from":"2025-08-15T06:00:00"'
+    con.execute("UPDATE events SET data = replace(data, ?, ?) WHERE seq = 20", (aware, naive))
     con.commit()
     bad = subprocess.run([exe, "verify", "--db", str(tmp_path / "world.db")], capture_output=True, text=True)
     assert bad.returncode == 1 and "does not validate" in bad.stderr and "naive datetime" in bad.stderr
