@@ -78,7 +78,8 @@ class Journal:
     def append(self, changes: Sequence[Change]) -> int:
         """Append changes inside the transaction opened by `begin`; return the last seq."""
         now = utcnow().isoformat()
-        rows = [(now, *change_to_json(c)) for c in changes]
+        # A generator: a bulk load's rows are encoded as SQLite takes them, never all held at once.
+        rows = ((now, *change_to_json(c)) for c in changes)
         try:
             self.conn.executemany("INSERT INTO events (recorded_at, op, kind, record_id, data) VALUES (?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as err:
