@@ -11,10 +11,13 @@ contract suite (tests/stores/test_contract.py) and a differential property test:
 - `apply` validates the batch with `graph.changes.validate` against the database (the
   ids it names fetched in a few batched queries), then writes the final state of every
   changed record with ``UNWIND`` statements of `batch_size` rows, grouped by kind, in
-  **one** transaction: a rejected or failed batch writes nothing.
-- Every write transaction first locks ``(:NtkMeta {key: 'journal'})``, so writers are
-  serialised (also across processes); its ``seq`` counts the changes applied (like the
-  embedded journal's sequence number) and each change is logged as a ``(:Change)`` node.
+  **one** transaction: a rejected or failed batch writes nothing. (Bulk mode,
+  ``max_tx_rows``, commits a validated batch in pieces: see the class docstring.)
+- Before writing, a transaction locks ``(:NtkMeta {key: 'journal'})`` and checks that its
+  ``seq`` has not moved since the batch was validated (else it validates again), so
+  writers are serialised, also across processes; ``seq`` counts the changes applied
+  (like the embedded journal's sequence number) and each change is logged as a
+  ``(:Change)`` node.
 - Tokens are ``seq`` plus the driver's bookmarks, base64-encoded JSON. A read after
   `sync(token)` carries those bookmarks, so it sees that write on any cluster member
   (causal consistency), also from another process.
@@ -109,7 +112,7 @@ class Neo4jStore:
     max_tx_rows : int | None
         None (the default): every `apply` is one transaction, all or nothing. An int turns
         on **bulk mode** for batches that write more rows than that (a 170k-student load
-        writes ~1.2 million and needs ~3 GiB of transaction memory in one piece): the
+        writes ~2.3 million rows, far beyond 1 GiB of transaction memory in one piece): the
         whole batch is still read and validated first, so a `ChangeRejected` still writes
         nothing; then the writes are committed in transactions of at most `max_tx_rows`
         rows, nodes before edges, the journal's ``seq`` advanced by the last. Trade-off: a
@@ -233,10 +236,13 @@ class Neo4jStore:
         """
         changes = list(changes)
         with _store_errors("Neo4j write failed"), self._session(write=True) as session:
+            # Optimistic first (fast lookups); if another writer committed meanwhile, lock
+            # first and validate under the lock (slower lookups, but it cannot lose again).
+            outcome = self._try_apply(session, changes, lock_first=False)
             for _attempt in range(_WRITE_ATTEMPTS):
-                outcome = self._try_apply(session, changes)
                 if outcome is not None:
                     break
+                outcome = self._try_apply(session, changes, lock_first=True)
             else:
                 raise StoreUnavailable(f"Neo4j write failed: other writers kept moving the journal ({_WRITE_ATTEMPTS} tries)")
             seq, wrote = outcome
@@ -247,18 +253,20 @@ class Neo4jStore:
             self._seq = max(self._seq, seq)
             return encode_token(self._seq, self._bookmarks)
 
-    def _try_apply(self, session: neo4j.Session, changes: list[Change]) -> tuple[int, bool] | None:
-        """One optimistic attempt: read and validate, then lock the journal and write.
+    def _try_apply(self, session: neo4j.Session, changes: list[Change], *, lock_first: bool) -> tuple[int, bool] | None:
+        """One attempt: read and validate, lock the journal, write.
 
-        The id lookups run *before* the transaction writes anything: on Neo4j 5.26 the
-        17-way optional index seek of `EDGES_BY_ID` gets ~100x slower once the transaction
-        holds any write. So validation reads the committed state at journal ``seq``; the
-        lock then re-reads ``seq`` and, if another writer committed in between, the attempt
-        is abandoned (None) and retried. Returns (seq after, whether anything was written).
+        Optimistic (``lock_first=False``): the id lookups run *before* the transaction
+        writes anything, because on Neo4j 5.26 the 17-way optional index seek of
+        `EDGES_BY_ID` gets ~100x slower once the transaction holds a write. Validation then
+        reads the committed state at journal ``seq``; the lock re-reads ``seq`` and, if
+        another writer committed in between, the attempt is abandoned (None). Pessimistic
+        (``lock_first=True``, the retry): lock, then read and validate under the lock.
+        Returns (seq after, whether anything was written).
         """
         tx = session.begin_transaction()
         try:
-            seen = int(tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True)["seq"])
+            seen = self._lock_journal(tx) if lock_first else self._read_journal(tx)
             counts = tx.run(q.COUNT_ALL).single(strict=True)
             nodes = self._fetch_nodes(tx, _node_ids(changes)) if counts["nodes"] else {}
             edges = self._fetch_edges(tx, _edge_ids(changes)) if counts["edges"] else {}
@@ -271,7 +279,7 @@ class Neo4jStore:
             if self.max_tx_rows is not None and sum(len(rows) for _, rows in plan) > self.max_tx_rows:
                 tx.rollback()  # nothing written yet
                 return self._apply_chunked(session, plan, seen, len(effective))
-            if self._lock_journal(tx) != seen:
+            if not lock_first and self._lock_journal(tx) != seen:
                 tx.rollback()
                 return None
             for query, rows in plan:
@@ -281,6 +289,10 @@ class Neo4jStore:
             return seq, True
         finally:
             tx.close()
+
+    @staticmethod
+    def _read_journal(tx: neo4j.Transaction) -> int:
+        return int(tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True)["seq"])
 
     @staticmethod
     def _lock_journal(tx: neo4j.Transaction) -> int:
