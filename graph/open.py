@@ -24,6 +24,7 @@ def open_store(settings: Settings) -> GraphStore:
             user=settings.neo4j_user,
             password=settings.password(),
             database=settings.neo4j_database,
+            max_tx_rows=settings.neo4j_max_tx_rows,
         )
     return MemoryStore(settings.db)
 

@@ -78,8 +78,11 @@ def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tup
     summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
     changes: list[Change] = []
     origins: list[tuple[str, int]] = []
+    # One batched lookup per side: a remote store (Neo4j) answers in a few round trips.
+    known_nodes = store.nodes_by_id(n.id for n in result.nodes)
+    known_edges = store.edges_by_id(e.id for e in result.edges)
     for i, node in enumerate(result.nodes):
-        current = store.node(node.id)
+        current = known_nodes.get(node.id)
         if current is not None:
             node = merge(current, node)
         if current == node:
@@ -90,7 +93,7 @@ def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tup
         changes.append(PutNode(node))
         origins.append(("node", i))
     for j, edge in enumerate(result.edges):
-        current_edge = store.edge(edge.id)
+        current_edge = known_edges.get(edge.id)
         if current_edge is not None:
             # recorded_at is when the engine first learnt the fact: a re-load does not restate it.
             edge = dataclasses.replace(merge(current_edge, edge), recorded_at=current_edge.recorded_at)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from api.cli import render
-from api.cli.app import BackendOption, DbOption, app, settings_for
+from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
 from graph.decision import CheckRequest
 from graph.engine import Engine
 from graph.errors import InputError, LoadError, NeedToKnowError
@@ -35,10 +35,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @contextmanager
-def engine_for(db: Path | None, backend: str | None = None) -> Iterator[Engine]:
+def engine_for(
+    db: Path | None, backend: str | None = None, neo4j: tuple[str | None, str | None, str | None] = (None, None, None)
+) -> Iterator[Engine]:
     """Open the engine; map domain errors to exit code 2 with a clear message."""
     try:
-        engine = open_engine(settings_for(db, backend))
+        engine = open_engine(settings_for(db, backend, *neo4j))
     except NeedToKnowError as err:
         render.err_console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from err
@@ -74,6 +76,9 @@ def load(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories of that format.")],
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
     valid_from: Annotated[
         str | None, typer.Option("--valid-from", help="Start of relationships whose source gives no date (ISO 8601).")
@@ -93,7 +98,7 @@ def load(
     settings = settings_for(db, backend)
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names)
-    with engine_for(db, backend) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
                 summary = import_result(engine.store, result, dry_run=dry_run)
@@ -137,9 +142,12 @@ def check(
     as_json: JsonOption = False,
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """May PROVIDER see STUDENT's record? Exit 0 allow, 1 deny, 2 bad input."""
-    with engine_for(db, backend) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
         d = engine.check(_request(provider, student, at, purpose, category))
     render.decision(d, as_json=as_json)
     raise typer.Exit(0 if d.allowed else 1)
@@ -155,9 +163,12 @@ def explain(
     as_json: JsonOption = False,
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """The same decision as `check`, rendered for a person: every reason and the path."""
-    with engine_for(db, backend) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
         d = engine.check(_request(provider, student, at, purpose, category))
     render.explanation(d, as_json=as_json)
     raise typer.Exit(0 if d.allowed else 1)
@@ -173,9 +184,12 @@ def accessible(
     as_json: JsonOption = False,
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Students PROVIDER may see, with released categories (one page)."""
-    with engine_for(db, backend) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
         p = engine.accessible_students(provider, _at(at), purpose=purpose, first=first, after=after)
     render.page(p, other="student_id", as_json=as_json)
 
@@ -190,9 +204,12 @@ def who_can_access(
     as_json: JsonOption = False,
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Providers who may see STUDENT's record, and why (the transparency report)."""
-    with engine_for(db, backend) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
         p = engine.providers_with_access(student, _at(at), purpose=purpose, first=first, after=after)
     render.page(p, other="provider_id", as_json=as_json)
 

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from api.cli import render
-from api.cli.app import BackendOption, DbOption, app, settings_for
+from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
 from api.config import ApiSettings
 from api.roles import Role
 from api.tokens import TokenStore
@@ -65,13 +65,16 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
 def serve_command(
     db: DbOption = None,
     backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
     graphiql: Annotated[bool, typer.Option("--graphiql", help="Serve GraphiQL (and allow introspection).")] = False,
 ) -> None:
     """Serve the GraphQL API (POST /graphql, /healthz, /readyz)."""
-    base = settings_for(db, backend)
+    base = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     settings = ApiSettings(**{**base.model_dump(), **({"graphiql": True} if graphiql else {})})
     render.console.print(f"needtoknow: serving {settings.db} on http://{host}:{port}/graphql with {workers} worker(s)")
     serve(settings, host, port, workers)

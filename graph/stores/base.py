@@ -2,8 +2,8 @@
 
 Stores fetch facts; they do not judge (STYLE.md, item 2). Writes are batches of
 `graph.changes.Change`, validated as a whole and applied all-or-nothing; each write
-returns a consistency token (a sequence number, or a Neo4j bookmark set encoded as a
-string-free integer-bearing token) that every read accepts as "at least as fresh as".
+returns a consistency token (the journal's sequence number, or Neo4j bookmarks encoded
+in a string) that every read accepts as "at least as fresh as".
 """
 
 from __future__ import annotations
@@ -51,6 +51,14 @@ class GraphStore(Protocol):
 
     def edge(self, edge_id: str) -> Edge | None:
         """The edge with this id (its newest version), or None."""
+        ...
+
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes with these ids that exist (one round trip for a remote store)."""
+        ...
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        """The edges with these ids that exist (newest versions)."""
         ...
 
     def nodes(self, kind: NodeKind) -> Iterator[Node]:

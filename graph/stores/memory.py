@@ -167,6 +167,14 @@ class MemoryStore:
         """The newest version of the edge with this id, or None."""
         return self._edges.get(edge_id)
 
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes with these ids that exist."""
+        return {i: n for i in ids if (n := self._nodes.get(i)) is not None}
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        """The edges with these ids that exist (newest versions)."""
+        return {i: e for i in ids if (e := self._edges.get(i)) is not None}
+
     def nodes(self, kind: NodeKind) -> Iterator[Node]:
         """Every node of `kind`."""
         for node_id in list(self._by_kind.get(kind, ())):
