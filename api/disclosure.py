@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from graph.decision import Decision, Outcome, ReasonDetail
+from graph.decision import Condition, Decision, Outcome, ReasonDetail
 from graph.evidence import Evidence
 from graph.model import ServiceStatus
 from graph.reasons import Reason
@@ -70,7 +70,7 @@ def disclose(decision: Decision, *, sees_all: bool, lookback_days: int) -> Decis
     """
     if sees_all or decision.allowed or has_relationship(decision.evidence, decision.request.at, lookback_days):
         return decision
-    reasons = [ReasonDetail(Reason.NO_SERVICE_RELATIONSHIP)]
+    reasons = [ReasonDetail(Reason.NO_SERVICE_RELATIONSHIP, condition=Condition.NEED_TO_KNOW)]
     if any(r.code is Reason.AUDIT_UNAVAILABLE for r in decision.reasons):
         reasons.append(ReasonDetail(Reason.AUDIT_UNAVAILABLE))
     return Decision(

@@ -66,7 +66,7 @@ class Finding:
     @classmethod
     def failed(cls, condition: Condition, code: Reason, ref: str | None = None, category: str | None = None) -> Finding:
         """A failing finding with one reason."""
-        return cls(condition, ReasonDetail(code, ref, category))
+        return cls(condition, ReasonDetail(code, ref, category, condition))
 
 
 @dataclass(slots=True)
@@ -260,7 +260,7 @@ def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> I
         for cf in permits:
             fails, edges = _consent_failures(cf, ev, req, policy, facts)
             if fails:
-                failures.extend(ReasonDetail(code, cf.consent.id) for code in fails)
+                failures.extend(ReasonDetail(code, cf.consent.id, condition=Condition.CONSENT) for code in fails)
             else:
                 valid.append((cf, edges))
         if valid:
@@ -427,13 +427,16 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
         if req.categories is not None:
             for cat in sorted(asked - released):
                 if cat in withheld:
-                    reasons.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat))
+                    reasons.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat, condition=Condition.CONSENT))
                 elif cat not in consented:
-                    reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat))
+                    reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat, condition=Condition.CONSENT))
                 else:
-                    reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat))
+                    reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat, condition=Condition.NEED_TO_KNOW))
         elif not released:
-            reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE if consented - withheld else Reason.CATEGORY_NOT_CONSENTED))
+            if consented - withheld:
+                reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, condition=Condition.NEED_TO_KNOW))
+            else:
+                reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, condition=Condition.CONSENT))
     if not released:
         outcome = Outcome.DENY
     elif req.categories is not None and released != asked:

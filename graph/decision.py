@@ -65,7 +65,7 @@ class CheckRequest:
 
 @dataclass(frozen=True, slots=True)
 class ReasonDetail:
-    """One failing reason: its code, message, what it is about, and the ids involved.
+    """One failing reason: its code, message, the condition and whose facts it is about, the ids involved.
 
     ``category`` is set for category-level reasons; ``ref`` names the record (a consent id,
     a course id) the reason is about, when there is one.
@@ -74,6 +74,8 @@ class ReasonDetail:
     code: Reason
     ref: str | None = None
     category: str | None = None
+    condition: Condition | None = None
+    """The condition the reason is about; None for reasons about the request (unknown ids, audit)."""
 
     @property
     def message(self) -> str:

@@ -157,31 +157,7 @@ class Engine:
         ------
         UnknownProvider, InvalidCursor, InputError
         """
-        request_time = self.clock()
-        self.store.sync(token)
-        at = ensure_aware(at) if at is not None else request_time
-        node = self.store.node(provider_id)
-        if node is None or node.kind is not NodeKind.PROVIDER:
-            raise UnknownProvider(provider_id)
-        self._validate_categories(categories)
-        first = _page_size(first)
-        start = decode_cursor(after)
-        candidates = sorted(s for s in self.store.students_served_by(provider_id) if start is None or s > start)
-        items: list[Access] = []
-        decided: list[Decision] = []
-        i = 0
-        while i < len(candidates) and len(items) <= first:
-            chunk = candidates[i : i + max(first, 16)]
-            i += len(chunk)
-            evidence = self.store.gather_evidence_many(provider_id, None, chunk)
-            for sid in chunk:
-                d = decide(evidence[sid], CheckRequest(provider_id, sid, at, purpose, categories), self.policy)
-                decided.append(d)
-                if d.allowed:
-                    items.append(Access(provider_id, sid, d, None))
-                    if len(items) > first:
-                        break
-        return self._page(items, decided, first, caller, request_time, key=lambda a: a.student_id)
+        return self._lookup(provider_id, None, at, purpose, categories, first, after, caller, token)
 
     def providers_with_access(
         self,
@@ -203,27 +179,55 @@ class Engine:
         ------
         UnknownStudent, InvalidCursor, InputError
         """
+        return self._lookup(None, student_id, at, purpose, categories, first, after, caller, token)
+
+    def _lookup(
+        self,
+        provider_id: str | None,
+        student_id: str | None,
+        at: datetime | None,
+        purpose: str | None,
+        categories: frozenset[str] | None,
+        first: int,
+        after: str | None,
+        caller: Caller | None,
+        token: str | None,
+    ) -> Page[Access]:
+        """One lookup with one side fixed: candidates anchored on SERVES edges, judged in id order
+        in chunks until a page and one more allow are found (the one more says a next page exists)."""
         request_time = self.clock()
         self.store.sync(token)
         at = ensure_aware(at) if at is not None else request_time
-        node = self.store.node(student_id)
-        if node is None or node.kind is not NodeKind.STUDENT:
+        anchor = provider_id if provider_id is not None else student_id
+        assert anchor is not None
+        node = self.store.node(anchor)
+        if provider_id is not None and (node is None or node.kind is not NodeKind.PROVIDER):
+            raise UnknownProvider(provider_id)
+        if student_id is not None and (node is None or node.kind is not NodeKind.STUDENT):
             raise UnknownStudent(student_id)
         self._validate_categories(categories)
         first = _page_size(first)
         start = decode_cursor(after)
-        candidates = sorted(p for p in self.store.providers_serving(student_id) if start is None or p > start)
-        evidence = self.store.gather_evidence_many(None, student_id, candidates)
+        found = self.store.students_served_by(anchor) if provider_id is not None else self.store.providers_serving(anchor)
+        candidates = sorted(c for c in found if start is None or c > start)
         items: list[Access] = []
         decided: list[Decision] = []
-        for pid in candidates:
-            d = decide(evidence[pid], CheckRequest(pid, student_id, at, purpose, categories), self.policy)
-            decided.append(d)
-            if d.allowed:
-                items.append(Access(pid, student_id, d, None))
-                if len(items) > first:
-                    break
-        return self._page(items, decided, first, caller, request_time, key=lambda a: a.provider_id)
+        i = 0
+        while i < len(candidates) and len(items) <= first:
+            chunk = candidates[i : i + max(first, 16)]
+            i += len(chunk)
+            evidence = self.store.gather_evidence_many(provider_id, student_id, chunk)
+            for other in chunk:
+                pid, sid = (provider_id, other) if provider_id is not None else (other, student_id)
+                assert pid is not None and sid is not None
+                d = decide(evidence[other], CheckRequest(pid, sid, at, purpose, categories), self.policy)
+                decided.append(d)
+                if d.allowed:
+                    items.append(Access(pid, sid, d, None))
+                    if len(items) > first:
+                        break
+        key = (lambda a: a.student_id) if provider_id is not None else (lambda a: a.provider_id)
+        return self._page(items, decided, first, caller, request_time, key=key)
 
     def _page(
         self,

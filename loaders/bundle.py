@@ -42,6 +42,7 @@ from graph.model import (
     node_class,
     node_from_dict,
 )
+from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
 from graph.timeutil import ensure_aware, to_iso
 from loaders.base import LoadResult, problems_from_validation
 
@@ -54,20 +55,7 @@ __all__ = [
     "write_bundle",
 ]
 
-DEFAULT_CATEGORIES: Final[frozenset[str]] = frozenset(
-    {
-        "attendance",
-        "grades",
-        "assessments",
-        "discipline",
-        "special_education",
-        "health",
-        "contact",
-        "program_participation",
-        "directory",
-    }
-)
-"""The data categories of DOMAIN.md; `read(categories=...)` extends the list."""
+
 
 Format = Literal["jsonl", "csv"]
 SUFFIXES: Final[dict[str, Format]] = {".jsonl": "jsonl", ".csv": "csv"}

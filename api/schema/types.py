@@ -41,7 +41,6 @@ from graph.model import (
     Signed,
     Student,
 )
-from graph.reasons import Reason
 
 __all__ = [
     "AccessConnection",
@@ -162,43 +161,7 @@ def from_decision(d: Decision, evaluated_at: datetime, token: str) -> DecisionTy
     )
 
 
-CONDITION_OF: dict[Reason, Condition] = {
-    **dict.fromkeys(
-        (
-            Reason.CONSENT_MISSING,
-            Reason.CONSENT_NOT_ACTIVE,
-            Reason.CONSENT_NOT_YET_EFFECTIVE,
-            Reason.CONSENT_EXPIRED,
-            Reason.CONSENT_REVOKED,
-            Reason.CONSENT_INCOMPLETE,
-            Reason.RECIPIENT_NOT_NAMED,
-            Reason.PURPOSE_MISMATCH,
-            Reason.CATEGORY_NOT_CONSENTED,
-            Reason.CONSENT_DENIED,
-            Reason.SIGNER_LACKS_AUTHORITY,
-            Reason.ELIGIBLE_STUDENT_CONSENT_REQUIRED,
-            Reason.REVIEW_REQUIRED,
-        ),
-        Condition.CONSENT,
-    ),
-    **dict.fromkeys(
-        (
-            Reason.AGREEMENT_MISSING,
-            Reason.AGREEMENT_OUTDATED,
-            Reason.AGREEMENT_EXPIRED,
-            Reason.PARTNER_AGREEMENT_MISSING,
-            Reason.TRAINING_MISSING,
-            Reason.TRAINING_EXPIRED,
-        ),
-        Condition.AGREEMENT_AND_TRAINING,
-    ),
-    Reason.NOT_EMPLOYED: Condition.EMPLOYMENT,
-    Reason.NOT_IN_STUDENT_COMMUNITY: Condition.COMMUNITY,
-    Reason.NO_SERVICE_RELATIONSHIP: Condition.NEED_TO_KNOW,
-    Reason.SERVICE_NOT_ACTIVE: Condition.NEED_TO_KNOW,
-    Reason.NOT_NEEDED_FOR_SERVICE: Condition.NEED_TO_KNOW,
-}
-"""Which condition a reason is about; codes not listed (unknown ids, audit) are about the request."""
+
 
 
 @strawberry.type(name="ConditionReport", description="One condition of the rules: met or not, the edges, the reasons.")
@@ -224,7 +187,7 @@ def explain(view: DecisionType) -> Explanation:
     by_step = {s.condition: s for s in d.path}
     conditions = []
     for cond in Condition:
-        mine = [r for r, raw in zip(reasons, d.reasons, strict=True) if CONDITION_OF.get(raw.code) is cond]
+        mine = [r for r, raw in zip(reasons, d.reasons, strict=True) if raw.condition is cond]
         step = by_step.get(cond)
         conditions.append(
             ConditionReportType(
@@ -234,7 +197,7 @@ def explain(view: DecisionType) -> Explanation:
                 reasons=mine,
             )
         )
-    other = [r for r, raw in zip(reasons, d.reasons, strict=True) if raw.code not in CONDITION_OF]
+    other = [r for r, raw in zip(reasons, d.reasons, strict=True) if raw.condition is None]
     released = ", ".join(sorted(d.released)) or "nothing"
     if d.allowed:
         summary = f"{d.request.provider_id} may see {released} of {d.request.student_id}'s record."
