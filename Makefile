@@ -48,8 +48,15 @@ typecheck: setup
 schema: setup
 	$(BIN)/python -m api.schema
 
-pytest: setup browser neo4j-start
-	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; bash tools/neo4j/neo4j.sh stop; exit $$rc
+# Uses a Neo4j that already answers on NTK_NEO4J_PORT (default 7687), else starts ours and
+# stops it afterwards. tests/conftest.py does the same when pytest is run directly.
+pytest: setup browser
+	@port=$${NTK_NEO4J_PORT:-7687}; started=0; \
+	if ! (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null; then bash tools/neo4j/neo4j.sh start && started=1 || exit 1; \
+	else echo "using the Neo4j server already listening on 127.0.0.1:$$port"; fi; \
+	export NTK_NEO4J_URI=$${NTK_NEO4J_URI:-bolt://127.0.0.1:$$port}; \
+	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$started = 1 ]; then bash tools/neo4j/neo4j.sh stop; fi; exit $$rc
 
 test: lint typecheck pytest
 

@@ -95,7 +95,8 @@ class NaiveDatetimeError(InvalidTime):
 
     def __init__(self, value: Any) -> None:
         self.value = value
-        super().__init__(f"naive datetime {value!r}: a timezone offset is required (e.g. 'Z' or '+00:00')")
+        shown = value if isinstance(value, str) else getattr(value, "isoformat", lambda: repr(value))()
+        super().__init__(f"naive time '{shown}': a timezone offset is required (e.g. 'Z' or '+00:00')")
 
 
 class InvalidCursor(InputError):

@@ -47,6 +47,8 @@ def parse_datetime(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError as err:
         raise InvalidTime(f"not an ISO 8601 time: {text!r}") from err
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetimeError(text.strip())
     return ensure_aware(value)
 
 

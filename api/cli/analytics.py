@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Annotated, Final
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from api.cli import render
@@ -61,7 +64,7 @@ def _parse_at(at: str | None) -> datetime:
     try:
         return parse_datetime(at) if at else utcnow()
     except InputError as err:
-        render.err_console.print(f"[red]error:[/] --at: {err}")
+        render.error(f"--at: {err}")
         raise typer.Exit(2) from err
 
 
@@ -105,9 +108,12 @@ def coverage_csv(report: CoverageReport) -> str:
 
 def _print_tables(report: CoverageReport) -> None:
     for t in report.tables:
-        render.console.print(_rich_table(t))
+        table = _rich_table(t)
+        # As wide as the table needs (a pipe or a narrow terminal would squeeze its columns to nothing).
+        natural = Measurement.get(render.console, render.console.options.update_width(400), table).maximum
+        Console(width=max(render.console.width, natural)).print(table)
         for note in t.notes:
-            render.console.print(f"  [dim]{note}[/]")
+            render.console.print("  [dim]" + escape(note) + "[/]")
     k = report.tables[0].k if report.tables else 0
     op = "<=" if report.tables and report.tables[0].k_inclusive else "<"
     render.console.print(f"{MARK} suppressed: a count {op} {k} (zero is shown), or another count hidden so that it cannot be recovered.")

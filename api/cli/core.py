@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from api.cli import render
 from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
@@ -36,18 +37,30 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @contextmanager
 def engine_for(
-    db: Path | None, backend: str | None = None, neo4j: tuple[str | None, str | None, str | None] = (None, None, None)
+    db: Path | None,
+    backend: str | None = None,
+    neo4j: tuple[str | None, str | None, str | None] = (None, None, None),
+    *,
+    must_exist: bool = True,
 ) -> Iterator[Engine]:
-    """Open the engine; map domain errors to exit code 2 with a clear message."""
+    """Open the engine; map domain errors to exit code 2 with a clear message.
+
+    Read-only commands (`must_exist`) refuse a store file that does not exist, rather than
+    create an empty one and answer "unknown id" for everything.
+    """
+    settings = settings_for(db, backend, *neo4j)
+    if must_exist and settings.backend == "networkx" and not settings.db.exists():
+        render.error(f"no store at {settings.db}: give --db (or NTK_DB), or create one with `needtoknow init` / `needtoknow load`")
+        raise typer.Exit(2)
     try:
-        engine = open_engine(settings_for(db, backend, *neo4j))
+        engine = open_engine(settings)
     except NeedToKnowError as err:
-        render.err_console.print(f"[red]error:[/] {err}")
+        render.error(f"{err}")
         raise typer.Exit(2) from err
     try:
         yield engine
     except InputError as err:
-        render.err_console.print(f"[red]error:[/] {err}")
+        render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
         engine.store.close()
@@ -57,7 +70,7 @@ def _at(at: str | None) -> datetime:
     try:
         return parse_datetime(at) if at else utcnow()
     except InputError as err:
-        render.err_console.print(f"[red]error:[/] --at: {err}")
+        render.error(f"--at: {err}")
         raise typer.Exit(2) from err
 
 
@@ -65,7 +78,7 @@ def _at(at: str | None) -> datetime:
 def init(db: DbOption = None) -> None:
     """Create an empty store (the SQLite journal and record of decisions)."""
     settings = settings_for(db)
-    with engine_for(db):
+    with engine_for(db, must_exist=False):
         pass
     render.console.print(f"initialised {settings.db}")
 
@@ -86,11 +99,11 @@ def load(
 ) -> None:
     """Load source files; all or nothing (a failed load leaves the store as it was)."""
     if fmt not in FORMATS:
-        render.err_console.print(f"[red]error:[/] unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        render.error(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     for p in paths:
         if not p.exists():
-            render.err_console.print(f"[red]error:[/] {p}: no such file or directory")
+            render.error(f"{p}: no such file or directory")
             raise typer.Exit(2)
     module = importlib.import_module(FORMATS[fmt])
     reader: Callable[..., LoadResult] = module.read
@@ -98,14 +111,14 @@ def load(
     settings = settings_for(db, backend)
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names)
-    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
                 summary = import_result(engine.store, result, dry_run=dry_run)
         except LoadError as err:
             render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
             for problem in err.problems[:50]:
-                render.err_console.print(f"  {problem}")
+                render.err_console.print(escape(f"  {problem}"))
             if len(err.problems) > 50:
                 render.err_console.print(f"  ... and {len(err.problems) - 50} more")
             raise typer.Exit(2) from err
@@ -117,7 +130,7 @@ def load(
     for kind, n in summary.by_kind.items():
         render.console.print(f"  {kind}: {n:,}")
     for w in summary.warnings[:20]:
-        render.console.print(f"  [yellow]warning[/] {w}")
+        render.console.print("  [yellow]warning[/] " + escape(str(w)))
     if len(summary.warnings) > 20:
         render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings[/]")
 
@@ -258,7 +271,7 @@ def verify(db: DbOption = None) -> None:
 
     path = settings_for(db).db
     if not path.exists():
-        render.err_console.print(f"[red]error:[/] {path}: no such file")
+        render.error(f"{path}: no such file")
         raise typer.Exit(2)
     journal = Journal(path)
     rows, bad = 0, 0
@@ -267,7 +280,7 @@ def verify(db: DbOption = None) -> None:
             rows += 1
     except ChangeRejected as err:
         bad += 1
-        render.err_console.print(f"[red]journal row {rows + 1} does not validate:[/] {err}")
+        render.err_console.print(f"[red]journal row {rows + 1} does not validate:[/] " + escape(str(err)))
     finally:
         journal.close()
     audit = SqliteAuditLog(path)
@@ -275,7 +288,7 @@ def verify(db: DbOption = None) -> None:
     records = audit.count()
     audit.close()
     for line in broken[:20]:
-        render.err_console.print(f"[red]record of decisions:[/] {line}")
+        render.err_console.print("[red]record of decisions:[/] " + escape(line))
     chain = "intact" if not broken else "BROKEN"
     render.console.print(f"journal: {rows:,} rows validated; record of decisions: {records:,} records, chain {chain}")
     raise typer.Exit(1 if bad or broken else 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from api.cli import render
 from api.cli.app import app
@@ -41,7 +42,7 @@ def demo(
     try:
         build(store, samples, progress)
     except LoadError as err:
-        render.err_console.print(f"[red]demo data did not load:[/] {err}")
+        render.err_console.print("[red]demo data did not load:[/] " + escape(str(err)))
         raise typer.Exit(2) from err
     engine = Engine(store, audit=SqliteAuditLog(db))
     render.console.print(f"\n[bold]Example decisions at {to_iso(DEMO_AT)}[/] (api/demo/README.md tells the story)\n")

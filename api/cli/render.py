@@ -13,11 +13,16 @@ from graph.decision import Decision, Outcome
 from graph.lookups import Access, Page
 from graph.timeutil import to_iso
 
-__all__ = ["console", "decision", "explanation", "page", "print_json"]
+__all__ = ["console", "decision", "error", "explanation", "page", "print_json"]
 
 # soft_wrap: messages and ids are never broken across lines (output is often piped or grepped).
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """An error line on stderr; the message is printed literally (ids and lists may hold brackets)."""
+    err_console.print("[red]error:[/] " + escape(message))
 
 
 def print_json(data: Any) -> None:
@@ -32,9 +37,11 @@ def decision(d: Decision, *, as_json: bool) -> None:
         return
     colour = {Outcome.ALLOW: "green", Outcome.PARTIAL: "yellow", Outcome.DENY: "red"}[d.outcome]
     released = ", ".join(sorted(d.released)) or "nothing"
+    purpose = f" for {d.request.purpose}" if d.request.purpose else ""
+    asked = f" (asked: {', '.join(sorted(d.request.categories))})" if d.request.categories is not None else ""
     console.print(
-        f"[bold {colour}]{d.outcome.upper()}[/] {d.request.provider_id} -> {d.request.student_id} "
-        f"at {to_iso(d.request.at)}; released: {released}"
+        f"[bold {colour}]{d.outcome.upper()}[/] "
+        + escape(f"{d.request.provider_id} -> {d.request.student_id}{purpose} at {to_iso(d.request.at)}{asked}; released: {released}")
     )
     for r in d.reasons:
         extra = f" ({r.category})" if r.category else (f" [{r.ref}]" if r.ref else "")

@@ -93,7 +93,7 @@ def token_create(
     try:
         info, secret = store.create(role, subject, tuple(partner or ()), label)
     except InputError as err:
-        render.err_console.print(f"[red]error:[/] {err}")
+        render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
         store.close()
@@ -120,7 +120,7 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (tok_...
     store = TokenStore(settings_for(db).db)
     try:
         if not store.revoke(token_id):
-            render.err_console.print(f"[red]error:[/] no active token {token_id!r}")
+            render.error(f"no active token {token_id!r}")
             raise typer.Exit(2)
     finally:
         store.close()

@@ -250,7 +250,7 @@ def _count(attrs: dict[str, Any]) -> SuppressedCount:
     return SuppressedCount(value=value, suppressed=False, display=str(value))
 
 
-def _neighbours(G: nx.DiGraph, start: str, path: Iterable[tuple[str, str]]) -> set[str]:
+def _neighbours(G: nx.DiGraph[str], start: str, path: Iterable[tuple[str, str]]) -> set[str]:
     """`start` and the nodes reached from it by following `path`: (direction, edge kind) steps, all kept."""
     keep = {start}
     frontier = {start}
@@ -258,15 +258,15 @@ def _neighbours(G: nx.DiGraph, start: str, path: Iterable[tuple[str, str]]) -> s
         nxt: set[str] = set()
         for n in frontier:
             if direction == "out":
-                nxt.update(t for _, t, k in G.out_edges(n, data="kind") if k == kind)
+                nxt.update(t for _, t, k in G.out_edges(n, data="kind") if k == kind)  # type: ignore[var-annotated]
             else:
-                nxt.update(s for s, _, k in G.in_edges(n, data="kind") if k == kind)
+                nxt.update(s for s, _, k in G.in_edges(n, data="kind") if k == kind)  # type: ignore[var-annotated]
         keep |= nxt
         frontier = nxt
     return keep
 
 
-def focus(G: nx.DiGraph, community: str | None, program: str | None) -> set[str]:
+def focus(G: nx.DiGraph[str], community: str | None, program: str | None) -> set[str]:
     """Nodes of `G` shown with the filters (all when neither is set).
 
     Parameters
@@ -296,7 +296,7 @@ def focus(G: nx.DiGraph, community: str | None, program: str | None) -> set[str]
     return keep
 
 
-def network_view(G: nx.DiGraph, at: datetime, keep: set[str]) -> PartnerNetworkType:
+def network_view(G: nx.DiGraph[str], at: datetime, keep: set[str]) -> PartnerNetworkType:
     """The GraphQL view of the nodes `keep` of `G` and the edges between them."""
     return PartnerNetworkType(
         at=at,

@@ -54,7 +54,9 @@ SUPPRESSED: Final = -1
 _Key = tuple[str, ...]
 
 
-def partner_network(store: GraphStore, at: datetime, policy: Policy | None = None, *, facts: CoverageFacts | None = None) -> nx.DiGraph:
+def partner_network(
+    store: GraphStore, at: datetime, policy: Policy | None = None, *, facts: CoverageFacts | None = None
+) -> nx.DiGraph[str]:
     """The partner network at `at` with suppressed student counts (no student nodes).
 
     Parameters
@@ -140,7 +142,7 @@ def partner_network(store: GraphStore, at: datetime, policy: Policy | None = Non
         v = values.get(key, 0)
         return {"students": v, "students_suppressed": 0, "students_display": str(v)}
 
-    G = nx.DiGraph(at=to_iso(at) or "", k=policy.suppression_k, k_inclusive=int(policy.suppress_k_itself))
+    G: nx.DiGraph[str] = nx.DiGraph(at=to_iso(at) or "", k=policy.suppression_k, k_inclusive=int(policy.suppress_k_itself))
     for kind, ids in (("Partner", partners), ("Program", programs), ("Community", communities), ("School", schools)):
         for node_id in ids:
             G.add_node(node_id, kind=kind, label=_clean(f.names.get(node_id, node_id)), **count_attrs((kind, node_id)))
@@ -161,7 +163,7 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch >= " " and ch != "\x7f")
 
 
-def write_network(G: nx.DiGraph, fmt: ExportFormat, out: Path) -> list[Path]:
+def write_network(G: nx.DiGraph[str], fmt: ExportFormat, out: Path) -> list[Path]:
     """Write `G` as `fmt` to `out`; return the files written.
 
     ``graphml``, ``gexf`` and ``node-link`` (JSON, ``nodes``/``edges`` keys) write the file

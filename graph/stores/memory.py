@@ -66,9 +66,10 @@ class MemoryStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.journal = Journal(self.path)
-        self.G: nx.MultiDiGraph = nx.MultiDiGraph()
-        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._succ
-        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._pred
+        self.G: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+        # The adjacency dicts themselves (private in networkx, stable since 2.0): see the module docstring.
+        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._succ  # type: ignore[attr-defined]
+        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._pred  # type: ignore[attr-defined]
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
         self._by_kind: dict[NodeKind | EdgeKind, dict[str, None]] = {}
