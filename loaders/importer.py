@@ -15,6 +15,7 @@ same files creates nothing.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -73,11 +74,15 @@ def plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], ImportSum
     return changes, summary
 
 
-def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tuple[str, int]], ImportSummary]:
-    """Changes, and for each the record it came from (("node"|"edge", index in the result))."""
+def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], array[int], ImportSummary]:
+    """Changes, and for each the record it came from: node index i as i, edge index j as -(j + 1).
+
+    A compact array, not a list of tuples: at 3.8 million records the difference is ~250 MB
+    of a bulk load's peak memory.
+    """
     summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
     changes: list[Change] = []
-    origins: list[tuple[str, int]] = []
+    origins: array[int] = array("q")
     # One batched lookup per side: a remote store (Neo4j) answers in a few round trips.
     known_nodes = store.nodes_by_id(n.id for n in result.nodes)
     known_edges = store.edges_by_id(e.id for e in result.edges)
@@ -91,7 +96,7 @@ def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tup
         summary.updated += current is not None
         summary.created += current is None
         changes.append(PutNode(node))
-        origins.append(("node", i))
+        origins.append(i)
     for j, edge in enumerate(result.edges):
         current_edge = known_edges.get(edge.id)
         if current_edge is not None:
@@ -103,7 +108,7 @@ def _plan(store: GraphStore, result: LoadResult) -> tuple[list[Change], list[tup
         summary.updated += current_edge is not None
         summary.created += current_edge is None
         changes.append(PutEdge(edge))
-        origins.append(("edge", j))
+        origins.append(-(j + 1))
     return changes, origins, summary
 
 
@@ -153,10 +158,10 @@ def _dry_validate(store: GraphStore, changes: Sequence[Change]) -> None:
     validate(changes, view, existing_node=store.node)
 
 
-def _locate(err: ChangeRejected, origins: list[tuple[str, int]], result: LoadResult) -> Problem:
+def _locate(err: ChangeRejected, origins: array[int], result: LoadResult) -> Problem:
     where: tuple[str, int | None] | None = None
     if err.index is not None and 0 <= err.index < len(origins):
-        kind, i = origins[err.index]
-        where = result.node_location(i) if kind == "node" else result.edge_location(i)
+        i = origins[err.index]
+        where = result.node_location(i) if i >= 0 else result.edge_location(-i - 1)
     file, line = where or ("<load>", None)
     return Problem(file, line, err.field, str(err))
