@@ -9,6 +9,7 @@ string, so the settings travel as ``NTK_*`` environment variables to the factory
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,7 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
         shared SQLite journal before every read.
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.app import create_app
 
@@ -58,7 +60,16 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
         return
     os.environ.update(settings_env(settings))
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        "api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
+    )
+    sock = config.bind_socket()
+    # Why: in uvicorn's multi-process mode the workers' connections are left with Nagle's
+    # algorithm on, and a response written as headers then body waits for the client's
+    # delayed ACK: a steady ~44 ms per request (measured: 44 ms -> 0.9 ms for /healthz).
+    # Accepted sockets inherit TCP_NODELAY from the listening socket on Linux.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command("serve")
