@@ -203,6 +203,12 @@ class SqliteAuditLog:
             rows = self.conn.execute(sql + " ORDER BY n", args).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        """The record with this id (its JSON body), or None."""
+        with self._lock:
+            row = self.conn.execute("SELECT body FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
     def count(self) -> int:
         """Number of records."""
         with self._lock:

@@ -4,6 +4,15 @@ Nothing is deleted. A change puts a node (create, or a new version of its proper
 puts an edge, or closes an edge's interval at a time. Every store validates a batch
 against its current state with `validate` before applying any of it, so a batch is
 all-or-nothing.
+
+Effective-dated state (DOMAIN.md, "Graph model"): a put that changes an existing record's
+properties does not overwrite it; it adds a **version** that holds from its
+``effective_at`` (the source's stated time, else the commit's record time, stamped by
+`stamp`). A question about an earlier instant sees the earlier version
+(`graph.evidence.Evidence.as_at`). Only a put marked ``correction`` (FHIR
+``entered-in-error``, an admin's correction) replaces the history: the fact was never
+true. A change of an edge's interval alone (``valid_from``/``valid_to``) restates when the
+relationship held and applies to every version, like `CloseEdge`.
 """
 
 from __future__ import annotations
@@ -31,21 +40,43 @@ from graph.model import (
 from graph.timeutil import ensure_aware
 from graph.trusted import trusted_edge, trusted_node
 
-__all__ = ["Change", "CloseEdge", "PutEdge", "PutNode", "StateView", "change_from_json", "change_to_json", "validate"]
+__all__ = [
+    "Change",
+    "CloseEdge",
+    "PutEdge",
+    "PutNode",
+    "StateView",
+    "change_from_json",
+    "change_to_json",
+    "interval_only",
+    "stamp",
+    "validate",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class PutNode:
-    """Create a node, or record a new version of its properties (same id, same kind)."""
+    """Create a node, or record a new version of its properties (same id, same kind).
+
+    ``effective_at``: when the new version takes effect (aware UTC); None: the commit's
+    record time. ``correction``: the new version replaces every earlier one.
+    """
 
     node: Node
+    effective_at: datetime | None = None
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PutEdge:
-    """Create an edge (or restate it unchanged: a no-op)."""
+    """Create an edge, record a new version of it, or restate it unchanged (a no-op).
+
+    ``effective_at`` and ``correction`` as for `PutNode`.
+    """
 
     edge: Edge
+    effective_at: datetime | None = None
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +111,18 @@ class StateView:
         return edge if edge is not None else self._edge(edge_id)
 
 
-def validate(changes: Sequence[Change], view: StateView, *, existing_node: Callable[[str], Node | None]) -> list[Change]:
+def validate(
+    changes: Sequence[Change],
+    view: StateView,
+    *,
+    existing_node: Callable[[str], Node | None],
+    now: datetime | None = None,
+) -> list[Change]:
     """Check a batch against the store's state; return the changes that change something.
 
     Restating an identical node or edge is dropped, so a repeated load is idempotent.
+    With `now` (the commit's record time, aware UTC), a put that changes an existing
+    record and states no ``effective_at`` is stamped with it (see the module docstring).
 
     Raises
     ------
@@ -103,7 +142,7 @@ def validate(changes: Sequence[Change], view: StateView, *, existing_node: Calla
             if current == node:
                 continue
             view.new_nodes[node.id] = node
-            effective.append(change)
+            effective.append(_stamped(change, now) if current is not None else change)
         elif isinstance(change, PutEdge):
             edge = change.edge
             _check_endpoints(edge, view, i)
@@ -118,7 +157,8 @@ def validate(changes: Sequence[Change], view: StateView, *, existing_node: Calla
                         index=i,
                     )
             view.new_edges[edge.id] = edge
-            effective.append(change)
+            stamp_it = current_edge is not None and not interval_only(current_edge, edge)
+            effective.append(_stamped(change, now) if stamp_it else change)
         else:
             ensure_aware(change.at)
             existing = view.edge(change.edge_id)
@@ -134,6 +174,34 @@ def validate(changes: Sequence[Change], view: StateView, *, existing_node: Calla
             view.new_edges[existing.id] = closed
             effective.append(change)
     return effective
+
+
+_INTERVAL_FIELDS: Final = frozenset({"valid_from", "valid_to", "recorded_at", "source"})
+
+
+def interval_only(old: Edge, new: Edge) -> bool:
+    """True when two versions of an edge differ at most in their interval (and provenance).
+
+    Such a put restates when the relationship held; it applies to every version.
+    """
+    if type(old) is not type(new):
+        return False
+    return all(
+        getattr(old, f.name) == getattr(new, f.name)
+        for f in dataclasses.fields(new)  # type: ignore[arg-type]
+        if f.name not in _INTERVAL_FIELDS
+    )
+
+
+def _stamped(change: PutNode | PutEdge, now: datetime | None) -> Change:
+    if change.effective_at is not None or change.correction or now is None:
+        return change
+    return dataclasses.replace(change, effective_at=now)
+
+
+def stamp(change: Change, now: datetime) -> Change:
+    """`change` with ``effective_at`` set to `now` when it is a put that states none."""
+    return _stamped(change, now) if isinstance(change, (PutNode, PutEdge)) else change
 
 
 def _check_endpoints(edge: Edge, view: StateView, index: int) -> None:
@@ -154,12 +222,26 @@ def _check_endpoints(edge: Edge, view: StateView, index: int) -> None:
 _OPS: Final = ("put_node", "put_edge", "close_edge")
 
 
+_EFFECTIVE: Final = "@effective_at"
+_CORRECTION: Final = "@correction"
+
+
+def _put_data(record: Node | Edge, effective_at: datetime | None, correction: bool) -> str:
+    data = record_to_dict(record)
+    # Version metadata rides in the record's row under keys no field can have.
+    if effective_at is not None:
+        data[_EFFECTIVE] = effective_at.isoformat()
+    if correction:
+        data[_CORRECTION] = True
+    return json.dumps(data, separators=(",", ":"))
+
+
 def change_to_json(change: Change) -> tuple[str, str, str, str]:
     """(op, kind, id, data JSON) for the journal row of a change."""
     if isinstance(change, PutNode):
-        return "put_node", str(change.node.kind), change.node.id, json.dumps(record_to_dict(change.node), separators=(",", ":"))
+        return "put_node", str(change.node.kind), change.node.id, _put_data(change.node, change.effective_at, change.correction)
     if isinstance(change, PutEdge):
-        return "put_edge", str(change.edge.kind), change.edge.id, json.dumps(record_to_dict(change.edge), separators=(",", ":"))
+        return "put_edge", str(change.edge.kind), change.edge.id, _put_data(change.edge, change.effective_at, change.correction)
     return "close_edge", "", change.edge_id, json.dumps({"at": change.at.isoformat()})
 
 
@@ -176,10 +258,13 @@ def change_from_json(op: str, kind: str, record_id: str, data: str, *, trusted: 
     """
     try:
         payload = json.loads(data)
-        if op == "put_node":
-            return PutNode(trusted_node(kind, payload) if trusted else node_from_dict(kind, payload))
-        if op == "put_edge":
-            return PutEdge(trusted_edge(kind, payload) if trusted else edge_from_dict(kind, payload))
+        if op in ("put_node", "put_edge"):
+            raw = payload.pop(_EFFECTIVE, None)
+            effective = None if raw is None else ensure_aware(datetime.fromisoformat(raw))
+            correction = bool(payload.pop(_CORRECTION, False))
+            if op == "put_node":
+                return PutNode(trusted_node(kind, payload) if trusted else node_from_dict(kind, payload), effective, correction)
+            return PutEdge(trusted_edge(kind, payload) if trusted else edge_from_dict(kind, payload), effective, correction)
         if op == "close_edge":
             return CloseEdge(record_id, ensure_aware(datetime.fromisoformat(payload["at"])))
     except (ValueError, KeyError, ValidationError) as err:

@@ -406,6 +406,7 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     DepthLimitExceeded
         Team nesting passes ``policy.max_team_depth``.
     """
+    ev = ev.as_at(req.at)  # effective-dated state: the versions in effect at the instant asked about
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []

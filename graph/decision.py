@@ -112,6 +112,8 @@ class Decision:
     path: tuple[PathStep, ...]
     policy_version: str
     evidence: Evidence = field(compare=False, repr=False)
+    consistency_token: str | None = field(default=None, compare=False)
+    """The store state the evidence was read at (set by the engine); `replay` rebuilds it."""
 
     @property
     def allowed(self) -> bool:
@@ -167,4 +169,5 @@ class Decision:
             ],
             "path": path,
             "policy_version": self.policy_version,
+            "consistency_token": self.consistency_token,
         }

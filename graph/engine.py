@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 
@@ -28,6 +29,8 @@ from graph.timeutil import ensure_aware, utcnow
 __all__ = ["Engine"]
 
 log = structlog.get_logger("needtoknow.engine")
+
+_G = TypeVar("_G")
 
 MAX_PAGE = 1000
 
@@ -128,8 +131,21 @@ class Engine:
         self.store.sync(token)
         for req in reqs:
             self._validate(req, strict_ids)
-        decisions = [decide(self.store.gather_evidence(r.provider_id, r.student_id), r, self.policy) for r in reqs]
+        state, evidence = self._gather_at_one_state(lambda: [self.store.gather_evidence(r.provider_id, r.student_id) for r in reqs])
+        decisions = [replace(decide(ev, r, self.policy), consistency_token=state) for ev, r in zip(evidence, reqs, strict=True)]
         return self._record(decisions, caller or Caller(), request_time)
+
+    def _gather_at_one_state(self, gather: Callable[[], _G]) -> tuple[str, _G]:
+        """Gather evidence, and the consistency token of the state it was read at.
+
+        Another thread of this process may apply a write meanwhile; then gather again, so
+        the recorded token names exactly the state the decision read (`replay` relies on it).
+        """
+        while True:
+            before = self.store.token()
+            found = gather()
+            if self.store.token() == before:
+                return before, found
 
     def decide_only(self, req: CheckRequest) -> Decision:
         """Gather and judge without recording: for benchmarks and replay tools only, never for answers."""
@@ -197,6 +213,7 @@ class Engine:
         in chunks until a page and one more allow are found (the one more says a next page exists)."""
         request_time = self.clock()
         self.store.sync(token)
+        state = self.store.token()
         at = ensure_aware(at) if at is not None else request_time
         anchor = provider_id if provider_id is not None else student_id
         assert anchor is not None
@@ -226,6 +243,11 @@ class Engine:
                     items.append(Access(pid, sid, d, None))
                     if len(items) > first:
                         break
+        if self.store.token() != state:
+            # A write was applied meanwhile: judge again at one state, so each recorded token is exact.
+            return self._lookup(provider_id, student_id, at, purpose, categories, first, after, caller, None)
+        decided = [replace(d, consistency_token=state) for d in decided]
+        items = [replace(a, decision=replace(a.decision, consistency_token=state)) for a in items]
         key = (lambda a: a.student_id) if provider_id is not None else (lambda a: a.provider_id)
         return self._page(items, decided, first, caller, request_time, key=key)
 

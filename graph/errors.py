@@ -11,7 +11,10 @@ The whole tree, so callers catch exactly what they mean::
      │   │   └─ NaiveDatetimeError
      │   └─ InvalidCursor
      ├─ ChangeRejected          a write that would break the graph (dangling id, duplicate id,
-     │                          wrong kind, bad property); nothing of the batch is applied
+     │   │                      wrong kind, bad property); nothing of the batch is applied
+     │   ├─ PreconditionFailed  a command's precondition does not hold in the committed state
+     │   │                      (checked inside the write transaction); `code` names it
+     │   └─ IdempotencyConflict an idempotency key reused with a different input
      ├─ DepthLimitExceeded      the configured team depth was reached: raised, never a silent deny
      ├─ StoreUnavailable
      │   └─ AuditUnavailable    the engine turns this into deny(audit_unavailable)
@@ -34,7 +37,9 @@ __all__ = [
     "InvalidTime",
     "LoadError",
     "NaiveDatetimeError",
+    "IdempotencyConflict",
     "NeedToKnowError",
+    "PreconditionFailed",
     "Problem",
     "StaleRead",
     "StoreUnavailable",
@@ -118,6 +123,40 @@ class ChangeRejected(NeedToKnowError):
         self.field = field
         self.index = index
         super().__init__(message)
+
+
+class PreconditionFailed(ChangeRejected):
+    """A write command's precondition does not hold in the committed state.
+
+    Checked inside the store's write transaction (under the journal's write lock, or in
+    the same Neo4j transaction), so of two concurrent writers at most one can pass a
+    precondition that only one can hold (SpiceDB's write preconditions).
+
+    Attributes
+    ----------
+    code : str
+        Stable, machine-readable: ``not_found``, ``already_exists``,
+        ``consent_already_revoked``, ``service_already_ended``, ``service_already_open``,
+        ``service_status_unchanged``, ``guardian_not_unverified``, ``not_a_team``,
+        ``already_member``, ``token_already_revoked``, ...
+    """
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, field=field)
+
+
+class IdempotencyConflict(ChangeRejected):
+    """An idempotency key was used before with a different verb or input.
+
+    The same key with the same input returns the original result without a second write;
+    with a different input it is this error (nothing is written).
+    """
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used with a different input", field="idempotencyKey")
 
 
 class DepthLimitExceeded(NeedToKnowError):

@@ -7,8 +7,11 @@ purpose or category: an expired consent is still evidence, or decide could only 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from graph.model import (
     About,
@@ -33,8 +36,23 @@ from graph.model import (
 )
 
 _E = TypeVar("_E", bound=Edge)
+_R = TypeVar("_R")
 
-__all__ = ["ConsentFacts", "Evidence", "SignedAgreement"]
+__all__ = ["ConsentFacts", "Evidence", "SignedAgreement", "Versions", "version_at"]
+
+Versions = tuple[tuple[datetime | None, Any], ...]
+"""A record's versions, oldest effective first: (effective_at or None for "from the start", record)."""
+
+
+def version_at(versions: Versions, at: datetime) -> Any:
+    """The version in effect at `at`: the last whose ``effective_at`` is None or <= `at`."""
+    chosen = versions[0][1]
+    for effective, record in versions:
+        if effective is None or effective <= at:
+            chosen = record
+        else:
+            break
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +85,9 @@ class Evidence:
     ``memberships`` are the MEMBER_OF edges reachable from the provider (any time);
     ``services`` the SERVES edges to the student from the provider or any of those teams.
     ``partner_agreements`` are SIGNED edges of every partner the provider was ever employed by.
+    ``node_history`` / ``edge_history`` hold, for the records above that have more than one
+    version (effective-dated state, `graph.changes`), every version; the records themselves
+    are the newest. `as_at` picks the versions in effect at an instant; `decide` calls it.
     """
 
     provider: Provider | None
@@ -84,6 +105,52 @@ class Evidence:
     guardian_links: tuple[GuardianOf, ...] = ()
     restrictions: tuple[Restricts, ...] = ()
     consents: tuple[ConsentFacts, ...] = field(default=())
+    node_history: Mapping[str, Versions] = field(default_factory=dict)
+    edge_history: Mapping[str, Versions] = field(default_factory=dict)
+
+    def as_at(self, at: datetime) -> Evidence:
+        """This evidence as it stood at `at`: every versioned record replaced by its version in
+        effect then, and consent documents signed after `at` left out (they did not exist).
+
+        The same object when neither applies (the common case).
+        """
+        if any(c.consent.signed_at is not None and c.consent.signed_at > at for c in self.consents):
+            # A document signed after the instant did not exist then: it is no evidence about it.
+            present = tuple(c for c in self.consents if c.consent.signed_at is None or c.consent.signed_at <= at)
+            return dataclasses.replace(self, consents=present).as_at(at)
+        if not self.node_history and not self.edge_history:
+            return self
+        nh, eh = self.node_history, self.edge_history
+
+        def node(rec: _R) -> _R:
+            versions = nh.get(rec.id) if rec is not None else None  # type: ignore[attr-defined]
+            return rec if versions is None else version_at(versions, at)  # type: ignore[no-any-return]
+
+        def edges(items: tuple[_E, ...]) -> tuple[_E, ...]:
+            if not eh:
+                return items
+            return tuple(e if (v := eh.get(e.id)) is None else version_at(v, at) for e in items)
+
+        def signed(items: tuple[SignedAgreement, ...]) -> tuple[SignedAgreement, ...]:
+            return tuple(SignedAgreement(edges((s.edge,))[0], node(s.agreement)) for s in items)
+
+        return Evidence(
+            provider=node(self.provider),
+            student=node(self.student),
+            employments=edges(self.employments),
+            works_in=edges(self.works_in),
+            trainings=edges(self.trainings),
+            agreements=signed(self.agreements),
+            partner_agreements=signed(self.partner_agreements),
+            memberships=edges(self.memberships),
+            services=edges(self.services),
+            attends=edges(self.attends),
+            school_locations=edges(self.school_locations),
+            lives_in=edges(self.lives_in),
+            guardian_links=edges(self.guardian_links),
+            restrictions=edges(self.restrictions),
+            consents=tuple(ConsentFacts(node(c.consent), edges(c.about), edges(c.given_by), edges(c.permits)) for c in self.consents),
+        )
 
     def canonical(self) -> Evidence:
         """The same evidence with every tuple sorted by id: two stores' evidence compares equal."""
@@ -116,4 +183,6 @@ class Evidence:
             guardian_links=by_id(self.guardian_links),
             restrictions=by_id(self.restrictions),
             consents=consents,
+            node_history=dict(sorted(self.node_history.items())),
+            edge_history=dict(sorted(self.edge_history.items())),
         )

@@ -1,4 +1,11 @@
-"""Fast construction of records the engine has already validated (journal replay).
+"""Fast construction of records whose values are known valid: the one door for it.
+
+Three callers build records without pydantic validation, all through here: journal replay
+(`trusted_record` / `trusted_node` / `trusted_edge`, from JSON rows), the OneRoster and SDS
+readers' fast path and the synthetic generator (`construct`, from values they made and
+checked). Both fill every field the model declares, from the value given or the model's
+default, so a field added to the model later cannot be skipped; `bulk_allocation` is the
+one garbage-collector pause for building millions of records.
 
 Every row of the journal was written by `graph.changes.change_to_json` after the record
 passed validation, so replaying it need not validate again: validation is most of the
@@ -14,16 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import gc
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
 
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_class, node_class
 
-__all__ = ["trusted_edge", "trusted_node", "trusted_record"]
+__all__ = ["bulk_allocation", "construct", "constructor", "trusted_edge", "trusted_node", "trusted_record"]
 
 R = TypeVar("R", Node, Edge)
 _Conv = Callable[[Any], Any]
@@ -117,3 +126,51 @@ def trusted_node(kind: NodeKind | str, data: dict[str, Any]) -> Node:
 def trusted_edge(kind: EdgeKind | str, data: dict[str, Any]) -> Edge:
     """An edge of `kind` from a journal row (see trusted_record)."""
     return trusted_record(edge_class(kind), data)
+
+
+def construct(cls: type[R], **values: Any) -> R:
+    """Build a `cls` record from already-typed `values` without validating them.
+
+    For values the caller made and checked (a loader's fast path, the synthetic generator):
+    fields left out get the model's defaults.
+
+    Raises
+    ------
+    TypeError
+        A required field is missing.
+    """
+    record = object.__new__(cls)
+    set_ = object.__setattr__
+    get = values.get
+    for name, _conv, default in _plan(cls):
+        value = get(name, default)
+        if value is _MISSING:
+            raise TypeError(f"{cls.__name__}: missing field {name!r}")
+        set_(record, name, value)
+    return record
+
+
+def constructor(cls: type[R]) -> Callable[..., R]:
+    """`construct` bound to one class (``constructor(Student)(id="s1")``)."""
+
+    def make(**values: Any) -> R:
+        return construct(cls, **values)
+
+    return make
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of acyclic records are built.
+
+    Why: each full collection walks every record made so far, which made a
+    700,000-student read ~20% slower; the records hold no reference cycles. The previous
+    state is restored on exit, also on error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

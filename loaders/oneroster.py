@@ -19,20 +19,15 @@ shared with `loaders.sds`.
 from __future__ import annotations
 
 import csv
-import dataclasses
-import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from graph.errors import InvalidTime, Problem
 from graph.model import (
@@ -51,6 +46,7 @@ from graph.model import (
     Student,
 )
 from graph.timeutil import ensure_aware
+from graph.trusted import bulk_allocation, constructor
 from loaders.base import LoadResult, problems_from_validation
 
 __all__ = [
@@ -266,67 +262,7 @@ def person_name(row: Row, given: str = "givenName", family: str = "familyName") 
 # ---------------------------------------------------------------------------- speed
 
 
-@contextmanager
-def bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of acyclic records are built.
-
-    Why: each full collection walks every record made so far, which made a
-    700,000-student read ~20% slower; the records hold no reference cycles. The previous
-    state is restored on exit, also on error.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-# ---------------------------------------------------------------------------- trusted construction
-
-_R = TypeVar("_R", Node, Edge)
-
-
-def _trusted(cls: type[_R]) -> Callable[..., _R]:
-    """A constructor for `cls` that skips pydantic validation, for values this module made.
-
-    Why: validation is ~5 µs a record, a quarter of reading a 700,000-student package.
-    It is only used when the values are known valid: ids pass `_plain_id` (a strict
-    subset of the model's id rule), datetimes are aware UTC made here, enums are members,
-    and ``valid_to >= valid_from`` was checked. Anything else takes the validating path,
-    which yields the Problem. Fields left out get the model's defaults, so a field added
-    to the model later keeps working; tests compare every record with its validated twin.
-    """
-    names: list[str] = []
-    defaults: dict[str, Any] = {}
-    factories: dict[str, Callable[[], Any]] = {}
-    for f in dataclasses.fields(cls):
-        names.append(f.name)
-        default: Any = f.default
-        if isinstance(default, FieldInfo):  # pydantic Field(default=..., ge=1)
-            default = default.get_default(call_default_factory=False)
-        if default is not dataclasses.MISSING and default is not PydanticUndefined:
-            defaults[f.name] = default
-        elif f.default_factory is not dataclasses.MISSING:
-            factories[f.name] = f.default_factory
-    setattr_ = object.__setattr__
-
-    def make(**values: Any) -> _R:
-        obj = object.__new__(cls)
-        for name in names:
-            if name in values:
-                setattr_(obj, name, values[name])
-            elif name in defaults:
-                setattr_(obj, name, defaults[name])
-            else:  # a default_factory, or a required field left out: let the model say so
-                factory = factories.get(name)
-                if factory is None:
-                    raise TypeError(f"{cls.__name__}: missing field {name!r}")
-                setattr_(obj, name, factory())
-        return obj
-
-    return make
+# Construction without validation and the GC pause live in graph.trusted (one door for both).
 
 
 def _plain_id(value: str) -> bool:
@@ -335,8 +271,12 @@ def _plain_id(value: str) -> bool:
 
 
 _FAST: Final[dict[type[Any], Callable[..., Any]]] = {
-    cls: _trusted(cls) for cls in (Student, Guardian, Provider, School, District, Attends, GuardianOf, PartOf)
+    cls: constructor(cls) for cls in (Student, Guardian, Provider, School, District, Attends, GuardianOf, PartOf)
 }
+"""Trusted constructors, used only for values known valid: ids pass `_plain_id` (a strict
+subset of the model's id rule), datetimes are aware UTC made here, enums are members and
+``valid_to >= valid_from`` was checked; anything else takes the validating path, which
+yields the Problem. Tests compare every record with its validated twin."""
 
 
 # ---------------------------------------------------------------------------- builder

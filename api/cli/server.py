@@ -20,7 +20,9 @@ from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOp
 from api.config import ApiSettings
 from api.roles import Role
 from api.tokens import TokenStore
-from graph.errors import InputError
+from graph import commands
+from graph.errors import NeedToKnowError, PreconditionFailed
+from graph.open import open_store
 
 __all__ = ["serve", "settings_env"]
 
@@ -99,15 +101,23 @@ def token_create(
     label: Annotated[str | None, typer.Option("--label", help="A note for `token list`.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Create a token and print its secret once (only its SHA-256 is stored)."""
-    store = TokenStore(settings_for(db).db)
+    """Create a token and print its secret once (only its SHA-256 is stored).
+
+    The subject of a provider or guardian token, and an app's partners, must exist in the store.
+    """
+    settings = settings_for(db)
+    store = TokenStore(settings.db)
+    graph_store = None
     try:
-        info, secret = store.create(role, subject, tuple(partner or ()), label)
-    except InputError as err:
+        graph_store = open_store(settings)
+        info, secret = commands.create_token(store, graph_store, commands.CreateToken(role, subject, tuple(partner or ()), label))
+    except NeedToKnowError as err:
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
         store.close()
+        if graph_store is not None:
+            graph_store.close()
     render.err_console.print(f"created {info.id} ({info.role}); the secret is shown once:")
     print(secret)
 
@@ -130,9 +140,10 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (tok_...
     """Revoke a token: it stops working at once in every worker."""
     store = TokenStore(settings_for(db).db)
     try:
-        if not store.revoke(token_id):
-            render.error(f"no active token {token_id!r}")
-            raise typer.Exit(2)
+        commands.revoke_token(store, token_id)
+    except PreconditionFailed as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
     finally:
         store.close()
     render.console.print(f"revoked {token_id}")

@@ -3,7 +3,7 @@
 """Queries: checks, explanations, lookups in both directions, node lookups, disclosures.
 
 Each resolver checks the caller's role (api/roles.py), converts, calls the engine, and
-maps the answer (STYLE.md, item 13). Decisions pass through `api.disclosure.disclose`
+maps the answer (STYLE.md, item 13). Decisions pass through `graph.disclosure.disclose`
 before they are shown; the engine has already recorded them in full.
 """
 
@@ -15,12 +15,12 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.disclosure import disclose
 from api.errors import BatchTooLarge, NotFound
 from api.roles import may_ask_about_provider, may_see_network, may_see_student_report, require, require_admin
 from api.schema.analytics import AnalyticsQuery
 from api.schema.context import Context
 from api.schema.enums import OutcomeEnum, ReasonCode, ServiceStatusEnum, to_gql
+from api.schema.replay import ReplayQuery
 from api.schema.types import (
     AccessConnection,
     AccessEdge,
@@ -44,6 +44,7 @@ from api.schema.types import (
 )
 from graph.audit import SqliteAuditLog
 from graph.decision import Decision
+from graph.disclosure import disclose
 from graph.lookups import encode_cursor
 from graph.model import Consent, NodeKind, Partner, Program, Provider, Serves
 from graph.timeutil import parse_datetime
@@ -88,7 +89,7 @@ def _node(
 
 
 @strawberry.type(description="Questions about who may see what, and aggregates (coverage, the partner network).")
-class Query(AnalyticsQuery):
+class Query(AnalyticsQuery, ReplayQuery):
     @strawberry.field(description="May a provider see a student's record, and why. Recorded before it is answered.")
     def check(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> DecisionType:
         return decide_for(info, [request], consistency_token)[0]

@@ -398,6 +398,14 @@ class DisclosureType:
 class ValidationError:
     field: str | None = strawberry.field(description="The offending input field, when one can be named.")
     message: str = strawberry.field(description="Why it was refused.")
+    code: str = strawberry.field(
+        default="invalid",
+        description="Stable, machine-readable: `invalid` (bad value, unknown or wrongly-kinded id), or the precondition that "
+        "failed in the committed state: `not_found`, `already_exists`, `consent_already_revoked`, `before_signature`, "
+        "`service_already_open`, `service_already_ended`, `service_status_unchanged`, `guardian_not_unverified`, "
+        "`not_a_team`, `already_member`, `already_enrolled`, `no_recipients`, `status_unchanged`, "
+        "`idempotency_key_reused` (docs/api.md, \"Writes\").",
+    )
 
 
 @strawberry.type(name="Service", description="A service relationship (SERVES edge) from a provider or team to a student.")
@@ -456,6 +464,9 @@ def from_relationship(e: Edge) -> RelationshipType:
 class ConsentPayload:
     consent: ConsentType = strawberry.field(description="The consent as now recorded.")
     consistency_token: str = strawberry.field(description="Pass to later reads to see this write.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when an idempotencyKey returned the result of an earlier identical request (nothing written)."
+    )
 
 
 @strawberry.type(description="A service relationship was started or changed.")
@@ -463,6 +474,9 @@ class ServicePayload:
     service: ServiceType = strawberry.field(description="The service edge as now recorded (the new one, after a status change).")
     closed: list[ServiceType] = strawberry.field(description="Edges closed by this write (history is kept).")
     consistency_token: str = strawberry.field(description="Pass to later reads to see this write.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when an idempotencyKey returned the result of an earlier identical request (nothing written)."
+    )
 
 
 @strawberry.type(description="Relationships were recorded (training, agreement, team, enrolment, guardian).")
@@ -470,6 +484,9 @@ class RelationshipPayload:
     relationships: list[RelationshipType] = strawberry.field(description="Edges opened by this write.")
     closed: list[RelationshipType] = strawberry.field(description="Edges closed by this write (history is kept).")
     consistency_token: str = strawberry.field(description="Pass to later reads to see this write.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when an idempotencyKey returned the result of an earlier identical request (nothing written)."
+    )
 
 
 @strawberry.type(description="A provider was added.")
@@ -477,6 +494,9 @@ class ProviderPayload:
     provider: ProviderType = strawberry.field(description="The provider.")
     relationships: list[RelationshipType] = strawberry.field(description="Employment and communities recorded.")
     consistency_token: str = strawberry.field(description="Pass to later reads to see this write.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when an idempotencyKey returned the result of an earlier identical request (nothing written)."
+    )
 
 
 ConsentResult = Annotated[ConsentPayload | ValidationError, strawberry.union("ConsentResult", description="The consent, or why not.")]

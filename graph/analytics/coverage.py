@@ -154,13 +154,17 @@ def consent_in_force(cf: ConsentFacts, ev: Evidence, at: datetime, policy: Polic
     at : datetime
         Aware.
     """
-    return cf in consents_in_force(ev, at, policy, (cf,))
+    return any(c.consent.id == cf.consent.id for c in consents_in_force(ev, at, policy, (cf,)))
 
 
 def consents_in_force(ev: Evidence, at: datetime, policy: Policy, consents: Iterable[ConsentFacts] | None = None) -> list[ConsentFacts]:
     """The permit consents of `ev` (or `consents`) that `consent_in_force` accepts, in order."""
+    ev = ev.as_at(at)  # effective-dated state: the versions in effect at `at`
     if ev.student is None:
         return []
+    if consents is not None:  # the same documents, as they stood at `at` (absent: not yet signed)
+        wanted = {c.consent.id for c in consents}
+        consents = [c for c in ev.consents if c.consent.id in wanted]
     out = []
     for cf in ev.consents if consents is None else consents:
         if cf.consent.consent_kind is not ConsentKind.PERMIT:

@@ -8,14 +8,81 @@ in a string) that every read accepts as "at least as fresh as".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from graph.changes import Change
 from graph.evidence import Evidence
 from graph.model import Edge, EdgeKind, Node, NodeKind
 
-__all__ = ["GraphStore"]
+__all__ = ["Committed", "GraphStore", "Idempotency", "Work", "WriteTx"]
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A client-chosen idempotency key and the fingerprint of the request it was sent with.
+
+    ``fingerprint`` is a digest of the verb and its input as given (defaults unresolved), so
+    a retry with the same input matches and a reuse with another input does not.
+    """
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What a write command returns: the consistency token of its commit and its result.
+
+    ``result`` is JSON-ready (ids the command made, opened or closed); ``replayed`` is True
+    when an idempotency key returned an earlier commit's result without writing again.
+    """
+
+    token: str
+    result: Mapping[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+
+
+class WriteTx(Protocol):
+    """Reads of the **committed** state inside a store's write transaction.
+
+    Embedded: the journal's write lock is held and the graph has caught up with every
+    commit; Neo4j: the reads run in the transaction that will commit (and that commit
+    checks no other writer moved the journal in between). A command checks its
+    preconditions here, so no concurrent writer can slip in between check and commit.
+    """
+
+    now: datetime
+    """The record time of this commit (aware UTC)."""
+
+    def node(self, node_id: str) -> Node | None:
+        """The newest version of the node with this id, or None."""
+        ...
+
+    def edge(self, edge_id: str) -> Edge | None:
+        """The newest version of the edge with this id, or None."""
+        ...
+
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes with these ids that exist."""
+        ...
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        """The edges with these ids that exist (newest versions)."""
+        ...
+
+    def edges_at(self, node_id: str, kind: EdgeKind, direction: Literal["out", "in"]) -> list[Edge]:
+        """Every edge of `kind` leaving (``out``) or entering (``in``) the node, any interval, by id."""
+        ...
+
+
+Work = Callable[[WriteTx], tuple[Sequence[Change], Mapping[str, Any]]]
+"""A command's body: reads through the transaction, returns the changes and a JSON-ready result.
+
+It may raise `graph.errors.PreconditionFailed` (or any `ChangeRejected`): nothing is written.
+A store may run it more than once (optimistic retry), so it must not have side effects."""
 
 
 @runtime_checkable
@@ -31,6 +98,24 @@ class GraphStore(Protocol):
         """Validate and apply a batch atomically; return the consistency token after it.
 
         Raises ChangeRejected (nothing applied) or StoreUnavailable.
+        """
+        ...
+
+    def transact(self, work: Work, *, idempotency: Idempotency | None = None) -> Committed:
+        """Run `work` inside one write transaction and commit its changes atomically.
+
+        `work` reads the committed state through a `WriteTx` and returns the changes and a
+        result. With `idempotency`, a key already committed with the same fingerprint
+        returns that commit's result (``replayed``) without running `work`; the key and the
+        result are stored in the same transaction as the changes.
+
+        Raises
+        ------
+        PreconditionFailed, ChangeRejected
+            From `work` or from validation; nothing is written.
+        IdempotencyConflict
+            The key was used with another fingerprint; nothing is written.
+        StoreUnavailable
         """
         ...
 

@@ -7,10 +7,12 @@ the writer; `PRAGMA data_version` tells cheaply whether another connection commi
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from graph.changes import Change, change_from_json, change_to_json
 from graph.errors import StoreUnavailable
@@ -28,6 +30,13 @@ CREATE TABLE IF NOT EXISTS events (
     data        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
 """
 
 
@@ -75,9 +84,12 @@ class Journal:
         except sqlite3.Error as err:
             raise StoreUnavailable(f"journal {self.path} is not writable: {err}") from err
 
-    def append(self, changes: Sequence[Change]) -> int:
-        """Append changes inside the transaction opened by `begin`; return the last seq."""
-        now = utcnow().isoformat()
+    def append(self, changes: Sequence[Change], now_at: datetime | None = None) -> int:
+        """Append changes inside the transaction opened by `begin`; return the last seq.
+
+        `now_at` is the commit's record time (default: now).
+        """
+        now = (now_at or utcnow()).isoformat()
         # A generator: a bulk load's rows are encoded as SQLite takes them, never all held at once.
         rows = ((now, *change_to_json(c)) for c in changes)
         try:
@@ -85,6 +97,24 @@ class Journal:
         except sqlite3.Error as err:
             raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
         return self.head()
+
+    def idempotent(self, key: str) -> tuple[str, dict[str, Any], str] | None:
+        """(fingerprint, result, token) stored for an idempotency key, or None. Inside `begin`."""
+        try:
+            row = self.conn.execute("SELECT fingerprint, result, token FROM idempotency WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} read failed: {err}") from err
+        return None if row is None else (row[0], json.loads(row[1]), row[2])
+
+    def remember(self, key: str, fingerprint: str, result: Mapping[str, Any], token: str, now_at: datetime) -> None:
+        """Store an idempotency key with its result, in the transaction opened by `begin`."""
+        try:
+            self.conn.execute(
+                "INSERT INTO idempotency (key, fingerprint, result, token, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                (key, fingerprint, json.dumps(dict(result), sort_keys=True), token, now_at.isoformat()),
+            )
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
 
     def commit(self) -> None:
         """Commit the transaction opened by `begin`."""
@@ -99,16 +129,20 @@ class Journal:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def read_since(self, seq: int, batch: int = 50_000, *, trusted: bool = True) -> Iterator[tuple[int, Change]]:
-        """Changes with a sequence number above `seq`, in order.
+    def read_since(
+        self, seq: int, batch: int = 50_000, *, trusted: bool = True, until: int | None = None
+    ) -> Iterator[tuple[int, Change]]:
+        """Changes with a sequence number above `seq` (and at most `until`), in order.
 
         ``trusted`` (default): rows are rebuilt without re-validation (graph.trusted);
         False re-validates every record (`verify`).
         """
         last = seq
+        top = until if until is not None else 2**62
         while True:
             rows = self.conn.execute(
-                "SELECT seq, op, kind, record_id, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+                "SELECT seq, op, kind, record_id, data FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (last, top, batch),
             ).fetchall()
             if not rows:
                 return

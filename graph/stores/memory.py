@@ -15,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import networkx as nx
 
 from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, validate
-from graph.errors import InputError, StaleRead
-from graph.evidence import ConsentFacts, Evidence, SignedAgreement
+from graph.errors import IdempotencyConflict, InputError, StaleRead, StoreUnavailable
+from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
 from graph.model import (
     About,
     Agreement,
@@ -43,7 +44,10 @@ from graph.model import (
     Signed,
     Student,
 )
+from graph.stores.base import Committed, Idempotency, Work
 from graph.stores.journal import Journal
+from graph.timeutil import utcnow
+from graph.versions import close_versions, put_version
 
 __all__ = ["MemoryStore"]
 
@@ -63,8 +67,10 @@ class MemoryStore:
 
     name = "networkx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, until: int | None = None) -> None:
         self.path = Path(path)
+        # `until`: a read-only view of the graph as known at that consistency token (replay).
+        self._until = until
         self.journal = Journal(self.path)
         self.G: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         # The adjacency dicts themselves (private in networkx, stable since 2.0): see the module docstring.
@@ -80,6 +86,10 @@ class MemoryStore:
         # The provider side of evidence is shared by every check a provider makes; it is
         # cached until the next change of any kind (a write or a catch-up clears it).
         self._provider_cache: dict[str, dict[str, Any]] = {}
+        # Effective-dated state: every version of a record that has more than one
+        # (graph.changes); the dicts above hold the newest. Empty for most stores.
+        self._node_hist: dict[str, list[tuple[datetime | None, Node]]] = {}
+        self._edge_hist: dict[str, list[tuple[datetime | None, Edge]]] = {}
         self._seq = 0
         self._lock = threading.RLock()
         self._catch_up()
@@ -88,13 +98,37 @@ class MemoryStore:
 
     def apply(self, changes: Sequence[Change]) -> str:
         """Validate and apply a batch atomically (journal first); return the token after it."""
+        batch = list(changes)
+        return self.transact(lambda _tx: (batch, {})).token
+
+    def transact(self, work: Work, *, idempotency: Idempotency | None = None) -> Committed:
+        """Run `work` under the journal's write lock against the committed state; commit atomically.
+
+        The lock (SQLite ``BEGIN IMMEDIATE``) serialises writers across processes; the graph
+        first catches up with every commit, so `work` reads exactly the committed state.
+        See `GraphStore.transact`.
+        """
+        if self._until is not None:
+            raise StoreUnavailable(f"this view of {self.path} is read-only (as known at token {self._until})")
         with self._lock:
             self.journal.begin()
             try:
                 self._catch_up()
+                if idempotency is not None:
+                    prior = self.journal.idempotent(idempotency.key)
+                    if prior is not None:
+                        self.journal.rollback()
+                        fingerprint, earlier, token = prior
+                        if fingerprint != idempotency.fingerprint:
+                            raise IdempotencyConflict(idempotency.key)
+                        return Committed(token, earlier, replayed=True)
+                now = utcnow()
+                changes, result = work(_MemoryTx(self, now))
                 view = StateView(self._node_kind, self.edge)
-                effective = validate(changes, view, existing_node=self.node)
-                seq = self.journal.append(effective) if effective else self._seq
+                effective = validate(changes, view, existing_node=self.node, now=now)
+                seq = self.journal.append(effective, now) if effective else self._seq
+                if idempotency is not None:
+                    self.journal.remember(idempotency.key, idempotency.fingerprint, result, str(seq), now)
                 self.journal.commit()
             except BaseException:
                 self.journal.rollback()
@@ -102,7 +136,7 @@ class MemoryStore:
             for change in effective:
                 self._apply_one(change)
             self._seq = seq
-            return str(seq)
+            return Committed(str(seq), dict(result))
 
     def _node_kind(self, node_id: str) -> NodeKind | None:
         node = self._nodes.get(node_id)
@@ -111,14 +145,28 @@ class MemoryStore:
     def _apply_one(self, change: Change) -> None:
         self._provider_cache.clear()
         if isinstance(change, PutNode):
-            node = change.node
+            node = self._versioned_node(change)
             self._nodes[node.id] = node
             self._by_kind.setdefault(node.kind, {})[node.id] = None
             self.G.add_node(node.id, rec=node)
         elif isinstance(change, PutEdge):
-            self._put_edge(change.edge)
+            self._put_edge(self._versioned_edge(change))
         else:
             self._close_edge(change)
+
+    def _versioned_node(self, change: PutNode) -> Node:
+        """Record a node version; return the newest version (graph.versions)."""
+        node = change.node
+        newest, versions = put_version(self._nodes.get(node.id), self._node_hist.get(node.id), node, change.effective_at, change.correction)
+        _keep(self._node_hist, node.id, versions)
+        return newest
+
+    def _versioned_edge(self, change: PutEdge) -> Edge:
+        """Record an edge version, or restate its interval in every version; return the newest."""
+        edge = change.edge
+        newest, versions = put_version(self._edges.get(edge.id), self._edge_hist.get(edge.id), edge, change.effective_at, change.correction)
+        _keep(self._edge_hist, edge.id, versions)
+        return newest
 
     def _put_edge(self, edge: Edge) -> None:
         self._edges[edge.id] = edge
@@ -128,11 +176,13 @@ class MemoryStore:
         self.G.add_edge(edge.from_id, edge.to_id, key=(edge.kind, edge.id), rec=edge)
 
     def _close_edge(self, change: CloseEdge) -> None:
-        self._put_edge(dataclasses.replace(self._edges[change.edge_id], valid_to=change.at))
+        newest, versions = close_versions(self._edges[change.edge_id], self._edge_hist.get(change.edge_id), change.at)
+        _keep(self._edge_hist, change.edge_id, versions)
+        self._put_edge(newest)
 
     def _catch_up(self) -> None:
         with self._lock:
-            for seq, change in self.journal.read_since(self._seq):
+            for seq, change in self.journal.read_since(self._seq, until=self._until):
                 self._apply_one(change)
                 self._seq = seq
 
@@ -298,8 +348,40 @@ class MemoryStore:
                 part["restrictions"].extend(e for e in self._out(source_id) if isinstance(e, Restricts))
         return part
 
+    def _evidence(self, p: dict[str, Any], s: dict[str, Any]) -> Evidence:
+        ev = self._plain_evidence(p, s)
+        if not self._node_hist and not self._edge_hist:
+            return ev
+        return dataclasses.replace(ev, node_history=self._history_of_nodes(ev), edge_history=self._history_of_edges(ev))
+
+    def _history_of_nodes(self, ev: Evidence) -> dict[str, Versions]:
+        ids = [ev.provider.id if ev.provider else None, ev.student.id if ev.student else None]
+        ids += [c.consent.id for c in ev.consents]
+        ids += [a.agreement.id for a in (*ev.agreements, *ev.partner_agreements)]
+        return {i: tuple(v) for i in ids if i is not None and (v := self._node_hist.get(i)) is not None}
+
+    def _history_of_edges(self, ev: Evidence) -> dict[str, Versions]:
+        if not self._edge_hist:
+            return {}
+        edges: list[Edge] = [
+            *ev.employments,
+            *ev.works_in,
+            *ev.trainings,
+            *(a.edge for a in (*ev.agreements, *ev.partner_agreements)),
+            *ev.memberships,
+            *ev.services,
+            *ev.attends,
+            *ev.school_locations,
+            *ev.lives_in,
+            *ev.guardian_links,
+            *ev.restrictions,
+        ]
+        for c in ev.consents:
+            edges += [*c.about, *c.given_by, *c.permits]
+        return {e.id: tuple(v) for e in edges if (v := self._edge_hist.get(e.id)) is not None}
+
     @staticmethod
-    def _evidence(p: dict[str, Any], s: dict[str, Any]) -> Evidence:
+    def _plain_evidence(p: dict[str, Any], s: dict[str, Any]) -> Evidence:
         reach: set[str] = p["reach"]
         return Evidence(
             provider=p["provider"],
@@ -365,6 +447,38 @@ class MemoryStore:
     def close(self) -> None:
         """Close the journal."""
         self.journal.close()
+
+
+def _keep(history: dict[str, Any], record_id: str, versions: list[Any] | None) -> None:
+    if versions is None:
+        history.pop(record_id, None)
+    else:
+        history[record_id] = versions
+
+
+class _MemoryTx:
+    """`WriteTx` of the embedded store: the graph itself, caught up, under the write lock."""
+
+    def __init__(self, store: MemoryStore, now: datetime) -> None:
+        self._store = store
+        self.now = now
+
+    def node(self, node_id: str) -> Node | None:
+        return self._store.node(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        return self._store.edge(edge_id)
+
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        return self._store.nodes_by_id(ids)
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        return self._store.edges_by_id(ids)
+
+    def edges_at(self, node_id: str, kind: EdgeKind, direction: Literal["out", "in"]) -> list[Edge]:
+        adjacency = self._store._succ if direction == "out" else self._store._pred
+        found = [attrs["rec"] for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
+        return sorted(found, key=lambda e: e.id)
 
 
 def _parse_token(token: str | None) -> int | None:

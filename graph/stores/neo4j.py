@@ -40,8 +40,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from datetime import datetime
 from enum import Enum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import neo4j
 import neo4j.exceptions as ne
@@ -49,8 +50,8 @@ import neo4j.time
 from pydantic import ValidationError
 
 from graph.changes import Change, PutEdge, PutNode, StateView, change_to_json, validate
-from graph.errors import ChangeRejected, InputError, StaleRead, StoreUnavailable
-from graph.evidence import ConsentFacts, Evidence, SignedAgreement
+from graph.errors import ChangeRejected, IdempotencyConflict, InputError, StaleRead, StoreUnavailable
+from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
 from graph.model import (
     About,
     Agreement,
@@ -76,9 +77,12 @@ from graph.model import (
     WorksIn,
     edge_from_dict,
     node_from_dict,
+    record_to_dict,
 )
 from graph.stores import neo4j_queries as q
+from graph.stores.base import Committed, Idempotency, Work
 from graph.timeutil import utcnow
+from graph.versions import VersionList, close_versions, put_version
 
 __all__ = ["Neo4jStore", "decode_token", "encode_token"]
 
@@ -217,7 +221,7 @@ class Neo4jStore:
         changes : Sequence[Change]
             Any size: writes go in ``UNWIND`` statements of `batch_size` rows. A batch
             must fit the server's transaction memory (``dbms.memory.transaction.total.max``;
-            docs/neo4j.md gives sizes).
+            docs/neo4j.md gives sizes) unless bulk mode (`max_tx_rows`) splits it.
 
         Returns
         -------
@@ -234,59 +238,101 @@ class Neo4jStore:
             The server is unreachable or fails (e.g. out of transaction memory); nothing
             is written.
         """
-        changes = list(changes)
+        batch = list(changes)
+        return self.transact(lambda _tx: (batch, {})).token
+
+    def transact(self, work: Work, *, idempotency: Idempotency | None = None) -> Committed:
+        """Run `work` and commit its changes in one transaction (see `GraphStore.transact`).
+
+        Optimistic first: `work` and validation read the committed state at journal ``seq``
+        (fast lookups); the transaction then locks the journal node and, if another writer
+        committed in between, abandons the attempt and runs `work` again. Later attempts lock
+        first and read under the lock, so an attempt cannot lose twice in a row forever.
+        Either way a precondition `work` checked holds when the commit happens.
+        """
         with _store_errors("Neo4j write failed"), self._session(write=True) as session:
-            # Optimistic first (fast lookups); if another writer committed meanwhile, lock
-            # first and validate under the lock (slower lookups, but it cannot lose again).
-            outcome = self._try_apply(session, changes, lock_first=False)
+            outcome = self._try_transact(session, work, idempotency, lock_first=False)
             for _attempt in range(_WRITE_ATTEMPTS):
                 if outcome is not None:
                     break
-                outcome = self._try_apply(session, changes, lock_first=True)
+                outcome = self._try_transact(session, work, idempotency, lock_first=True)
             else:
                 raise StoreUnavailable(f"Neo4j write failed: other writers kept moving the journal ({_WRITE_ATTEMPTS} tries)")
-            seq, wrote = outcome
+            seq, wrote, result, replayed = outcome
             bookmarks = session.last_bookmarks()
         with self._lock:
             if wrote:
                 self._bookmarks = bookmarks  # the session began with ours: its bookmark subsumes them
             self._seq = max(self._seq, seq)
-            return encode_token(self._seq, self._bookmarks)
+            return Committed(encode_token(seq if replayed else self._seq, self._bookmarks), result, replayed)
 
-    def _try_apply(self, session: neo4j.Session, changes: list[Change], *, lock_first: bool) -> tuple[int, bool] | None:
+    def _try_transact(
+        self, session: neo4j.Session, work: Work, idempotency: Idempotency | None, *, lock_first: bool
+    ) -> tuple[int, bool, dict[str, Any], bool] | None:
         """One attempt: read and validate, lock the journal, write.
 
-        Optimistic (``lock_first=False``): the id lookups run *before* the transaction
-        writes anything, because on Neo4j 5.26 the 17-way optional index seek of
-        `EDGES_BY_ID` gets ~100x slower once the transaction holds a write. Validation then
-        reads the committed state at journal ``seq``; the lock re-reads ``seq`` and, if
-        another writer committed in between, the attempt is abandoned (None). Pessimistic
-        (``lock_first=True``, the retry): lock, then read and validate under the lock.
-        Returns (seq after, whether anything was written).
+        Optimistic (``lock_first=False``): the reads run *before* the transaction writes
+        anything, because on Neo4j 5.26 the 17-way optional index seek of `EDGES_BY_ID`
+        gets ~100x slower once the transaction holds a write. The lock re-reads ``seq`` and,
+        if another writer committed in between, the attempt is abandoned (None).
+        Pessimistic (``lock_first=True``, the retry): lock, then read under the lock.
+        Returns (seq after, whether anything was written, result, replayed).
         """
         tx = session.begin_transaction()
         try:
             seen = self._lock_journal(tx) if lock_first else self._read_journal(tx)
-            counts = tx.run(q.COUNT_ALL).single(strict=True)
-            nodes = self._fetch_nodes(tx, _node_ids(changes)) if counts["nodes"] else {}
-            edges = self._fetch_edges(tx, _edge_ids(changes)) if counts["edges"] else {}
-            view = StateView(lambda i: n.kind if (n := nodes.get(i)) is not None else None, edges.get)
-            effective = validate(changes, view, existing_node=nodes.get)
-            if not effective:
+            if idempotency is not None:
+                prior = tx.run(q.GET_IDEMPOTENCY, key=idempotency.key).single(strict=True)
+                if prior["fingerprint"] is not None:
+                    tx.rollback()
+                    if prior["fingerprint"] != idempotency.fingerprint:
+                        raise IdempotencyConflict(idempotency.key)
+                    return int(prior["seq"]), False, json.loads(prior["result"]), True
+            now = utcnow()
+            try:
+                changes, result_map = work(_Neo4jTx(self, tx, now))
+                result = dict(result_map)
+                changes = list(changes)
+                counts = tx.run(q.COUNT_ALL).single(strict=True)
+                fetched = _Fetched()
+                if counts["nodes"]:
+                    fetched.nodes = self._fetch_nodes(tx, _node_ids(changes), fetched.node_versions)
+                if counts["edges"]:
+                    fetched.edges = self._fetch_edges(tx, _edge_ids(changes), fetched.edge_versions)
+                view = StateView(lambda i: n.kind if (n := fetched.nodes.get(i)) is not None else None, fetched.edges.get)
+                effective = validate(changes, view, existing_node=fetched.nodes.get, now=now)
+            except ChangeRejected:
+                # Optimistic reads are read-committed, not a snapshot: a writer that committed
+                # between them can make a refusal wrong or mis-coded. Judge again under the lock.
+                if not lock_first and self._read_journal(tx) != seen:
+                    tx.rollback()
+                    return None
+                raise
+            if not effective and idempotency is None:
                 tx.rollback()
-                return seen, False
-            plan = self._plan(view, nodes, edges, effective, seen)
-            if self.max_tx_rows is not None and sum(len(rows) for _, rows in plan) > self.max_tx_rows:
+                return seen, False, result, False
+            plan = self._plan(fetched, effective, seen, now)
+            if self.max_tx_rows is not None and idempotency is None and sum(len(rows) for _, rows in plan) > self.max_tx_rows:
                 tx.rollback()  # nothing written yet
-                return self._apply_chunked(session, plan, seen, len(effective))
+                chunked = self._apply_chunked(session, plan, seen, len(effective))
+                return None if chunked is None else (*chunked, result, False)
             if not lock_first and self._lock_journal(tx) != seen:
                 tx.rollback()
                 return None
             for query, rows in plan:
                 tx.run(query, rows=rows).consume()
             seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=len(effective)).single(strict=True)["seq"])
+            if idempotency is not None:
+                tx.run(
+                    q.PUT_IDEMPOTENCY,
+                    key=idempotency.key,
+                    fingerprint=idempotency.fingerprint,
+                    result=json.dumps(result, sort_keys=True),
+                    seq=seq,
+                    recorded_at=now,
+                ).consume()
             tx.commit()
-            return seq, True
+            return seq, True, result, False
         finally:
             tx.close()
 
@@ -334,25 +380,32 @@ class Neo4jStore:
                 tx.close()
         return seq, True
 
-    def _plan(
-        self,
-        view: StateView,
-        nodes: Mapping[str, Node],
-        edges: Mapping[str, Edge],
-        effective: Sequence[Change],
-        seq: int,
-    ) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The statements writing the final state of every changed record (`view` holds it
-        after validate), each with at most `batch_size` rows: nodes created, nodes updated,
+    def _plan(self, fetched: _Fetched, effective: Sequence[Change], seq: int, now: datetime) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The statements writing the final state of every changed record (with its versions,
+        `graph.versions`), each with at most `batch_size` rows: nodes created, nodes updated,
         edges created, edges updated (closes included), then the change log."""
+        nodes: dict[str, tuple[Node, VersionList[Node] | None]] = {}
+        edges: dict[str, tuple[Edge, VersionList[Edge] | None]] = {}
+        for change in effective:
+            if isinstance(change, PutNode):
+                i = change.node.id
+                cur, vers = nodes.get(i) or (fetched.nodes.get(i), fetched.node_versions.get(i))
+                nodes[i] = put_version(cur, vers, change.node, change.effective_at, change.correction)
+            elif isinstance(change, PutEdge):
+                i = change.edge.id
+                cur_e, vers_e = edges.get(i) or (fetched.edges.get(i), fetched.edge_versions.get(i))
+                edges[i] = put_version(cur_e, vers_e, change.edge, change.effective_at, change.correction)
+            else:
+                cur_e, vers_e = edges.get(change.edge_id) or (fetched.edges[change.edge_id], fetched.edge_versions.get(change.edge_id))
+                edges[change.edge_id] = close_versions(cur_e, vers_e, change.at)
         created_nodes: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
         updated_nodes: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
-        for node_id, node in view.new_nodes.items():
-            (updated_nodes if node_id in nodes else created_nodes)[node.kind].append(_props(node))
+        for node_id, (node, nvers) in nodes.items():
+            (updated_nodes if node_id in fetched.nodes else created_nodes)[node.kind].append(_props(node, nvers))
         created_edges: dict[EdgeKind, list[dict[str, Any]]] = defaultdict(list)
         updated_edges: dict[EdgeKind, list[dict[str, Any]]] = defaultdict(list)
-        for edge_id, edge in view.new_edges.items():
-            (updated_edges if edge_id in edges else created_edges)[edge.kind].append(_props(edge))
+        for edge_id, (edge, evers) in edges.items():
+            (updated_edges if edge_id in fetched.edges else created_edges)[edge.kind].append(_props(edge, evers))
         groups: list[tuple[str, list[dict[str, Any]]]] = [
             *((q.CREATE_NODES[k], rows) for k, rows in created_nodes.items()),
             *((q.UPDATE_NODES[k], rows) for k, rows in updated_nodes.items()),
@@ -360,25 +413,30 @@ class Neo4jStore:
             *((q.UPDATE_EDGES[k], rows) for k, rows in updated_edges.items()),
         ]
         if self.change_log:
-            now = utcnow()
             log = []
-            for i, change in enumerate(effective, start=seq + 1):
+            for n_seq, change in enumerate(effective, start=seq + 1):
                 op, kind, record_id, data = change_to_json(change)
-                log.append({"seq": i, "op": op, "kind": kind, "id": record_id, "data": data, "recorded_at": now})
+                log.append({"seq": n_seq, "op": op, "kind": kind, "id": record_id, "data": data, "recorded_at": now})
             groups.append((q.CHANGE_LOG, log))
         n = self.batch_size
         return [(query, rows[i : i + n]) for query, rows in groups for i in range(0, len(rows), n)]
 
-    def _fetch_nodes(self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str]) -> dict[str, Node]:
+    def _fetch_nodes(
+        self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str], versions: dict[str, VersionList[Node]] | None = None
+    ) -> dict[str, Node]:
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Node] = {}
         for start in range(0, len(wanted), self.batch_size):
             for rec in tx.run(q.NODES_BY_ID, ids=wanted[start : start + self.batch_size]):
                 node = _node(rec["kind"], rec["props"])
                 found[node.id] = node
+                if versions is not None and (v := _versions(rec["kind"], rec["props"], edge=False)) is not None:
+                    versions[node.id] = list(v)
         return found
 
-    def _fetch_edges(self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str]) -> dict[str, Edge]:
+    def _fetch_edges(
+        self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str], versions: dict[str, VersionList[Edge]] | None = None
+    ) -> dict[str, Edge]:
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Edge] = {}
         step = min(self.batch_size, _EDGE_LOOKUP_BATCH)
@@ -386,6 +444,8 @@ class Neo4jStore:
             for rec in tx.run(q.EDGES_BY_ID, ids=wanted[start : start + step]):
                 edge = _edge(rec["kind"], rec["props"])
                 found[edge.id] = edge
+                if versions is not None and (v := _versions(rec["kind"], rec["props"], edge=True)) is not None:
+                    versions[edge.id] = list(v)
         return found
 
     # ------------------------------------------------------------------ tokens
@@ -568,8 +628,9 @@ def decode_token(token: str) -> tuple[int, list[str]]:
 # ---------------------------------------------------------------------------- records <-> properties
 
 
-def _props(record: Node | Edge) -> dict[str, Any]:
-    """Record fields as Neo4j properties: None dropped, sets sorted lists, enums values."""
+def _props(record: Node | Edge, versions: Sequence[tuple[datetime | None, Node | Edge]] | None = None) -> dict[str, Any]:
+    """Record fields as Neo4j properties: None dropped, sets sorted lists, enums values; with
+    more than one version, every version as JSON text under ``ntk_versions``."""
     out: dict[str, Any] = {}
     for f in fields(record):  # type: ignore[arg-type]
         value = getattr(record, f.name)
@@ -580,15 +641,20 @@ def _props(record: Node | Edge) -> dict[str, Any]:
         elif isinstance(value, Enum):
             value = value.value
         out[f.name] = value
+    if versions:
+        out[q.VERSIONS] = json.dumps(
+            [[None if t is None else t.isoformat(), record_to_dict(r)] for t, r in versions], separators=(",", ":")
+        )
     return out
 
 
 def _native(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Properties as record fields: nulls dropped (every optional field defaults to None;
-    projections return null for absent temporal fields), driver temporals made native."""
+    """Properties as record fields: nulls and version lists dropped (every optional field
+    defaults to None; projections return null for absent temporal fields), driver temporals
+    made native."""
     out: dict[str, Any] = {}
     for key, value in props.items():
-        if value is None:
+        if value is None or key == q.VERSIONS:
             continue
         if isinstance(value, neo4j.time.DateTime | neo4j.time.Date):
             value = value.to_native()
@@ -610,24 +676,89 @@ def _edge(kind: str, props: Mapping[str, Any]) -> Edge:
         raise StoreUnavailable(f"edge {props.get('id')!r} in Neo4j does not decode as a {kind}: {err}") from err
 
 
+def _versions(kind: str, props: Mapping[str, Any], *, edge: bool) -> Versions | None:
+    """The versions stored under ``ntk_versions``, or None (one version)."""
+    raw = props.get(q.VERSIONS)
+    if raw is None:
+        return None
+    decode = edge_from_dict if edge else node_from_dict
+    try:
+        return tuple(
+            (None if t is None else datetime.fromisoformat(t), decode(kind, data))  # type: ignore[operator]
+            for t, data in json.loads(raw)
+        )
+    except (ValidationError, ValueError, TypeError) as err:
+        raise StoreUnavailable(f"record {props.get('id')!r} in Neo4j has versions that do not decode: {err}") from err
+
+
+class _Fetched:
+    """Records (newest versions) and their version lists read for one write."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.edges: dict[str, Edge] = {}
+        self.node_versions: dict[str, VersionList[Node]] = {}
+        self.edge_versions: dict[str, VersionList[Edge]] = {}
+
+
+class _Neo4jTx:
+    """`WriteTx` of the Neo4j store: reads in the transaction that will commit."""
+
+    def __init__(self, store: Neo4jStore, tx: neo4j.Transaction, now: datetime) -> None:
+        self._store = store
+        self._tx = tx
+        self.now = now
+
+    def node(self, node_id: str) -> Node | None:
+        return self._store._fetch_nodes(self._tx, [node_id]).get(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        return self._store._fetch_edges(self._tx, [edge_id]).get(edge_id)
+
+    def nodes_by_id(self, ids: Iterable[str]) -> dict[str, Node]:
+        return self._store._fetch_nodes(self._tx, ids)
+
+    def edges_by_id(self, ids: Iterable[str]) -> dict[str, Edge]:
+        return self._store._fetch_edges(self._tx, ids)
+
+    def edges_at(self, node_id: str, kind: EdgeKind, direction: Literal["out", "in"]) -> list[Edge]:
+        query = (q.EDGES_OUT if direction == "out" else q.EDGES_IN)[EdgeKind(kind)]
+        found = [_edge(kind, rec["props"]) for rec in self._tx.run(query, id=node_id)]
+        return sorted(found, key=lambda e: e.id)
+
+
 def _typed(cls: type[_R], record: Node | Edge) -> _R:
     assert isinstance(record, cls)
     return record
 
 
 class _Row:
-    """One row of an evidence query, decoded into an `Evidence`."""
+    """One row of an evidence query, decoded into an `Evidence` (with version histories)."""
 
     def __init__(self, rec: neo4j.Record) -> None:
         self.rec = rec
+        self.node_history: dict[str, Versions] = {}
+        self.edge_history: dict[str, Versions] = {}
+
+    def node(self, kind: NodeKind, props: Mapping[str, Any]) -> Node:
+        node = _node(kind, props)
+        if (v := _versions(kind, props, edge=False)) is not None:
+            self.node_history[node.id] = v
+        return node
+
+    def edge(self, kind: str, props: Mapping[str, Any]) -> Edge:
+        edge = _edge(kind, props)
+        if (v := _versions(kind, props, edge=True)) is not None:
+            self.edge_history[edge.id] = v
+        return edge
 
     def _edges(self, name: str, cls: type[_R]) -> tuple[_R, ...]:
         kind = cls.kind  # type: ignore[attr-defined]
-        return tuple(_typed(cls, _edge(kind, props)) for props in self.rec[name])
+        return tuple(_typed(cls, self.edge(kind, props)) for props in self.rec[name])
 
     def _signed(self, name: str) -> tuple[SignedAgreement, ...]:
         return tuple(
-            SignedAgreement(_typed(Signed, _edge(EdgeKind.SIGNED, g)), _typed(Agreement, _node(NodeKind.AGREEMENT, a)))
+            SignedAgreement(_typed(Signed, self.edge(EdgeKind.SIGNED, g)), _typed(Agreement, self.node(NodeKind.AGREEMENT, a)))
             for g, a in self.rec[name]
         )
 
@@ -635,19 +766,19 @@ class _Row:
         rec = self.rec
         by_type: dict[str, list[Edge]] = defaultdict(list)
         for kind, props in (*rec["p_edges"], *rec["s_edges"]):
-            by_type[kind].append(_edge(kind, props))
+            by_type[kind].append(self.edge(kind, props))
         consents = tuple(
             ConsentFacts(
-                _typed(Consent, _node(NodeKind.CONSENT, c)),
-                tuple(_typed(About, _edge(EdgeKind.ABOUT, e)) for e in about),
-                tuple(_typed(GivenBy, _edge(EdgeKind.GIVEN_BY, e)) for e in given),
-                tuple(_typed(Permits, _edge(EdgeKind.PERMITS, e)) for e in permits),
+                _typed(Consent, self.node(NodeKind.CONSENT, c)),
+                tuple(_typed(About, self.edge(EdgeKind.ABOUT, e)) for e in about),
+                tuple(_typed(GivenBy, self.edge(EdgeKind.GIVEN_BY, e)) for e in given),
+                tuple(_typed(Permits, self.edge(EdgeKind.PERMITS, e)) for e in permits),
             )
             for c, about, given, permits in rec["consents"]
         )
         return Evidence(
-            provider=None if rec["provider"] is None else _typed(Provider, _node(NodeKind.PROVIDER, rec["provider"])),
-            student=None if rec["student"] is None else _typed(Student, _node(NodeKind.STUDENT, rec["student"])),
+            provider=None if rec["provider"] is None else _typed(Provider, self.node(NodeKind.PROVIDER, rec["provider"])),
+            student=None if rec["student"] is None else _typed(Student, self.node(NodeKind.STUDENT, rec["student"])),
             employments=_cast(by_type[EdgeKind.EMPLOYED_BY], EmployedBy),
             works_in=_cast(by_type[EdgeKind.WORKS_IN], WorksIn),
             trainings=_cast(by_type[EdgeKind.TRAINED], Trained),
@@ -661,6 +792,8 @@ class _Row:
             guardian_links=self._edges("guardian_links", GuardianOf),
             restrictions=self._edges("restrictions", Restricts),
             consents=consents,
+            node_history=self.node_history,
+            edge_history=self.edge_history,
         )
 
 

@@ -52,7 +52,16 @@ __all__ = [
     "ENSURE_META",
     "CLEAR_ALL",
     "META_KEY",
+    "EDGES_IN",
+    "EDGES_OUT",
+    "GET_IDEMPOTENCY",
+    "PUT_IDEMPOTENCY",
+    "VERSIONS",
 ]
+
+VERSIONS: Final = "ntk_versions"
+"""Property holding every version of a record that has more than one (JSON text: a list of
+[effective_at or null, record fields]); the record's own properties are the newest version."""
 
 META_KEY: Final = "journal"
 
@@ -68,6 +77,7 @@ SCHEMA: Final[tuple[tuple[str, str], ...]] = (
     ("ntk_node_id", "CREATE CONSTRAINT ntk_node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE"),
     ("ntk_meta_key", "CREATE CONSTRAINT ntk_meta_key IF NOT EXISTS FOR (m:NtkMeta) REQUIRE m.key IS UNIQUE"),
     ("ntk_change_seq", "CREATE CONSTRAINT ntk_change_seq IF NOT EXISTS FOR (c:Change) REQUIRE c.seq IS UNIQUE"),
+    ("ntk_idempotency_key", "CREATE CONSTRAINT ntk_idempotency_key IF NOT EXISTS FOR (i:NtkIdempotency) REQUIRE i.key IS UNIQUE"),
     *(_rel_constraint(k) for k in EdgeKind),
 )
 """(name, statement) of every constraint, each idempotent; edge ids are unique per type
@@ -99,6 +109,15 @@ SET m.seq = m.seq + $n
 REMOVE m.writer
 RETURN m.seq AS seq
 """
+
+GET_IDEMPOTENCY: Final = (
+    "OPTIONAL MATCH (i:NtkIdempotency {key: $key}) RETURN i.fingerprint AS fingerprint, i.result AS result, i.seq AS seq"
+)
+
+PUT_IDEMPOTENCY: Final = (
+    "CREATE (i:NtkIdempotency {key: $key, fingerprint: $fingerprint, result: $result, seq: $seq, recorded_at: $recorded_at})"
+)
+"""An idempotency key with its request's fingerprint and result, written in the transaction of the commit."""
 
 CHANGE_LOG: Final = """
 UNWIND $rows AS row
@@ -175,6 +194,14 @@ EDGES_BY_ID: Final = (
 """Edge ids form one namespace across types, but an index covers one type: one seek per
 type and id. (A ``CALL { ... UNION ALL ... }`` form of this is ~60x slower inside a
 transaction that has already written, as `apply`'s has.)"""
+
+EDGES_OUT: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"MATCH (:Node {{id: $id}})-[r:{k.value}]->() RETURN {_edge_map('r')} AS props" for k in EdgeKind}
+)
+EDGES_IN: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"MATCH (:Node {{id: $id}})<-[r:{k.value}]-() RETURN {_edge_map('r')} AS props" for k in EdgeKind}
+)
+"""Edges of one type at a node (a write command's precondition reads)."""
 
 COUNT_ALL: Final = """
 CALL () { MATCH (n:Node) RETURN count(n) AS nodes }

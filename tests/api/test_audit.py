@@ -11,7 +11,7 @@ import httpx
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.api.conftest import Api
+from tests.api.conftest import Api, build_db
 
 CHECK = '{ check(request: {providerId: "ana", studentId: "sam"}) { allowed outcome reasons { code } } }'
 
@@ -86,7 +86,16 @@ def test_healthz_and_readyz(api: Api) -> None:
 
 def test_token_cli(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
+    build_db(db)
     runner = CliRunner()
+    # Subjects and partners must exist, with the right kind.
+    for args in (
+        ["--role", "app", "--subject", "x", "--partner", "ptn-nowhere"],
+        ["--role", "provider", "--subject", "sam"],
+        ["--role", "guardian", "--subject", "ana"],
+    ):
+        refused = runner.invoke(app, ["token", "create", *args, "--db", str(db)])
+        assert refused.exit_code == 2 and "no " in refused.output, refused.output
     r = runner.invoke(app, ["token", "create", "--role", "app", "--subject", "hope-app", "--partner", "ptn-hope", "--db", str(db)])
     assert r.exit_code == 0, r.output
     secret = r.stdout.strip().splitlines()[-1]
@@ -96,7 +105,7 @@ def test_token_cli(tmp_path: Path) -> None:
     assert secret not in stored and len(stored) == 64
     listed = runner.invoke(app, ["token", "list", "--db", str(db)])
     assert "hope-app" in listed.output and secret not in listed.output
-    token_id = listed.output.split()[0]
+    token_id = next(line.split()[0] for line in listed.output.splitlines() if "hope-app" in line)
     assert runner.invoke(app, ["token", "revoke", token_id, "--db", str(db)]).exit_code == 0
     assert runner.invoke(app, ["token", "revoke", token_id, "--db", str(db)]).exit_code == 2
     assert runner.invoke(app, ["token", "create", "--role", "wizard", "--db", str(db)]).exit_code == 2

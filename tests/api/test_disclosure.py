@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.disclosure import disclose, has_relationship
 from graph.decision import Outcome
+from graph.disclosure import disclose, has_relationship
 from graph.model import ServiceStatus
 from graph.reasons import Reason
 from tests.api.conftest import Api

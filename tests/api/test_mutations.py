@@ -170,3 +170,33 @@ def test_validation_errors_name_the_field(fresh_api: Api) -> None:
 def test_naive_time_in_a_mutation_is_bad_input(fresh_api: Api) -> None:
     r = fresh_api.post('mutation { endService(serviceId: "sv1", at: "2026-01-01T00:00:00") { __typename } }')
     assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+START = "mutation($i: StartServiceInput!, $k: String) { startService(input: $i, idempotencyKey: $k) { __typename ... on ServicePayload { service { id } consistencyToken replayed } ... on ValidationError { code field } } }"
+
+
+def test_idempotency_key_over_http(fresh_api: Api) -> None:
+    start = {"providerId": "bo", "studentId": "sue", "categoriesNeeded": ["attendance"], "at": "2025-09-01T00:00:00Z"}
+    first = fresh_api.gql(START, {"i": start, "k": "retry-1"})["startService"]
+    again = fresh_api.gql(START, {"i": start, "k": "retry-1"})["startService"]
+    assert first["__typename"] == again["__typename"] == "ServicePayload"
+    assert again["service"]["id"] == first["service"]["id"] and again["consistencyToken"] == first["consistencyToken"]
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    other = fresh_api.gql(START, {"i": {**start, "categoriesNeeded": ["grades"]}, "k": "retry-1"})["startService"]
+    assert other == {"__typename": "ValidationError", "code": "idempotency_key_reused", "field": "idempotencyKey"}
+    # A retry without a key cannot make a second open relationship either.
+    dup = fresh_api.gql(START, {"i": start})["startService"]
+    assert dup["__typename"] == "ValidationError" and dup["code"] == "service_already_open"
+
+
+def test_replay_decision_for_admins(fresh_api: Api) -> None:
+    check(fresh_api, "ana", "sam")
+    fresh_api.gql('mutation { revokeConsent(consentId: "cns-1") { __typename } }')
+    check(fresh_api, "ana", "sam")
+    ids = fresh_api.gql('{ disclosures(studentId: "sam") { id } }')["disclosures"]
+    assert len(ids) == 2
+    for row in ids:
+        out = fresh_api.gql("query($id: ID!) { replayDecision(id: $id) { identical differences consistencyToken } }", {"id": row["id"]})
+        assert out["replayDecision"]["identical"] is True and out["replayDecision"]["differences"] == []
+    denied = fresh_api.post('{ replayDecision(id: "x") { identical } }', role="provider").json()
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -29,6 +29,7 @@ from graph.model import (
     About,
     Attends,
     Consent,
+    ConsentStatus,
     Edge,
     LegalOrder,
     LivesIn,
@@ -101,7 +102,7 @@ def histories(draw: st.DrawFn) -> list[list[Change]]:
                 if consents:
                     c = draw(st.sampled_from(consents))
                     at = draw(st.sampled_from([g for g in GRID if c.signed_at is None or g >= c.signed_at] or GRID))
-                    batch.append(PutNode(replace(c, revoked_at=at)))
+                    batch.append(PutNode(replace(c, revoked_at=at), effective_at=at))  # a version from `at` on
             elif action in ("pause", "end", "resume"):
                 services = state.open_edges(Serves)
                 if services:
@@ -116,7 +117,16 @@ def histories(draw: st.DrawFn) -> list[list[Change]]:
                 if services:
                     old = draw(st.sampled_from(services))
                     assert isinstance(old, Serves)
-                    batch.append(PutEdge(replace(old, status=draw(st.sampled_from(list(ServiceStatus))))))
+                    # Stated times only: the two stores would stamp "the record time" a moment apart.
+                    effective = draw(st.sampled_from(GRID))
+                    batch.append(PutEdge(replace(old, status=draw(st.sampled_from(list(ServiceStatus)))), effective_at=effective))
+            elif action == "consent-status":
+                consents = [c for c in (state.nodes[i] for i in state.ids(NodeKind.CONSENT)) if isinstance(c, Consent)]
+                if consents:
+                    c = draw(st.sampled_from(consents))
+                    status = draw(st.sampled_from(list(ConsentStatus)))
+                    correction = status is ConsentStatus.ENTERED_IN_ERROR
+                    batch.append(PutNode(replace(c, status=status), effective_at=draw(st.sampled_from(GRID)), correction=correction))
             elif action == "expire-training":
                 trainings = state.open_edges(Trained)
                 if trainings:
@@ -194,6 +204,7 @@ def histories(draw: st.DrawFn) -> list[list[Change]]:
 
 ACTIONS = [
     "revoke",
+    "consent-status",
     "pause",
     "end",
     "resume",

@@ -1,10 +1,14 @@
-"""What every mutation shares: admin only, build the changes, apply, map refusals to ValidationError."""
+"""What every mutation shares: admin only, call a command, map refusals to ValidationError.
+
+Resolvers never read or write the store to decide a write: the command does, inside the
+store's write transaction (graph/commands). They only read it afterwards, by the ids the
+command returns, to show what was written.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import strawberry
 from pydantic import ValidationError as PydanticValidationError
@@ -13,53 +17,45 @@ from strawberry.types import Info
 from api.roles import require_admin
 from api.schema.context import Context
 from api.schema.types import ValidationError
-from graph.changes import Change
-from graph.errors import ChangeRejected, InputError
+from graph.errors import ChangeRejected, InputError, PreconditionFailed
+from graph.stores.base import Committed
 
-__all__ = ["Rejected", "new_id", "write"]
+__all__ = ["IdempotencyKey", "write"]
 
 R = TypeVar("R")
 
-
-class Rejected(Exception):
-    """A mutation's own precondition failed (e.g. revoking a consent twice)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def new_id(prefix: str) -> str:
-    """A fresh edge or node id."""
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+IdempotencyKey = Annotated[
+    str | None,
+    strawberry.argument(
+        description="A client-chosen key (1..200 printable characters). The same key with the same input returns the "
+        "original result (same ids, same consistencyToken, replayed: true) without writing again; with a different "
+        "input it is a ValidationError with code idempotency_key_reused."
+    ),
+]
 
 
-def write(info: Info[Context, None], build: Callable[[], tuple[Sequence[Change], Callable[[str], R]]]) -> R | ValidationError:
-    """Run a mutation: admin only; `build` reads the store and returns the changes and how to
-    make the result from the consistency token; refusals become ValidationError.
+def write(info: Info[Context, None], command: Callable[[], Committed], view: Callable[[Committed], R]) -> R | ValidationError:
+    """Run a write command for an admin; refusals become ValidationError (with its code).
 
     Raises
     ------
     Forbidden
         The caller is not an admin.
     """
-    ctx = info.context
-    require_admin(ctx.principal)
-    ctx.engine.store.sync(None)
+    require_admin(info.context.principal)
     try:
-        changes, result = build()
-        token = ctx.engine.apply(changes)
-    except Rejected as err:
-        return ValidationError(field=err.field, message=str(err))
+        committed = command()
+    except PreconditionFailed as err:
+        return ValidationError(field=err.field, message=str(err), code=err.code)
     except ChangeRejected as err:
-        return ValidationError(field=err.field, message=str(err))
+        return ValidationError(field=err.field, message=str(err), code=getattr(err, "code", "invalid"))
     except PydanticValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or None
         return ValidationError(field=loc, message=str(first["msg"]))
     except InputError as err:
         return ValidationError(field=None, message=str(err))
-    return result(token)
+    return view(committed)
 
 
 def sid(value: str) -> strawberry.ID:

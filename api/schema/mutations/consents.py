@@ -1,11 +1,9 @@
 # mypy: disallow-untyped-decorators=False
 # (strawberry.field/mutation with keyword arguments are untyped decorators to mypy; resolvers keep their own annotations)
-"""recordConsent, revokeConsent."""
+"""recordConsent, revokeConsent, correctConsent: thin resolvers over graph.commands."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -14,10 +12,11 @@ from strawberry.types import Info
 
 from api.schema.context import Context
 from api.schema.enums import ConsentKindEnum, ConsentStatusEnum
-from api.schema.mutations.common import Rejected, new_id, write
+from api.schema.mutations.common import IdempotencyKey, write
 from api.schema.types import ConsentPayload, ConsentResult, ConsentType, from_node
-from graph.changes import Change, PutEdge, PutNode
-from graph.model import About, Consent, ConsentKind, ConsentStatus, GivenBy, Permits
+from graph import commands
+from graph.model import Consent, ConsentKind, ConsentStatus
+from graph.stores.base import Committed
 
 __all__ = ["ConsentMutations", "RecordConsentInput"]
 
@@ -38,59 +37,61 @@ class RecordConsentInput:
     signature_method: str | None = strawberry.field(default=None, description="How it was signed.")
 
 
-def _view(node: Consent, token: str) -> ConsentPayload:
+def _view(info: Info[Context, None], committed: Committed) -> ConsentPayload:
+    node = info.context.engine.store.node(str(committed.result["consent"]))
+    assert isinstance(node, Consent)
     view = from_node(node)
     assert isinstance(view, ConsentType)
-    return ConsentPayload(consent=view, consistency_token=token)
+    return ConsentPayload(consent=view, consistency_token=committed.token, replayed=committed.replayed)
 
 
 @strawberry.type(description="Consent mutations.")
 class ConsentMutations:
     @strawberry.mutation(description="Record a consent with its signer and recipients.")
-    def record_consent(self, info: Info[Context, None], input: RecordConsentInput) -> ConsentResult:
-        def build() -> tuple[list[Change], Callable[[str], ConsentPayload]]:
-            store = info.context.engine.store
-            cid = str(input.id) if input.id else new_id("cns")
-            if store.node(cid) is not None:
-                raise Rejected(f"id {cid!r} already exists", field="id")
-            if not input.recipient_ids:
-                raise Rejected("a consent names at least one recipient", field="recipientIds")
-            signed = input.signed_at or info.context.now
-            consent = Consent(
-                id=cid,
-                status=ConsentStatus(input.status.value),
-                consent_kind=ConsentKind(input.kind.value),
-                signed_at=signed,
-                effective_from=input.effective_from,
-                expires_at=input.expires_at,
-                purposes=frozenset(input.purposes),
-                categories=frozenset(input.categories),
-                signature_method=input.signature_method,
-            )
-            changes: list[Change] = [
-                PutNode(consent),
-                PutEdge(About(id=f"{cid}:about", from_id=cid, to_id=str(input.student_id), valid_from=signed)),
-                PutEdge(GivenBy(id=f"{cid}:by", from_id=cid, to_id=str(input.signer_id), valid_from=signed)),
-            ]
-            changes += [PutEdge(Permits(id=f"{cid}:to:{r}", from_id=cid, to_id=str(r), valid_from=signed)) for r in input.recipient_ids]
-            return changes, lambda token: _view(consent, token)
+    def record_consent(self, info: Info[Context, None], input: RecordConsentInput, idempotency_key: IdempotencyKey = None) -> ConsentResult:
+        cmd = commands.RecordConsent(
+            id=str(input.id) if input.id else None,
+            student_id=str(input.student_id),
+            signer_id=str(input.signer_id),
+            recipient_ids=tuple(str(r) for r in input.recipient_ids),
+            purposes=frozenset(input.purposes),
+            categories=frozenset(input.categories),
+            signed_at=input.signed_at,
+            effective_from=input.effective_from,
+            expires_at=input.expires_at,
+            kind=ConsentKind(input.kind.value),
+            status=ConsentStatus(input.status.value),
+            signature_method=input.signature_method,
+        )
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.record_consent(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))
 
-        return write(info, build)
-
-    @strawberry.mutation(description="Revoke a consent at a time (default now). The document keeps its history.")
+    @strawberry.mutation(
+        description="Revoke a consent from a time (default now). The revocation is a new version of the document: "
+        "questions about earlier instants still see it in force. A consent is revoked once."
+    )
     def revoke_consent(
         self,
         info: Info[Context, None],
         consent_id: strawberry.ID,
         at: Annotated[datetime | None, strawberry.argument(description="When the revocation takes effect; default now.")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> ConsentResult:
-        def build() -> tuple[list[Change], Callable[[str], ConsentPayload]]:
-            node = info.context.engine.store.node(str(consent_id))
-            if not isinstance(node, Consent):
-                raise Rejected(f"no consent with id {str(consent_id)!r}", field="consentId")
-            if node.revoked_at is not None:
-                raise Rejected("the consent is already revoked", field="consentId")
-            revoked = replace(node, revoked_at=at or info.context.now)
-            return [PutNode(revoked)], lambda token: _view(revoked, token)
+        cmd = commands.RevokeConsent(consent_id=str(consent_id), at=at)
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.revoke_consent(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))
 
-        return write(info, build)
+    @strawberry.mutation(
+        description="Correct a consent's status as if it had always been so (e.g. ENTERED_IN_ERROR): the one change that "
+        "reaches back. The record of decisions keeps what was answered before."
+    )
+    def correct_consent(
+        self,
+        info: Info[Context, None],
+        consent_id: strawberry.ID,
+        status: Annotated[ConsentStatusEnum, strawberry.argument(description="The status it should always have had.")],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ConsentResult:
+        cmd = commands.CorrectConsent(consent_id=str(consent_id), status=ConsentStatus(status.value))
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.correct_consent(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))

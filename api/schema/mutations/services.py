@@ -1,6 +1,6 @@
 # mypy: disallow-untyped-decorators=False
 # (strawberry.field/mutation with keyword arguments are untyped decorators to mypy; resolvers keep their own annotations)
-"""startService, changeServiceStatus, endService: history is never rewritten.
+"""startService, changeServiceStatus, endService: thin resolvers over graph.commands.
 
 A status change closes the current SERVES edge at `at` and opens a new one from `at`
 with the new status, so "who served S on 3 March, and how" stays an ordinary query.
@@ -8,7 +8,6 @@ with the new status, so "who served S on 3 March, and how" stays an ordinary que
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -17,11 +16,11 @@ from strawberry.types import Info
 
 from api.schema.context import Context
 from api.schema.enums import ServiceStatusEnum
-from api.schema.mutations.common import Rejected, new_id, write
+from api.schema.mutations.common import IdempotencyKey, write
 from api.schema.types import ServicePayload, ServiceResult, from_serves
-from graph.changes import Change, CloseEdge, PutEdge
+from graph import commands
 from graph.model import Serves, ServiceStatus
-from graph.stores.base import GraphStore
+from graph.stores.base import Committed
 
 __all__ = ["ServiceMutations", "StartServiceInput"]
 
@@ -37,41 +36,32 @@ class StartServiceInput:
     at: datetime | None = strawberry.field(default=None, description="Start; default now.")
 
 
-def _open_service(store: GraphStore, service_id: str) -> Serves:
-    edge = store.edge(service_id)
-    if not isinstance(edge, Serves):
-        raise Rejected(f"no service relationship with id {service_id!r}", field="serviceId")
-    if edge.valid_to is not None:
-        raise Rejected("the service relationship has already ended", field="serviceId")
-    return edge
-
-
-def _payload(store: GraphStore, current: str, closed: list[str], token: str) -> ServicePayload:
-    edges = [store.edge(i) for i in (current, *closed)]
+def _view(info: Info[Context, None], committed: Committed) -> ServicePayload:
+    store = info.context.engine.store
+    ids = [str(committed.result["service"]), *(str(i) for i in committed.result.get("closed", ()))]
+    edges = [store.edge(i) for i in ids]
     views = [from_serves(e) for e in edges if isinstance(e, Serves)]
-    return ServicePayload(service=views[0], closed=views[1:], consistency_token=token)
+    return ServicePayload(service=views[0], closed=views[1:], consistency_token=committed.token, replayed=committed.replayed)
 
 
 @strawberry.type(description="Service relationship mutations.")
 class ServiceMutations:
-    @strawberry.mutation(description="Start a service relationship (the need to know).")
-    def start_service(self, info: Info[Context, None], input: StartServiceInput) -> ServiceResult:
-        store = info.context.engine.store
-
-        def build() -> tuple[list[Change], Callable[[str], ServicePayload]]:
-            eid = str(input.id) if input.id else new_id("sv")
-            edge = Serves(
-                id=eid,
-                from_id=str(input.provider_id),
-                to_id=str(input.student_id),
-                valid_from=input.at or info.context.now,
-                status=ServiceStatus(input.status.value),
-                program=str(input.program_id) if input.program_id else None,
-                categories_needed=frozenset(input.categories_needed),
-            )
-            return [PutEdge(edge)], lambda token: _payload(store, eid, [], token)
-
-        return write(info, build)
+    @strawberry.mutation(
+        description="Start a service relationship (the need to know). Refused while one from the same provider to the same "
+        "student in the same program is open, so a retry cannot make two."
+    )
+    def start_service(self, info: Info[Context, None], input: StartServiceInput, idempotency_key: IdempotencyKey = None) -> ServiceResult:
+        cmd = commands.StartService(
+            id=str(input.id) if input.id else None,
+            provider_id=str(input.provider_id),
+            student_id=str(input.student_id),
+            program_id=str(input.program_id) if input.program_id else None,
+            categories_needed=frozenset(input.categories_needed),
+            status=ServiceStatus(input.status.value),
+            at=input.at,
+        )
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.start_service(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))
 
     @strawberry.mutation(description="Change a service's status at a time: closes the current edge and opens a new one.")
     def change_service_status(
@@ -80,27 +70,11 @@ class ServiceMutations:
         service_id: strawberry.ID,
         status: ServiceStatusEnum,
         at: Annotated[datetime | None, strawberry.argument(description="When the new status starts; default now.")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> ServiceResult:
-        store = info.context.engine.store
-
-        def build() -> tuple[list[Change], Callable[[str], ServicePayload]]:
-            old = _open_service(store, str(service_id))
-            if old.status.value == status.value:
-                raise Rejected(f"the service is already {old.status}", field="status")
-            when = at or info.context.now
-            new = Serves(
-                id=new_id("sv"),
-                from_id=old.from_id,
-                to_id=old.to_id,
-                valid_from=when,
-                status=ServiceStatus(status.value),
-                program=old.program,
-                categories_needed=old.categories_needed,
-                source=old.source,
-            )
-            return [CloseEdge(old.id, when), PutEdge(new)], lambda token: _payload(store, new.id, [old.id], token)
-
-        return write(info, build)
+        cmd = commands.ChangeServiceStatus(service_id=str(service_id), status=ServiceStatus(status.value), at=at)
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.change_service_status(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))
 
     @strawberry.mutation(description="End a service relationship at a time (default now): closes its edge.")
     def end_service(
@@ -108,11 +82,8 @@ class ServiceMutations:
         info: Info[Context, None],
         service_id: strawberry.ID,
         at: Annotated[datetime | None, strawberry.argument(description="When it ends (exclusive); default now.")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> ServiceResult:
-        store = info.context.engine.store
-
-        def build() -> tuple[list[Change], Callable[[str], ServicePayload]]:
-            old = _open_service(store, str(service_id))
-            return [CloseEdge(old.id, at or info.context.now)], lambda token: _payload(store, old.id, [old.id], token)
-
-        return write(info, build)
+        cmd = commands.EndService(service_id=str(service_id), at=at)
+        store, now = info.context.engine.store, info.context.now
+        return write(info, lambda: commands.end_service(store, cmd, now=now, key=idempotency_key), lambda c: _view(info, c))
