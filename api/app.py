@@ -22,12 +22,10 @@ from api.config import ApiSettings
 from api.http import AppState, authenticate, graphql_endpoint
 from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
 from api.schema import build_schema
-from api.tokens import TokenStore
+from api.tokens import open_tokens
 from api.web import SecurityHeaders, web_routes
-from graph.audit import SqliteAuditLog
-from graph.engine import Engine
 from graph.errors import NeedToKnowError
-from graph.open import open_store
+from graph.open import open_engine
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -47,7 +45,7 @@ async def readyz(request: Request) -> Response:
     except NeedToKnowError as err:
         return JSONResponse({"status": "unavailable", "reason": type(err).__name__}, status_code=503)
     audit = state.engine.audit
-    if isinstance(audit, SqliteAuditLog) and not audit.available:
+    if audit is not None and not audit.available:
         return JSONResponse({"status": "unavailable", "reason": "audit_unavailable"}, status_code=503)
     return JSONResponse({"status": "ready", "consistencyToken": state.engine.store.token()})
 
@@ -68,7 +66,7 @@ async def audit_hook(request: Request) -> Response:
     except RequestRefused as err:
         return error_response(err.status, err.code, err.message)
     audit = state.engine.audit
-    if isinstance(audit, SqliteAuditLog):
+    if audit is not None:
         audit.available = body["available"]
     return JSONResponse({"available": body["available"]})
 
@@ -79,16 +77,18 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        audit = SqliteAuditLog(settings.db)
-        engine = Engine(open_store(settings), settings.policy(), audit)
-        tokens = TokenStore(settings.db)
+        # Embedded: journal, tokens and record in settings.db. Neo4j: all three in Neo4j, so an
+        # instance keeps nothing on its own disk that another instance needs (DESIGN.md).
+        engine = open_engine(settings)
+        tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
         try:
             yield
         finally:
-            engine.store.close()
             tokens.close()
-            audit.close()
+            if engine.audit is not None:
+                engine.audit.close()
+            engine.store.close()
 
     routes = [
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),

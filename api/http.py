@@ -33,7 +33,7 @@ from api.limits import RequestRefused, error_response, parse_json_body
 from api.roles import Principal
 from api.schema import MASKED_MESSAGE
 from api.schema.context import Context
-from api.tokens import TokenStore
+from api.tokens import AnyTokenStore
 from api.web import graphiql_page
 from graph.engine import Engine
 from graph.timeutil import utcnow
@@ -53,11 +53,11 @@ class AppState:
 
     settings: ApiSettings
     engine: Engine
-    tokens: TokenStore
+    tokens: AnyTokenStore
     schema: Schema
 
 
-def authenticate(request: Request, tokens: TokenStore) -> Principal:
+def authenticate(request: Request, tokens: AnyTokenStore) -> Principal:
     """The caller of a bearer token.
 
     Raises

@@ -14,13 +14,18 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final, Union
 
 from api.roles import NEEDS_SUBJECT, Principal, Role
 from graph.errors import InputError, StoreUnavailable
+from graph.settings import Settings
+from graph.stores.base import GraphStore
 from graph.timeutil import to_iso, utcnow
 
-__all__ = ["TokenInfo", "TokenStore", "hash_secret"]
+if TYPE_CHECKING:
+    from api.tokens_neo4j import Neo4jTokenStore
+
+__all__ = ["AnyTokenStore", "TokenInfo", "TokenStore", "hash_secret", "open_tokens"]
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -131,3 +136,24 @@ class TokenStore:
 
 def _info(row: tuple[str, str, str | None, str, str | None, str, str | None]) -> TokenInfo:
     return TokenInfo(row[0], Role(row[1]), row[2], tuple(json.loads(row[3])), row[4], row[5], row[6])
+
+
+AnyTokenStore = Union["TokenStore", "Neo4jTokenStore"]
+"""Where a deployment keeps its tokens (both have create, lookup, list, revoke, close)."""
+
+
+def open_tokens(settings: Settings, store: GraphStore | None = None) -> AnyTokenStore:
+    """Where this deployment keeps tokens: the SQLite file (embedded), or Neo4j (shared by
+    every instance), through `store` when given (its driver), else a store opened here.
+
+    Raises StoreUnavailable.
+    """
+    if settings.backend != "neo4j":
+        return TokenStore(settings.db)
+    from api.tokens_neo4j import Neo4jTokenStore
+    from graph.open import open_store
+    from graph.stores.neo4j import Neo4jStore
+
+    graph_store = store if store is not None else open_store(settings)
+    assert isinstance(graph_store, Neo4jStore)
+    return Neo4jTokenStore(graph_store, owns_store=store is None)

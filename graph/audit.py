@@ -95,13 +95,37 @@ def evidence_summary(ev: Evidence) -> dict[str, Any]:
 
 
 class AuditLog(Protocol):
-    """Where decisions are recorded before they are answered."""
+    """Where decisions are recorded before they are answered (SQLite: `SqliteAuditLog`; Neo4j:
+    `graph.audit_neo4j.Neo4jAuditLog`)."""
+
+    available: bool
+    """False switches recording off (a drill): every answer becomes deny(audit_unavailable)."""
 
     def record(self, decisions: Sequence[Decision], caller: Caller, request_time: datetime) -> list[str]:
         """Durably write the decisions; return their record ids.
 
         Raises AuditUnavailable when they cannot be written (the caller must then deny).
         """
+        ...
+
+    def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        """Records about a student with decision time in ``[start, end)``, oldest first."""
+        ...
+
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        """The record with this id (its JSON body), or None."""
+        ...
+
+    def count(self) -> int:
+        """Number of records."""
+        ...
+
+    def verify(self) -> Iterator[str]:
+        """A message for every break of the hash chain(s); none when intact."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
         ...
 
 

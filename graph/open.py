@@ -30,5 +30,17 @@ def open_store(settings: Settings) -> GraphStore:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """An engine over the configured store, recording decisions in ``settings.db``."""
-    return Engine(open_store(settings), settings.policy(), SqliteAuditLog(settings.db))
+    """An engine over the configured store and its record of decisions.
+
+    Embedded: the record is in ``settings.db`` (the journal's SQLite file). Neo4j: the record
+    is in Neo4j, one hash chain per engine (DESIGN.md, "What lives where"), so every API
+    instance over one database shares it and the local disk holds nothing another needs.
+    """
+    store = open_store(settings)
+    if settings.backend == "neo4j":
+        from graph.audit_neo4j import Neo4jAuditLog
+        from graph.stores.neo4j import Neo4jStore
+
+        assert isinstance(store, Neo4jStore)
+        return Engine(store, settings.policy(), Neo4jAuditLog(store))
+    return Engine(store, settings.policy(), SqliteAuditLog(settings.db))

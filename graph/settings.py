@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     neo4j_password_file: Path | None = None
     neo4j_database: str = "neo4j"
     neo4j_max_tx_rows: int | None = Field(
-        None, ge=1000, description="Bulk mode: commit a validated load in transactions of at most this many rows (docs/neo4j.md)."
+        50_000,
+        ge=1000,
+        description="Bulk mode, on by default so loads of any size fit the server's transaction memory: a validated batch "
+        "that writes more rows than this is committed in transactions of at most this many rows (docs/neo4j.md).",
     )
     policy_file: Path | None = Field(None, description="JSON file of Policy settings; defaults apply when absent.")
     include_names: bool = Field(False, description="Keep student and guardian names from sources (off by default).")

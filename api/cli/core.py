@@ -260,35 +260,3 @@ def bench(
     if out is not None:
         cmd += ["--out", str(out.resolve())]
     raise typer.Exit(subprocess.run(cmd, cwd=root, check=False).returncode)
-
-
-@app.command()
-def verify(db: DbOption = None) -> None:
-    """Re-validate every journal row and check the record of decisions' hash chain. Exit 0 intact, 1 not."""
-    from graph.audit import SqliteAuditLog
-    from graph.errors import ChangeRejected
-    from graph.stores.journal import Journal
-
-    path = settings_for(db).db
-    if not path.exists():
-        render.error(f"{path}: no such file")
-        raise typer.Exit(2)
-    journal = Journal(path)
-    rows, bad = 0, 0
-    try:
-        for _seq, _change in journal.read_since(0, trusted=False):
-            rows += 1
-    except ChangeRejected as err:
-        bad += 1
-        render.err_console.print(f"[red]journal row {rows + 1} does not validate:[/] " + escape(str(err)))
-    finally:
-        journal.close()
-    audit = SqliteAuditLog(path)
-    broken = list(audit.verify())
-    records = audit.count()
-    audit.close()
-    for line in broken[:20]:
-        render.err_console.print("[red]record of decisions:[/] " + escape(line))
-    chain = "intact" if not broken else "BROKEN"
-    render.console.print(f"journal: {rows:,} rows validated; record of decisions: {records:,} records, chain {chain}")
-    raise typer.Exit(1 if bad or broken else 0)

@@ -19,9 +19,9 @@ from api.cli import render
 from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
 from api.config import ApiSettings
 from api.roles import Role
-from api.tokens import TokenStore
+from api.tokens import open_tokens
 from graph import commands
-from graph.errors import NeedToKnowError, PreconditionFailed
+from graph.errors import NeedToKnowError
 from graph.open import open_store
 
 __all__ = ["serve", "settings_env"]
@@ -100,22 +100,27 @@ def token_create(
     partner: Annotated[list[str] | None, typer.Option("--partner", help="Partner id an app acts for (repeatable).")] = None,
     label: Annotated[str | None, typer.Option("--label", help="A note for `token list`.")] = None,
     db: DbOption = None,
+    backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Create a token and print its secret once (only its SHA-256 is stored).
 
     The subject of a provider or guardian token, and an app's partners, must exist in the store.
+    With the Neo4j backend the token lives in Neo4j and works on every API instance.
     """
-    settings = settings_for(db)
-    store = TokenStore(settings.db)
+    settings = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     graph_store = None
     try:
         graph_store = open_store(settings)
+        store = open_tokens(settings, graph_store)
         info, secret = commands.create_token(store, graph_store, commands.CreateToken(role, subject, tuple(partner or ()), label))
+        store.close()
     except NeedToKnowError as err:
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
-        store.close()
         if graph_store is not None:
             graph_store.close()
     render.err_console.print(f"created {info.id} ({info.role}); the secret is shown once:")
@@ -123,9 +128,19 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(db: DbOption = None) -> None:
+def token_list(
+    db: DbOption = None,
+    backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
+) -> None:
     """List tokens (never their secrets)."""
-    store = TokenStore(settings_for(db).db)
+    try:
+        store = open_tokens(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
     try:
         for t in store.list():
             state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
@@ -136,12 +151,23 @@ def token_list(db: DbOption = None) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (tok_...).")], db: DbOption = None) -> None:
-    """Revoke a token: it stops working at once in every worker."""
-    store = TokenStore(settings_for(db).db)
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (tok_...).")],
+    db: DbOption = None,
+    backend: BackendOption = None,
+    neo4j_uri: Neo4jUriOption = None,
+    neo4j_user: Neo4jUserOption = None,
+    neo4j_database: Neo4jDatabaseOption = None,
+) -> None:
+    """Revoke a token: it stops working at once in every worker (every instance, with Neo4j)."""
+    try:
+        store = open_tokens(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
     try:
         commands.revoke_token(store, token_id)
-    except PreconditionFailed as err:
+    except NeedToKnowError as err:
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:

@@ -343,7 +343,8 @@ class MemoryStore:
                         given.append(e)
                     elif isinstance(e, Permits):
                         permits.append(e)
-                part["consents"].append(ConsentFacts(source, tuple(about), tuple(given), tuple(permits)))  # type: ignore[arg-type]
+                # In id order, as the Neo4j store returns them: a decision's path lists them so (issue 16).
+                part["consents"].append(ConsentFacts(source, _sorted(about), _sorted(given), _sorted(permits)))  # type: ignore[arg-type]
             else:
                 part["restrictions"].extend(e for e in self._out(source_id) if isinstance(e, Restricts))
         return part
@@ -447,6 +448,12 @@ class MemoryStore:
     def close(self) -> None:
         """Close the journal."""
         self.journal.close()
+
+
+def _sorted(edges: list[Edge]) -> tuple[Edge, ...]:
+    if len(edges) > 1:
+        edges.sort(key=lambda e: e.id)
+    return tuple(edges)
 
 
 def _keep(history: dict[str, Any], record_id: str, versions: list[Any] | None) -> None:

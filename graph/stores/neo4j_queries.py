@@ -253,12 +253,12 @@ WITH *,
   COLLECT {{ MATCH (s)<-[e:GUARDIAN_OF]-() RETURN {_edge_map("e")} }} AS guardian_links,
   COLLECT {{ MATCH (s)<-[e:SERVES]-() RETURN {_edge_map("e")} }} AS serves,
   COLLECT {{
-    MATCH (c:Consent)-[:ABOUT]->(s) WITH DISTINCT c
+    MATCH (c:Consent)-[:ABOUT]->(s) WITH DISTINCT c ORDER BY c.id
     RETURN [
       {_consent_map("c")},
-      COLLECT {{ MATCH (c)-[a:ABOUT]->(s) RETURN {_edge_map("a")} }},
-      COLLECT {{ MATCH (c)-[g:GIVEN_BY]->() RETURN {_edge_map("g")} }},
-      COLLECT {{ MATCH (c)-[m:PERMITS]->() RETURN {_edge_map("m")} }}
+      COLLECT {{ MATCH (c)-[a:ABOUT]->(s) RETURN {_edge_map("a")} ORDER BY a.id }},
+      COLLECT {{ MATCH (c)-[g:GIVEN_BY]->() RETURN {_edge_map("g")} ORDER BY g.id }},
+      COLLECT {{ MATCH (c)-[m:PERMITS]->() RETURN {_edge_map("m")} ORDER BY m.id }}
     ]
   }} AS consents,
   COLLECT {{

@@ -19,7 +19,7 @@ from graph.changes import PutEdge, PutNode
 from graph.decide import decide
 from graph.decision import CheckRequest, Outcome
 from graph.errors import ChangeRejected, IdempotencyConflict, InputError, PreconditionFailed
-from graph.model import Consent, ConsentStatus, FerpaRights, Guardian, GuardianOf, Serves, ServiceStatus, Student
+from graph.model import Consent, ConsentStatus, FerpaRights, Guardian, GuardianOf, Permits, Serves, ServiceStatus, Student
 from graph.policy import DEFAULT_POLICY
 from graph.reasons import Reason
 from graph.stores.base import GraphStore
@@ -237,3 +237,14 @@ def test_versions_survive_reopening(store: GraphStore, backend: Backend, tmp_pat
     assert decision(reopened, NOON - DAY) is Outcome.ALLOW
     assert decision(reopened, NOON) is Outcome.DENY
     assert reopened.gather_evidence("ana", "sam").canonical() == store.gather_evidence("ana", "sam").canonical()
+
+
+def test_path_lists_edges_in_one_order_on_every_store(store: GraphStore) -> None:
+    # Two applicable recipients named by one consent, written in reverse id order: the path
+    # lists them by id on both stores (issue 16: records differed by backend).
+    store.apply([PutEdge(Permits(id="pm0-ana", from_id="cns-1", to_id="ana", valid_from=T0))])
+    req = CheckRequest("ana", "sam", NOON, "academic_support", frozenset({"attendance"}))
+    d = decide(store.gather_evidence("ana", "sam"), req, DEFAULT_POLICY)
+    consent_step = next(s for s in d.path if s.condition.value == "consent")
+    permits = [e.id for e in consent_step.edges if e.kind.value == "PERMITS"]
+    assert permits == sorted(permits) == ["pm0-ana", "pm1"]
