@@ -21,8 +21,14 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def error(message: str) -> None:
-    """An error line on stderr; the message is printed literally (ids and lists may hold brackets)."""
+def error(message: str, *, as_json: bool = False, code: str = "bad_input") -> None:
+    """An error line on stderr; the message is printed literally (ids and lists may hold brackets).
+
+    With `as_json`, ``{"error": {"code": ..., "message": ...}}`` on stdout instead (programs read stdout).
+    """
+    if as_json:
+        print_json({"error": {"code": code, "message": message}})
+        return
     err_console.print("[red]error:[/] " + escape(message))
 
 

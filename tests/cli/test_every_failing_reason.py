@@ -81,3 +81,19 @@ def test_training_expired_still_reports_category_reasons(dbs: dict[str, Path]) -
     assert lines[head + 1].startswith("    requires the current version of the data confidentiality agreement")
     assert lines[head + 2] == "    missing: training_expired (record FERPA101): The provider's required training has expired."
     assert "  need_to_know: met" in lines and "    satisfied by SERVES sv1: P1 -> S1, valid 2025-09-15T00:00:00Z until open" in lines
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"])
+def test_extreme_times_exit_2_with_a_json_message(dbs: dict[str, Path], at: str) -> None:
+    out = ntk("check", "--db", str(dbs["bundle_base"]), "--provider", "P1", "--student", "S1", "--at", at, "--json")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert json.loads(out.stdout)["error"]["message"].startswith("--at: time out of range")
+
+
+def test_json_nested_100000_deep_is_a_load_problem(tmp_path: Path) -> None:
+    bundle = tmp_path / "deep"
+    bundle.mkdir()
+    (bundle / "Student.jsonl").write_text('{"id": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    out = ntk("load", "bundle", str(bundle), "--db", str(tmp_path / "x.db"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "Student.jsonl:1: malformed JSON: nested too deeply to read" in out.stderr
