@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from tests.api.conftest import Api
 
@@ -121,14 +122,22 @@ def test_readyz_turns_503_with_the_cause_while_the_record_is_full(fresh_api: Api
     conn.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: SQLite's "database or disk is full"
     conn.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
     try:
-        while True:  # use up the free pages too, as a full disk would
-            try:
-                conn.execute("INSERT INTO filler VALUES (zeroblob(4096))")
-            except sqlite3.OperationalError:
-                break
-        r = fresh_api.client.get(url)
+        for size in (4096, 1024, 256, 64, 16):  # use up the free pages and the room left in them, as a full disk would
+            while True:
+                try:
+                    conn.execute(f"INSERT INTO filler VALUES (zeroblob({size}))")
+                except sqlite3.OperationalError:
+                    break
+        with structlog.testing.capture_logs() as logs:
+            r = fresh_api.client.get(url)
         assert r.status_code == 503
+        assert any(e["event"] == "not_ready" and "full" in e["cause"] for e in logs), logs
         assert r.json()["reason"] == "audit_unavailable" and "full" in r.json()["cause"]
+        # The room left inside pages still takes a few small records; then every decision is a deny.
+        q = '{ check(request: {providerId: "ana", studentId: "sam"}) { outcome reasons { code } } }'
+        answers = [fresh_api.post(q, role="admin").json()["data"]["check"] for _ in range(40)]
+        assert answers[-1] == {"outcome": "DENY", "reasons": [{"code": "AUDIT_UNAVAILABLE"}]}
+        assert fresh_api.client.get(url).status_code == 503
     finally:
         conn.execute("PRAGMA max_page_count = 1073741823")
         conn.execute("DROP TABLE filler")
