@@ -19,7 +19,8 @@ Then GraphQL runs. Its answer is sent in the media type the client accepts:
 In both, two codes keep a 5xx status because they are the server's fault, not the
 request's: ``INTERNAL`` 500 (a bug; the message is masked) and ``STORE_UNAVAILABLE`` 503.
 
-Errors are told apart by type (`LimitExceeded`, `GraphQLSyntaxError`, the original
+Errors are told apart by type (`LimitExceeded`, graphql-core's `ValidationAbortedError`
+(its validation work budget), `GraphQLSyntaxError`, the original
 exception's class through `api.errors.code_for`, the masked error's own code), never by
 matching the text of a library's message.
 
@@ -41,6 +42,7 @@ from typing import Any, Final
 
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.validation.validate import ValidationAbortedError
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -192,7 +194,7 @@ def refusal(err: RequestRefused, media: str = JSON) -> JSONResponse:
 
 def _code(error: GraphQLError, request_error: bool, pre: bool) -> str:
     """The public code of one error, by its type (and the type of what caused it)."""
-    if isinstance(error, LimitExceeded):
+    if isinstance(error, LimitExceeded | ValidationAbortedError):  # ours, or graphql-core's validation budget
         return "LIMIT_EXCEEDED"
     if isinstance(error, GraphQLSyntaxError):
         return "GRAPHQL_PARSE_FAILED"

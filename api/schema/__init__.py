@@ -33,6 +33,7 @@ from strawberry.types import ExecutionContext
 from api.config import ApiSettings
 from api.errors import code_for
 from api.schema.expansion import ExpansionLimiter
+from api.schema.inputs import IdRule
 from api.schema.limits import CodedMaskErrors, NonEmptySelectionSets, OperationLimits
 from api.schema.mutations import Mutation
 from api.schema.queries import Query
@@ -80,6 +81,7 @@ def build_schema(settings: ApiSettings | None = None) -> Schema:
         lambda: ExpansionLimiter(max_fields=s.max_fields),
         lambda: AddValidationRules(standard),
         lambda: OperationLimits(max_tokens=s.max_tokens, rules=limit_rules),
+        lambda: IdRule(),
         lambda: CodedMaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         lambda: ParserCache(maxsize=256),
     ]
