@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 
 from api.cli import render
@@ -49,14 +50,24 @@ def engine_for(
     Read-only commands (`must_exist`) refuse a store file that does not exist, rather than
     create an empty one and answer "unknown id" for everything.
     """
-    settings = settings_for(db, backend, *neo4j)
+    try:
+        settings = settings_for(db, backend, *neo4j)
+    except ValidationError as err:  # an NTK_* variable that is not a valid setting
+        render.error(f"settings: {_first_problem(err)}", as_json=as_json)
+        raise typer.Exit(2) from err
     if must_exist and settings.backend == "networkx" and not settings.db.exists():
         render.error(f"no store at {settings.db}: give --db (or NTK_DB), or create one with `needtoknow init` / `needtoknow load`")
         raise typer.Exit(2)
     try:
         engine = open_engine(settings)
     except NeedToKnowError as err:
-        render.error(f"{err}")
+        render.error(f"{err}", as_json=as_json)
+        raise typer.Exit(2) from err
+    except ValidationError as err:  # the policy file (NTK_POLICY_FILE) breaks a rule
+        render.error(f"policy file {settings.policy_file}: {_first_problem(err)}", as_json=as_json)
+        raise typer.Exit(2) from err
+    except OSError as err:  # the policy file cannot be read
+        render.error(f"{err.strerror or err}: {err.filename}", as_json=as_json)
         raise typer.Exit(2) from err
     try:
         yield engine
@@ -68,6 +79,12 @@ def engine_for(
         raise typer.Exit(2) from err
     finally:
         engine.store.close()
+
+
+def _first_problem(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg')}" + (f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else "")
 
 
 def _at(at: str | None, as_json: bool = False) -> datetime:
