@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 WEB := api/web
+AUDIT := tests/http_audit
 
-.PHONY: setup demo test lint typecheck pytest browser web neo4j-start neo4j-stop bench schema clean
+.PHONY: setup demo test lint typecheck pytest browser web http-audit neo4j-start neo4j-stop bench schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP) web
+setup: $(STAMP) web http-audit
 
 # The partner-network page's JavaScript comes from the npm registry at setup time.
 web:
@@ -24,6 +25,12 @@ web:
 	  if [ ! -d $(WEB)/node_modules ] || [ $(WEB)/package.json -nt $(WEB)/node_modules ]; then \
 	    (cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error) && touch $(WEB)/node_modules; \
 	  fi; \
+	fi
+
+# The GraphQL-over-HTTP audit suite (npm graphql-http) used by tests/api/test_http_audit.py.
+http-audit:
+	@if [ ! -d $(AUDIT)/node_modules ] || [ $(AUDIT)/package.json -nt $(AUDIT)/node_modules ]; then \
+	  (cd $(AUDIT) && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error) && touch $(AUDIT)/node_modules; \
 	fi
 
 # Debian's Chromium for the browser test (Playwright drives it via executable_path).

@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.config import ApiSettings
-from api.http import AppState, authenticate, graphql_endpoint
-from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
+from api.errors import RequestRefused
+from api.http import AppState, BearerTokens, graphql_endpoint, principal_of, refusal
+from api.limits import BodyLimit, parse_json_body
 from api.schema import build_schema
 from api.tokens import open_tokens
 from api.web import SecurityHeaders, web_routes
@@ -28,6 +32,8 @@ from graph.errors import NeedToKnowError
 from graph.open import open_engine
 
 __all__ = ["app_from_env", "create_app"]
+
+log = structlog.get_logger("needtoknow.api")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -38,15 +44,23 @@ async def healthz(_: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the store syncs and the record of decisions is writable."""
+    """Readiness: the store syncs and the record of decisions takes a real write (`SqliteAuditLog.probe`).
+
+    503 ``{"status": "unavailable", "reason": ..., "cause": ...}`` while either fails (a full
+    disk, a read-only file, the drill switch), logged with the cause; 200 again once a write succeeds.
+    """
     state: AppState = request.app.state.ntk
     try:
         state.engine.store.sync(None)
     except NeedToKnowError as err:
-        return JSONResponse({"status": "unavailable", "reason": type(err).__name__}, status_code=503)
+        log.error("not_ready", reason="store_unavailable", cause=str(err))
+        return JSONResponse({"status": "unavailable", "reason": "store_unavailable", "cause": str(err)}, status_code=503)
     audit = state.engine.audit
-    if audit is not None and not audit.available:
-        return JSONResponse({"status": "unavailable", "reason": "audit_unavailable"}, status_code=503)
+    if audit is not None:
+        cause = await run_in_threadpool(audit.probe)
+        if cause is not None:
+            log.error("not_ready", reason="audit_unavailable", cause=cause)
+            return JSONResponse({"status": "unavailable", "reason": "audit_unavailable", "cause": cause}, status_code=503)
     return JSONResponse({"status": "ready", "consistencyToken": state.engine.store.token()})
 
 
@@ -57,14 +71,14 @@ async def audit_hook(request: Request) -> Response:
     """
     state: AppState = request.app.state.ntk
     try:
-        principal = authenticate(request, state.tokens)
+        principal = principal_of(request)
         if not principal.is_admin:
             raise RequestRefused(403, "FORBIDDEN", "admins only")
         body = parse_json_body(await request.body(), 4)
         if not isinstance(body, dict) or not isinstance(body.get("available"), bool):
             raise RequestRefused(400, "BAD_REQUEST", 'body must be {"available": true|false}')
     except RequestRefused as err:
-        return error_response(err.status, err.code, err.message)
+        return refusal(err)
     audit = state.engine.audit
     if audit is not None:
         audit.available = body["available"]
@@ -98,7 +112,11 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     ]
     if settings.test_hooks:
         routes.append(Route("/_test/audit", audit_hook, methods=["POST"]))
-    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(AuthenticationMiddleware, backend=BearerTokens()),
+    ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 

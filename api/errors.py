@@ -10,13 +10,20 @@
      └─ NotFound                NOT_FOUND: unknown id (admins only; others get FORBIDDEN
                                 or a redacted deny, DOMAIN.md "Who may see which reasons")
 
+    LimitExceeded (a GraphQLError) LIMIT_EXCEEDED: over a token, depth, alias or size limit
+    RequestRefused              the request is not a well-formed GraphQL-over-HTTP request
+                                (or is refused before GraphQL runs): HTTP status, code, message
+
 Domain errors (graph.errors) raised by the engine are mapped to codes by `code_for`;
-anything else is a bug and is masked as INTERNAL.
+anything else is a bug and is masked as INTERNAL. Errors are told apart by type, never
+by their message (api/http.py).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Final
+
+from graphql import GraphQLError
 
 from graph.errors import (
     ChangeRejected,
@@ -33,6 +40,8 @@ __all__ = [
     "BadInput",
     "BatchTooLarge",
     "CODES",
+    "LimitExceeded",
+    "RequestRefused",
     "Forbidden",
     "NotFound",
     "Unauthenticated",
@@ -45,9 +54,11 @@ class ApiError(Exception):
 
     code: ClassVar[str] = "BAD_REQUEST"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.extensions: dict[str, Any] = {"code": self.code}
+        if field is not None:
+            self.extensions["field"] = field
 
 
 class Unauthenticated(ApiError):
@@ -83,6 +94,24 @@ class NotFound(ApiError):
     code = "NOT_FOUND"
 
 
+class LimitExceeded(GraphQLError):
+    """A document over a configured limit (tokens, expanded size, depth, aliases): refused before execution."""
+
+    def __init__(self, message: str, nodes: Any = None) -> None:
+        super().__init__(message, nodes, extensions={"code": "LIMIT_EXCEEDED"})
+
+
+class RequestRefused(Exception):
+    """A request refused before GraphQL runs: HTTP status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
 CODES: Final = frozenset(
     {
         "UNAUTHENTICATED",
@@ -101,6 +130,7 @@ CODES: Final = frozenset(
         "BODY_TOO_LARGE",
         "METHOD_NOT_ALLOWED",
         "UNSUPPORTED_MEDIA_TYPE",
+        "NOT_ACCEPTABLE",
         "INTERNAL",
     }
 )

@@ -1,13 +1,37 @@
-"""The /graphql endpoint: authenticate, read the request, execute, map errors to codes and statuses.
+"""The /graphql endpoint, following the GraphQL-over-HTTP specification (docs/api.md, "Statuses").
 
-Order of refusals, cheapest first: method (405), content type (415, POST must be
-``application/json``), bearer token (401), body (413 in `api.limits.BodyLimit`; 400 for
-bad UTF-8 / JSON), request shape (400), then GraphQL parsing and validation with the
-limit extensions (400), then execution. Mutations are accepted only by POST.
+Refusals before GraphQL runs, cheapest first (each a `RequestRefused`, body
+``{"errors": [...]}`` with ``extensions.code``): method (405), Accept (406 when neither
+``application/graphql-response+json`` nor ``application/json`` is acceptable), content
+type (415, POST must be ``application/json``), bearer token (401, read by Starlette's
+`AuthenticationMiddleware` with `BearerTokens`), body (413 in `api.limits.BodyLimit`; 400
+for bad UTF-8 / JSON), request shape (400: ``query`` a non-empty string, ``variables``
+and ``extensions`` maps, ``operationName`` a string). Mutations only by POST.
 
-HTTP status of an executed request: 200 when there is data; when ``data`` is null, the
-first error's code decides (FORBIDDEN 403, NOT_FOUND 404, STALE_READ 409,
-STORE_UNAVAILABLE 503, INTERNAL 500, any other client error 400).
+Then GraphQL runs. Its answer is sent in the media type the client accepts:
+
+- ``application/graphql-response+json``: a *request error* (parse, validation, a limit,
+  variable coercion: no ``data`` entry) is 400; an executed operation is 200 whatever its
+  errors (``data`` present, possibly null).
+- ``application/json`` (legacy clients; also for ``*/*`` or no Accept): 200 for every
+  well-formed request, as the specification asks, with the same bodies.
+
+In both, two codes keep a 5xx status because they are the server's fault, not the
+request's: ``INTERNAL`` 500 (a bug; the message is masked) and ``STORE_UNAVAILABLE`` 503.
+
+Errors are told apart by type (`LimitExceeded`, graphql-core's `ValidationAbortedError`
+(its validation work budget), `GraphQLSyntaxError`, the original
+exception's class through `api.errors.code_for`, the masked error's own code), never by
+matching the text of a library's message.
+
+Why not a subclass of strawberry's ASGI view (``strawberry.asgi.GraphQL``): it answers
+request errors as ``text/plain`` from ``cross_web.HTTPException`` raised deep in
+``run``; its ``create_response`` never sees the request, so it cannot choose the media
+type or the status from the Accept header; and its body parsing (``json.loads`` on any
+content type containing ``application/json``) would have to be replaced by our strict
+one. Overriding ``__call__``, ``parse_http_body``, ``execute_single``, ``process_result``
+and ``create_response`` would leave nothing of the view but its name, so this module
+calls ``Schema.execute`` directly, as the view does.
 """
 
 from __future__ import annotations
@@ -17,8 +41,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
-from graphql import GraphQLError
-from starlette.requests import Request
+from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.validation.validate import ValidationAbortedError
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema import Schema
@@ -28,23 +54,34 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.config import ApiSettings
-from api.errors import CODES, code_for
-from api.limits import RequestRefused, error_response, parse_json_body
+from api.errors import CODES, LimitExceeded, RequestRefused, code_for
+from api.limits import parse_json_body
 from api.roles import Principal
-from api.schema import MASKED_MESSAGE
 from api.schema.context import Context
 from api.tokens import AnyTokenStore
 from api.web import graphiql_page
 from graph.engine import Engine
 from graph.timeutil import utcnow
 
-__all__ = ["AppState", "authenticate", "format_result", "graphql_endpoint"]
+__all__ = [
+    "GRAPHQL_RESPONSE_JSON",
+    "AppState",
+    "BearerTokens",
+    "PrincipalUser",
+    "format_result",
+    "graphql_endpoint",
+    "negotiate",
+    "principal_of",
+    "refusal",
+]
 
 log = structlog.get_logger("needtoknow.api")
 
+GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
+JSON: Final = "application/json"
 MAX_ERRORS: Final = 20
 _SUGGESTION: Final = re.compile(r"\s*Did you mean [^?]*\?")
-_STATUS: Final = {"INTERNAL": 500, "STORE_UNAVAILABLE": 503, "FORBIDDEN": 403, "NOT_FOUND": 404, "STALE_READ": 409}
+_SERVER_FAULT: Final = {"INTERNAL": 500, "STORE_UNAVAILABLE": 503}
 
 
 @dataclass(slots=True)
@@ -57,73 +94,152 @@ class AppState:
     schema: Schema
 
 
-def authenticate(request: Request, tokens: AnyTokenStore) -> Principal:
-    """The caller of a bearer token.
+class PrincipalUser(BaseUser):
+    """Starlette's user for an authenticated bearer token."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always True: only a valid token makes one."""
+        return True
+
+    @property
+    def display_name(self) -> str:
+        """The token's subject (or its id)."""
+        return self.principal.subject or self.principal.token_id
+
+
+class BearerTokens(AuthenticationBackend):
+    """``Authorization: Bearer <secret>`` -> the token's caller; None (unauthenticated) otherwise.
+
+    Never raises: an unknown, revoked or malformed token is simply not authenticated, and
+    the endpoints that need a caller answer 401.
+    """
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        """Look the secret up in the token table (only its SHA-256 is stored)."""
+        state: AppState | None = getattr(conn.app.state, "ntk", None)
+        scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
+        if state is None or scheme.lower() != "bearer":
+            return None
+        principal = state.tokens.lookup(secret.strip())
+        if principal is None:
+            return None
+        return AuthCredentials(["authenticated", str(principal.role)]), PrincipalUser(principal)
+
+
+def principal_of(request: Request) -> Principal:
+    """The authenticated caller of `request`.
 
     Raises
     ------
     RequestRefused
-        401 UNAUTHENTICATED: no ``Authorization: Bearer`` header, or an unknown or revoked token.
+        401 UNAUTHENTICATED: no valid ``Authorization: Bearer`` token.
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    principal = tokens.lookup(secret.strip()) if scheme.lower() == "bearer" else None
-    if principal is None:
-        raise RequestRefused(401, "UNAUTHENTICATED", "a valid bearer token is required")
-    return principal
+    user = request.scope.get("user")
+    if not isinstance(user, PrincipalUser):
+        raise RequestRefused(401, "UNAUTHENTICATED", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+    return user.principal
 
 
-def _classify(error: GraphQLError, pre_execution: bool) -> str:
-    ext = error.extensions or {}
-    code = ext.get("code")
+def negotiate(accept: str) -> str | None:
+    """The response media type for an Accept header: GRAPHQL_RESPONSE_JSON or JSON; None if neither is acceptable.
+
+    No Accept, ``*/*`` and ``application/*`` mean JSON (the specification's legacy rule);
+    between the two named types the higher quality wins, and on a tie
+    ``application/graphql-response+json``.
+    """
+    if not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE_JSON:
+            choice = (q, 2, GRAPHQL_RESPONSE_JSON)
+        elif media == JSON:
+            choice = (q, 1, JSON)
+        elif media in ("*/*", "application/*"):
+            choice = (q, 0, JSON)
+        else:
+            continue
+        if best is None or choice[:2] > best[:2]:
+            best = choice
+    return best[2] if best else None
+
+
+def _json(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    response = JSONResponse(body, status_code=status, headers=headers)
+    response.headers["content-type"] = f"{media}; charset=utf-8"
+    return response
+
+
+def refusal(err: RequestRefused, media: str = JSON) -> JSONResponse:
+    """The response to a request refused before GraphQL ran (no ``data`` entry)."""
+    body = {"errors": [{"message": err.message, "extensions": {"code": err.code}}]}
+    return _json(body, err.status, media, err.headers)
+
+
+def _code(error: GraphQLError, request_error: bool, pre: bool) -> str:
+    """The public code of one error, by its type (and the type of what caused it)."""
+    if isinstance(error, LimitExceeded | ValidationAbortedError):  # ours, or graphql-core's validation budget
+        return "LIMIT_EXCEEDED"
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    code = (error.extensions or {}).get("code")
     if isinstance(code, str) and code in CODES:
         return code
     original = error.original_error
-    if isinstance(original, GraphQLError):
-        return "GRAPHQL_VALIDATION_FAILED" if pre_execution else "BAD_INPUT"
-    if original is not None:
+    if original is not None and not isinstance(original, GraphQLError):
         return code_for(original) or "INTERNAL"
-    if error.message == MASKED_MESSAGE:
-        return "INTERNAL"
-    if not pre_execution:
-        return "BAD_INPUT"
-    message = error.message
-    if (
-        "Parsing aborted" in message
-        or "Validation aborted" in message
-        or "exceeds maximum operation depth" in message
-        or "aliases found" in message
-    ):
-        return "LIMIT_EXCEEDED"
-    if message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
-    return "GRAPHQL_VALIDATION_FAILED"
+    if pre:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "BAD_INPUT"  # variable coercion, or a value refused while executing
 
 
-def format_result(result: ExecutionResult, *, suggestions: bool) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) of an execution result; every error gets ``extensions.code``."""
+def format_result(result: ExecutionResult, *, media: str = JSON, suggestions: bool = False) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) of an execution result; every error gets ``extensions.code``.
+
+    A request error (refused before execution, or variables that could not be coerced:
+    no error has a ``path``) has no ``data`` entry.
+    """
     pre = isinstance(result, PreExecutionError)
-    body: dict[str, Any] = {"data": result.data}
+    errors = result.errors or []
+    request_error = pre or (result.data is None and bool(errors) and all(e.path is None for e in errors))
+    body: dict[str, Any] = {} if request_error else {"data": result.data}
     codes: list[str] = []
-    if result.errors:
+    if errors:
         out = []
-        for error in result.errors[:MAX_ERRORS]:
-            code = _classify(error, pre)
+        for error in errors[:MAX_ERRORS]:
+            code = _code(error, request_error, pre)
             if code == "INTERNAL" and error.original_error is not None:
                 log.error("internal_error", error=type(error.original_error).__name__)
             item = error.formatted
-            message = error.message if code != "INTERNAL" else MASKED_MESSAGE
+            message = error.message if code != "INTERNAL" else "Unexpected error."
             item["message"] = message if suggestions else _SUGGESTION.sub("", message)
             item["extensions"] = {**(item.get("extensions") or {}), "code": code}
             out.append(item)
             codes.append(code)
-        if len(result.errors) > MAX_ERRORS:
-            out.append({"message": f"{len(result.errors) - MAX_ERRORS} more errors not shown", "extensions": {"code": codes[0]}})
+        if len(errors) > MAX_ERRORS:
+            out.append({"message": f"{len(errors) - MAX_ERRORS} more errors not shown", "extensions": {"code": codes[0]}})
         body["errors"] = out
-    if pre:
-        return (500 if codes and codes[0] == "INTERNAL" else 400), body
-    if result.data is None and codes:
-        return _STATUS.get(codes[0], 400), body
+    fault = next((_SERVER_FAULT[c] for c in codes if c in _SERVER_FAULT), None)
+    if fault is not None and (request_error or result.data is None):
+        return fault, body
+    if request_error and media == GRAPHQL_RESPONSE_JSON:
+        return 400, body
     return 200, body
 
 
@@ -131,8 +247,9 @@ def _params_from_get(request: Request, max_depth: int, max_list: int) -> dict[st
     params: dict[str, Any] = {"query": request.query_params.get("query")}
     if "operationName" in request.query_params:
         params["operationName"] = request.query_params["operationName"]
-    if "variables" in request.query_params:
-        params["variables"] = parse_json_body(request.query_params["variables"], max_depth, max_list)
+    for key in ("variables", "extensions"):
+        if request.query_params.get(key):
+            params[key] = parse_json_body(request.query_params[key], max_depth, max_list)
     return params
 
 
@@ -148,6 +265,9 @@ def _shape(payload: Any) -> tuple[str, dict[str, Any] | None, str | None]:
         raise RequestRefused(400, "BAD_REQUEST", "'variables' must be an object")
     if name is not None and not isinstance(name, str):
         raise RequestRefused(400, "BAD_REQUEST", "'operationName' must be a string")
+    extensions = payload.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestRefused(400, "BAD_REQUEST", "'extensions' must be an object")
     return query, variables, name
 
 
@@ -155,20 +275,26 @@ async def graphql_endpoint(request: Request) -> Response:
     """POST (queries and mutations, JSON) and GET (queries only) on /graphql."""
     state: AppState = request.app.state.ntk
     settings = state.settings
+    media = JSON
     try:
         if request.method == "GET":
-            accepts_html = "text/html" in request.headers.get("accept", "")
-            if settings.graphiql and accepts_html and "query" not in request.query_params:
+            accept = request.headers.get("accept", "")
+            if settings.graphiql and "text/html" in accept and "query" not in request.query_params:
                 return graphiql_page()
             allowed = {OperationType.QUERY}
         elif request.method == "POST":
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/json":
-                raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json")
             allowed = {OperationType.QUERY, OperationType.MUTATION}
         else:
-            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "use POST (or GET for queries)")
-        principal = authenticate(request, state.tokens)
+            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "use POST (or GET for queries)", {"Allow": "GET, POST"})
+        negotiated = negotiate(request.headers.get("accept", ""))
+        if negotiated is None:
+            raise RequestRefused(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE_JSON} or {JSON}")
+        media = negotiated
+        if request.method == "POST":
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != JSON:
+                raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json")
+        principal = principal_of(request)
         if request.method == "GET":
             payload: Any = _params_from_get(request, settings.max_json_depth, settings.max_batch)
         else:
@@ -179,11 +305,10 @@ async def graphql_endpoint(request: Request) -> Response:
             query, variable_values=variables, context_value=context, operation_name=operation_name, allowed_operation_types=allowed
         )
     except RequestRefused as err:
-        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return error_response(err.status, err.code, err.message, headers)
+        return refusal(err, media)
     except InvalidOperationTypeError:
-        return error_response(405, "METHOD_NOT_ALLOWED", "mutations are accepted only by POST", {"Allow": "POST"})
+        return refusal(RequestRefused(405, "METHOD_NOT_ALLOWED", "mutations are accepted only by POST", {"Allow": "POST"}), media)
     except (MissingQueryError, CannotGetOperationTypeError) as err:
-        return error_response(400, "BAD_REQUEST", str(err) or "no operation to run")
-    status, body = format_result(result, suggestions=settings.introspection_enabled)
-    return JSONResponse(body, status_code=status)
+        return refusal(RequestRefused(400, "BAD_REQUEST", str(err) or "no operation to run"), media)
+    status, body = format_result(result, media=media, suggestions=settings.introspection_enabled)
+    return _json(body, status, media)

@@ -15,19 +15,11 @@ from typing import Any, Final
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import RequestRefused
+
 __all__ = ["BodyLimit", "RequestRefused", "error_response", "parse_json_body"]
 
 _SURROGATE: Final = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-class RequestRefused(Exception):
-    """A request refused before execution: HTTP status, code and message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -108,6 +108,10 @@ class AuditLog(Protocol):
         """
         ...
 
+    def probe(self) -> str | None:
+        """None when a real write would succeed now, else the cause (readiness)."""
+        ...
+
     def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
         """Records about a student with decision time in ``[start, end)``, oldest first."""
         ...
@@ -142,7 +146,29 @@ class SqliteAuditLog:
             self.conn.executescript(SCHEMA)
         except sqlite3.Error as err:
             raise AuditUnavailable(f"cannot open the record of decisions {self.path}: {err}") from err
+        self.conn.execute("CREATE TABLE IF NOT EXISTS readiness_probe (payload BLOB NOT NULL)")
         self.available = True
+        self.last_failure: str | None = None
+        """Why the last write failed (SQLite's words, e.g. "database or disk is full"), until one succeeds."""
+
+    def probe(self) -> str | None:
+        """Try a real write the size of a large record (inserted and deleted in one committed
+        transaction): None when it succeeds, else the cause. Updates `last_failure`."""
+        if not self.available:
+            return "the record of decisions is switched off"
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("INSERT INTO readiness_probe (payload) VALUES (zeroblob(16384))")
+                self.conn.execute("DELETE FROM readiness_probe")
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                self.last_failure = str(err)
+                return self.last_failure
+        self.last_failure = None
+        return None
 
     def record(self, decisions: Sequence[Decision], caller: Caller, request_time: datetime) -> list[str]:
         """Write every decision in one transaction, chained to the last row; return record ids.
@@ -210,7 +236,9 @@ class SqliteAuditLog:
             except sqlite3.Error as err:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                self.last_failure = str(err)
                 raise AuditUnavailable(f"cannot write the record of decisions: {err}") from err
+        self.last_failure = None
         return ids
 
     def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:

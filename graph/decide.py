@@ -32,7 +32,16 @@ from graph.policy import Policy
 from graph.reasons import Reason
 from graph.timeutil import age_on, local_date
 
-__all__ = ["RULES", "Finding", "agreement_current", "consent_failures", "decide", "is_eligible_student", "training_current"]
+__all__ = [
+    "RULES",
+    "Finding",
+    "agreement_current",
+    "category_reasons",
+    "consent_failures",
+    "decide",
+    "is_eligible_student",
+    "training_current",
+]
 
 _T = TypeVar("_T", bound=Edge)
 
@@ -236,11 +245,7 @@ def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Fac
         return False
     assert ev.student is not None
     signers = {g.to_id for g in cf.given_by}
-    guardians = {
-        g.from_id
-        for g in ev.guardian_links
-        if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.active_at(at)
-    }
+    guardians = {g.from_id for g in ev.guardian_links if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.active_at(at)}
     if not (signers & (guardians | {ev.student.id})):
         return False
     recipients = {p.to_id for p in cf.permits if p.active_at(at)}
@@ -256,19 +261,22 @@ def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> I
         yield Finding.failed(Condition.CONSENT, Reason.CONSENT_MISSING)
     else:
         valid: list[tuple[ConsentFacts, tuple[Edge, ...]]] = []
-        failures: list[ReasonDetail] = []
+        failures: list[tuple[ReasonDetail, frozenset[str]]] = []
         for cf in permits:
             fails, edges = _consent_failures(cf, ev, req, policy, facts)
             if fails:
-                failures.extend(ReasonDetail(code, cf.consent.id, condition=Condition.CONSENT) for code in fails)
+                cats = frozenset(cf.consent.categories)
+                failures.extend((ReasonDetail(code, cf.consent.id, condition=Condition.CONSENT), cats) for code in fails)
             else:
                 valid.append((cf, edges))
         if valid:
             consented = frozenset().union(*(cf.consent.categories for cf, _ in valid))
             yield Finding(Condition.CONSENT, edges=valid[0][1], categories=consented)
         else:
-            for detail in failures:
-                yield Finding(Condition.CONSENT, detail)
+            # Each failure carries its document's categories, so a category no document
+            # covers is reported too (DOMAIN.md: every failing reason, not the first).
+            for detail, cats in failures:
+                yield Finding(Condition.CONSENT, detail, categories=cats)
     for cf in sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.DENY), key=lambda c: c.consent.id):
         if not _deny_applies(cf, ev, req, facts):
             continue
@@ -378,7 +386,10 @@ def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts)
     if not facts.relevant_services:
         yield Finding.failed(Condition.NEED_TO_KNOW, Reason.NO_SERVICE_RELATIONSHIP)
     elif not facts.active_services:
-        yield Finding.failed(Condition.NEED_TO_KNOW, Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id)
+        # What the inactive services would need: a category none of them needs is reported too.
+        needed = frozenset().union(*(s.categories_needed for s in facts.relevant_services))
+        detail = ReasonDetail(Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, condition=Condition.NEED_TO_KNOW)
+        yield Finding(Condition.NEED_TO_KNOW, detail, categories=needed)
     else:
         first = facts.active_services[0]
         needed = frozenset().union(*(s.categories_needed for s in facts.active_services))
@@ -397,9 +408,12 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     Returns
     -------
     Decision
-        DENY unless every condition holds; every failing reason in rule order; for an
-        allow, the path of edges per condition; released = asked ∩ consented ∩ needed
-        minus what a deny consent withholds.
+        DENY unless every condition holds. ``reasons``: every failing reason of every
+        rule, in rule order, then every category-level reason (`category_reasons`),
+        whatever else failed. ``path``: the edges of each condition that held (a condition
+        with any failing finding, e.g. a permit defeated by a deny consent, has none).
+        ``released`` = asked ∩ consented ∩ needed minus what a deny consent withholds,
+        empty unless every condition holds.
 
     Raises
     ------
@@ -414,44 +428,78 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     facts = _derive(ev, req, policy)
     findings = [f for rule in RULES for f in rule(ev, req, policy, facts)]
     reasons = [f.reason for f in findings if f.reason is not None]
-    consented = frozenset().union(
-        *(f.categories or () for f in findings if f.condition is Condition.CONSENT and f.reason is None)
-    )
-    needed = frozenset().union(
-        *(f.categories or () for f in findings if f.condition is Condition.NEED_TO_KNOW and f.reason is None)
-    )
+    consented = _categories(findings, Condition.CONSENT)
+    needed = _categories(findings, Condition.NEED_TO_KNOW)
     withheld = frozenset().union(*(f.withheld for f in findings))
     asked = req.categories if req.categories is not None else policy.categories
     released: frozenset[str] = frozenset()
-    if not reasons:
+    if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-        if req.categories is not None:
-            for cat in sorted(asked - released):
-                if cat in withheld:
-                    reasons.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat, condition=Condition.CONSENT))
-                elif cat not in consented:
-                    reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat, condition=Condition.CONSENT))
-                else:
-                    reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat, condition=Condition.NEED_TO_KNOW))
-        elif not released:
-            if consented - withheld:
-                reasons.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, condition=Condition.NEED_TO_KNOW))
-            else:
-                reasons.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, condition=Condition.CONSENT))
+    both_met = {Condition.CONSENT, Condition.NEED_TO_KNOW} <= {f.condition for f in findings if f.reason is None} - {
+        f.condition for f in findings if f.reason is not None
+    }
+    reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
         outcome = Outcome.DENY
     elif req.categories is not None and released != asked:
         outcome = Outcome.PARTIAL
     else:
         outcome = Outcome.ALLOW
-    path = _path(findings)
-    return Decision(req, outcome, tuple(reasons), released, path, policy.version, ev)
+    return Decision(req, outcome, tuple(reasons), released, _path(findings), policy.version, ev)
+
+
+def _categories(findings: list[Finding], condition: Condition) -> frozenset[str] | None:
+    """Categories a condition covers: those of its met findings, else of its failed ones; None if none says."""
+    mine = [f for f in findings if f.condition is condition and f.categories is not None]
+    met = [f for f in mine if f.reason is None]
+    chosen = met or mine
+    if not chosen:
+        return None
+    return frozenset().union(*(f.categories or () for f in chosen))
+
+
+def category_reasons(
+    categories: frozenset[str] | None,
+    asked: frozenset[str],
+    consented: frozenset[str] | None,
+    needed: frozenset[str] | None,
+    withheld: frozenset[str],
+    *,
+    met: bool,
+) -> list[ReasonDetail]:
+    """Every category-level reason, independent of the other conditions.
+
+    For each category asked (sorted): ``consent_denied`` when a deny consent withholds it,
+    ``category_not_consented`` when no consent covers it, ``not_needed_for_service`` when
+    no service needs it; all that apply. ``consented`` / ``needed`` None means the
+    condition has nothing to judge categories by (no consent at all; no service at all),
+    whose own reason already says why nothing flows. Asked for no particular category
+    (``categories`` None), one reason without a category when both conditions were
+    ``met`` and still nothing could be released.
+    """
+    out: list[ReasonDetail] = []
+    if categories is not None:
+        for cat in sorted(categories):
+            if cat in withheld:
+                out.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat, condition=Condition.CONSENT))
+            if consented is not None and cat not in consented:
+                out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat, condition=Condition.CONSENT))
+            if needed is not None and cat not in needed:
+                out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat, condition=Condition.NEED_TO_KNOW))
+    elif met and consented is not None and needed is not None and not (asked & consented & needed) - withheld:
+        if (asked & consented) - withheld:
+            out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, condition=Condition.NEED_TO_KNOW))
+        else:
+            out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, condition=Condition.CONSENT))
+    return out
 
 
 def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
+    """The edges of each condition that held: one with any failing finding contributes none."""
+    failed = {f.condition for f in findings if f.reason is not None}
     steps: dict[Condition, dict[str, Edge]] = {}
     for f in findings:
-        if f.reason is None and f.edges:
+        if f.reason is None and f.edges and f.condition not in failed:
             seen = steps.setdefault(f.condition, {})
             for e in f.edges:
                 seen.setdefault(e.id, e)

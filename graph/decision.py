@@ -14,7 +14,7 @@ from typing import Any
 from graph.evidence import Evidence
 from graph.model import Edge
 from graph.reasons import MESSAGES, SUBJECT, Reason
-from graph.timeutil import ensure_aware, to_iso
+from graph.timeutil import check_instant, to_iso
 
 __all__ = ["CheckRequest", "Condition", "Decision", "Outcome", "PathStep", "ReasonDetail"]
 
@@ -49,6 +49,8 @@ class CheckRequest:
     ------
     NaiveDatetimeError
         `at` is naive.
+    InvalidTime
+        `at` is outside ``[MIN_INSTANT, MAX_INSTANT)`` (graph/timeutil.py).
     """
 
     provider_id: str
@@ -58,7 +60,7 @@ class CheckRequest:
     categories: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", ensure_aware(self.at))
+        object.__setattr__(self, "at", check_instant(self.at))
         if self.categories is not None:
             object.__setattr__(self, "categories", frozenset(self.categories))
 

@@ -7,10 +7,11 @@ store, judges it with the pure `decide`, records the decision, and only then ans
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import structlog
 
@@ -19,16 +20,18 @@ from graph.changes import Change
 from graph.decide import decide
 from graph.decision import CheckRequest, Decision, Outcome, ReasonDetail
 from graph.errors import AuditUnavailable, InputError, UnknownProvider, UnknownStudent
+from graph.ids import check_id
 from graph.lookups import Access, Page, access_until, decode_cursor, encode_cursor
 from graph.model import NodeKind
 from graph.policy import DEFAULT_POLICY, Policy
 from graph.reasons import Reason
 from graph.stores.base import GraphStore
-from graph.timeutil import ensure_aware, utcnow
+from graph.timeutil import check_instant, utcnow
 
 __all__ = ["Engine"]
 
 log = structlog.get_logger("needtoknow.engine")
+_PURPOSE: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _G = TypeVar("_G")
 
@@ -62,6 +65,10 @@ class Engine:
     # ------------------------------------------------------------------ validation
 
     def _validate(self, req: CheckRequest, strict_ids: bool = True) -> None:
+        # The id rule first: a malformed id is refused for every caller and never reaches the record.
+        check_id(req.provider_id, "providerId")
+        check_id(req.student_id, "studentId")
+        _check_purpose(req.purpose)
         provider = self.store.node(req.provider_id)
         if provider is None or provider.kind is not NodeKind.PROVIDER:
             raise UnknownProvider(req.provider_id)
@@ -84,8 +91,8 @@ class Engine:
             return decisions
         try:
             self.audit.record(decisions, caller, request_time)
-        except AuditUnavailable:
-            log.error("audit_unavailable", decisions=len(decisions))
+        except AuditUnavailable as err:
+            log.error("audit_unavailable", decisions=len(decisions), cause=str(err))
             return [
                 replace(
                     d,
@@ -214,9 +221,11 @@ class Engine:
         request_time = self.clock()
         self.store.sync(token)
         state = self.store.token()
-        at = ensure_aware(at) if at is not None else request_time
+        at = check_instant(at) if at is not None else request_time
         anchor = provider_id if provider_id is not None else student_id
         assert anchor is not None
+        check_id(anchor, "providerId" if provider_id is not None else "studentId")
+        _check_purpose(purpose)
         node = self.store.node(anchor)
         if provider_id is not None and (node is None or node.kind is not NodeKind.PROVIDER):
             raise UnknownProvider(provider_id)
@@ -277,6 +286,12 @@ class Engine:
         Raises ChangeRejected (nothing applied) or StoreUnavailable.
         """
         return self.store.apply(changes)
+
+
+def _check_purpose(purpose: str | None) -> None:
+    """A purpose is a code (lowercase letters, digits, underscores; at most 64): InputError otherwise."""
+    if purpose is not None and not _PURPOSE.match(purpose):
+        raise InputError("purpose: a code of lowercase letters, digits and underscores (at most 64), e.g. academic_support")
 
 
 def _page_size(first: int) -> int:

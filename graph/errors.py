@@ -9,7 +9,8 @@ The whole tree, so callers catch exactly what they mean::
      │   ├─ UnknownNode
      │   ├─ InvalidTime
      │   │   └─ NaiveDatetimeError
-     │   └─ InvalidCursor
+     │   ├─ InvalidCursor
+     │   └─ InvalidId           breaks the id rule (graph/ids.py)
      ├─ ChangeRejected          a write that would break the graph (dangling id, duplicate id,
      │   │                      wrong kind, bad property); nothing of the batch is applied
      │   ├─ PreconditionFailed  a command's precondition does not hold in the committed state
@@ -34,6 +35,7 @@ __all__ = [
     "DepthLimitExceeded",
     "InputError",
     "InvalidCursor",
+    "InvalidId",
     "InvalidTime",
     "LoadError",
     "NaiveDatetimeError",
@@ -108,6 +110,12 @@ class InvalidCursor(InputError):
     """A pagination cursor that this server did not issue."""
 
     code = "invalid_cursor"
+
+
+class InvalidId(InputError):
+    """An id that breaks the id rule (graph/ids.py): empty, too long, control or bidi characters, surrounding spaces."""
+
+    code = "invalid_id"
 
 
 class ChangeRejected(NeedToKnowError):

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Final
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 from pydantic.dataclasses import dataclass
 
+from graph.ids import ID_PATTERN, ID_RULE
 from graph.timeutil import Interval
 
 __all__ = [
@@ -163,7 +164,7 @@ class ConsentKind(StrEnum):
 
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_ID = ID_PATTERN  # graph/ids.py: one id rule for every entry point
 
 
 def _code(value: str) -> str:
@@ -174,7 +175,7 @@ def _code(value: str) -> str:
 
 def _node_id(value: str) -> str:
     if not _ID.match(value) or value != value.strip():
-        raise ValueError("an id is 1..200 printable characters without surrounding spaces")
+        raise ValueError(ID_RULE)
     return value
 
 

@@ -8,11 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from graph.errors import InvalidTime, NaiveDatetimeError
 
-__all__ = ["Interval", "age_on", "ensure_aware", "local_date", "parse_datetime", "to_iso", "utcnow"]
+__all__ = [
+    "MAX_INSTANT",
+    "MIN_INSTANT",
+    "Interval",
+    "age_on",
+    "check_instant",
+    "ensure_aware",
+    "local_date",
+    "parse_datetime",
+    "to_iso",
+    "utcnow",
+]
+
+MIN_INSTANT: Final = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_INSTANT: Final = datetime(2200, 1, 1, tzinfo=UTC)
+"""The instants a question may be about: ``[MIN_INSTANT, MAX_INSTANT)``. Far enough either
+way for any record, and far from ``datetime``'s own limits, so the engine's time arithmetic
+(look-backs, ages, local dates) can never overflow."""
 
 
 def utcnow() -> datetime:
@@ -30,7 +48,26 @@ def ensure_aware(value: datetime) -> datetime:
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(value)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as err:  # year 1 with a positive offset, year 9999 with a negative one
+        raise InvalidTime(f"time out of range: {value.isoformat()}") from err
+
+
+def check_instant(value: datetime) -> datetime:
+    """`value` in UTC when it lies in ``[MIN_INSTANT, MAX_INSTANT)``: the check every question's time passes.
+
+    Raises
+    ------
+    NaiveDatetimeError
+        `value` has no UTC offset.
+    InvalidTime
+        Outside the range (or beyond what a datetime can hold in UTC).
+    """
+    utc = ensure_aware(value)
+    if not MIN_INSTANT <= utc < MAX_INSTANT:
+        raise InvalidTime(f"time out of range: {to_iso(utc)} (times from {to_iso(MIN_INSTANT)} until {to_iso(MAX_INSTANT)} are accepted)")
+    return utc
 
 
 def parse_datetime(text: str) -> datetime:

@@ -8,6 +8,7 @@ a failed load leaves the store as it was.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from graph.errors import Problem
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_from_dict, node_from_dict
 
-__all__ = ["LoadResult", "edge_or_problem", "node_or_problem", "problems_from_validation"]
+__all__ = ["LoadResult", "edge_or_problem", "loads_json", "node_or_problem", "problems_from_validation"]
 
 
 @dataclass(slots=True)
@@ -106,3 +107,12 @@ def edge_or_problem(
 def iter_problems(results: Iterable[LoadResult]) -> list[Problem]:
     """All problems of several results, in order."""
     return [p for r in results for p in r.problems]
+
+
+def loads_json(text: str) -> Any:
+    """`json.loads`, with a document nested deeper than Python's parser can follow reported as a
+    `json.JSONDecodeError` (so every loader's handler turns it into a Problem, never a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise json.JSONDecodeError("nested too deeply to read", text, 0) from err

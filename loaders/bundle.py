@@ -44,7 +44,7 @@ from graph.model import (
 )
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
 from graph.timeutil import ensure_aware, to_iso
-from loaders.base import LoadResult, problems_from_validation
+from loaders.base import LoadResult, loads_json, problems_from_validation
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -291,7 +291,7 @@ def _jsonl_rows(path: Path, reader: _Reader) -> Iterator[tuple[int, dict[str, An
         if text is None or not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            obj = loads_json(text)
         except json.JSONDecodeError as err:
             reader.problem(name, lineno, None, f"malformed JSON: {err.msg} at column {err.colno}")
             continue

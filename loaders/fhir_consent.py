@@ -23,7 +23,7 @@ from typing import Any, Final
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from loaders.base import LoadResult, edge_or_problem, loads_json, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
 
@@ -233,12 +233,12 @@ def _load_file(path: Path, result: LoadResult) -> Iterator[tuple[Any, int | None
         for n, line_text in enumerate(text.splitlines(), 1):
             if line_text.strip():
                 try:
-                    yield json.loads(line_text), n
+                    yield loads_json(line_text), n
                 except json.JSONDecodeError as err:
                     result.problems.append(Problem(path.name, n, None, f"not JSON: {err.msg}"))
         return
     try:
-        yield json.loads(text), None
+        yield loads_json(text), None
     except json.JSONDecodeError as err:
         result.problems.append(Problem(path.name, err.lineno, None, f"not JSON (truncated file?): {err.msg}"))
 

@@ -34,7 +34,7 @@ from typing import Any, Final, Literal
 from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from loaders.base import LoadResult, edge_or_problem, loads_json, node_or_problem
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
 
@@ -439,7 +439,7 @@ def _read_json(path: Path, ctx: _Ctx) -> None:
         res.problems.append(Problem(path.name, None, None, "not UTF-8 text (wrong encoding?)"))
         return
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
     except json.JSONDecodeError as err:
         res.problems.append(Problem(path.name, err.lineno, None, f"not JSON (truncated file?): {err.msg}"))
         return
@@ -502,7 +502,7 @@ def _check_datapackage(path: Path, ctx: _Ctx) -> None:
     if text is None:
         return
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
     except json.JSONDecodeError as err:
         res.problems.append(Problem(path.name, err.lineno, None, f"not JSON: {err.msg}"))
         return

@@ -23,11 +23,12 @@ from rich.table import Table
 from api.cli import render
 from api.cli.app import BackendOption, DbOption, app
 from api.cli.core import engine_for
+from api.schema.analytics import MAX_EXPIRING_DAYS
 from graph.analytics.coverage import CoverageReport, GroupBy, coverage
 from graph.analytics.network import ExportFormat, partner_network, write_network
 from graph.analytics.table import PublishedTable
 from graph.errors import InputError
-from graph.timeutil import parse_datetime, utcnow
+from graph.timeutil import check_instant, parse_datetime, utcnow
 
 __all__ = ["coverage_command", "export_command"]
 
@@ -62,7 +63,7 @@ _EXPORT: Final[dict[NetworkFormat, ExportFormat]] = {
 
 def _parse_at(at: str | None) -> datetime:
     try:
-        return parse_datetime(at) if at else utcnow()
+        return check_instant(parse_datetime(at)) if at else utcnow()
     except InputError as err:
         render.error(f"--at: {err}")
         raise typer.Exit(2) from err
@@ -75,7 +76,9 @@ AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time with o
 def coverage_command(
     by: Annotated[GroupBy, typer.Option("--by", help="Rows: community, school, program or partner.")] = GroupBy.COMMUNITY,
     at: AtOption = None,
-    expiring_days: Annotated[int, typer.Option("--expiring-days", min=0, help="Window for the expiring measures.")] = 30,
+    expiring_days: Annotated[
+        int, typer.Option("--expiring-days", min=0, max=MAX_EXPIRING_DAYS, help="Window for the expiring measures (days).")
+    ] = 30,
     fmt: Annotated[CoverageFormat, typer.Option("--format", help="table, csv or json.")] = CoverageFormat.TABLE,
     db: DbOption = None,
     backend: BackendOption = None,

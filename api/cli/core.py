@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 
 from api.cli import render
@@ -18,7 +19,7 @@ from graph.decision import CheckRequest
 from graph.engine import Engine
 from graph.errors import InputError, LoadError, NeedToKnowError
 from graph.open import open_engine
-from graph.timeutil import parse_datetime, utcnow
+from graph.timeutil import check_instant, parse_datetime, utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
 
@@ -42,35 +43,55 @@ def engine_for(
     neo4j: tuple[str | None, str | None, str | None] = (None, None, None),
     *,
     must_exist: bool = True,
+    as_json: bool = False,
 ) -> Iterator[Engine]:
     """Open the engine; map domain errors to exit code 2 with a clear message.
 
     Read-only commands (`must_exist`) refuse a store file that does not exist, rather than
     create an empty one and answer "unknown id" for everything.
     """
-    settings = settings_for(db, backend, *neo4j)
+    try:
+        settings = settings_for(db, backend, *neo4j)
+    except ValidationError as err:  # an NTK_* variable that is not a valid setting
+        render.error(f"settings: {_first_problem(err)}", as_json=as_json)
+        raise typer.Exit(2) from err
     if must_exist and settings.backend == "networkx" and not settings.db.exists():
         render.error(f"no store at {settings.db}: give --db (or NTK_DB), or create one with `needtoknow init` / `needtoknow load`")
         raise typer.Exit(2)
     try:
         engine = open_engine(settings)
     except NeedToKnowError as err:
-        render.error(f"{err}")
+        render.error(f"{err}", as_json=as_json)
+        raise typer.Exit(2) from err
+    except ValidationError as err:  # the policy file (NTK_POLICY_FILE) breaks a rule
+        render.error(f"policy file {settings.policy_file}: {_first_problem(err)}", as_json=as_json)
+        raise typer.Exit(2) from err
+    except OSError as err:  # the policy file cannot be read
+        render.error(f"{err.strerror or err}: {err.filename}", as_json=as_json)
         raise typer.Exit(2) from err
     try:
         yield engine
     except InputError as err:
-        render.error(f"{err}")
+        render.error(f"{err}", as_json=as_json)
+        raise typer.Exit(2) from err
+    except NeedToKnowError as err:  # a team depth limit, a stale read, an unavailable store: an error, never a deny
+        render.error(f"{err}", as_json=as_json, code=type(err).__name__)
         raise typer.Exit(2) from err
     finally:
         engine.store.close()
 
 
-def _at(at: str | None) -> datetime:
+def _first_problem(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg')}" + (f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else "")
+
+
+def _at(at: str | None, as_json: bool = False) -> datetime:
     try:
-        return parse_datetime(at) if at else utcnow()
+        return check_instant(parse_datetime(at)) if at else utcnow()
     except InputError as err:
-        render.error(f"--at: {err}")
+        render.error(f"--at: {err}", as_json=as_json)
         raise typer.Exit(2) from err
 
 
@@ -135,8 +156,10 @@ def load(
         render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings[/]")
 
 
-def _request(provider: str, student: str, at: str | None, purpose: str | None, category: list[str] | None) -> CheckRequest:
-    return CheckRequest(provider, student, _at(at), purpose, frozenset(category) if category else None)
+def _request(
+    provider: str, student: str, at: str | None, purpose: str | None, category: list[str] | None, as_json: bool = False
+) -> CheckRequest:
+    return CheckRequest(provider, student, _at(at, as_json), purpose, frozenset(category) if category else None)
 
 
 ProviderOpt = Annotated[str, typer.Option("--provider", help="Provider id.")]
@@ -160,8 +183,8 @@ def check(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """May PROVIDER see STUDENT's record? Exit 0 allow, 1 deny, 2 bad input."""
-    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
-        d = engine.check(_request(provider, student, at, purpose, category))
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), as_json=as_json) as engine:
+        d = engine.check(_request(provider, student, at, purpose, category, as_json))
     render.decision(d, as_json=as_json)
     raise typer.Exit(0 if d.allowed else 1)
 
@@ -181,8 +204,8 @@ def explain(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """The same decision as `check`, rendered for a person: every reason and the path."""
-    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
-        d = engine.check(_request(provider, student, at, purpose, category))
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), as_json=as_json) as engine:
+        d = engine.check(_request(provider, student, at, purpose, category, as_json))
     render.explanation(d, as_json=as_json)
     raise typer.Exit(0 if d.allowed else 1)
 
@@ -202,8 +225,8 @@ def accessible(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Students PROVIDER may see, with released categories (one page)."""
-    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
-        p = engine.accessible_students(provider, _at(at), purpose=purpose, first=first, after=after)
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), as_json=as_json) as engine:
+        p = engine.accessible_students(provider, _at(at, as_json), purpose=purpose, first=first, after=after)
     render.page(p, other="student_id", as_json=as_json)
 
 
@@ -222,8 +245,8 @@ def who_can_access(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Providers who may see STUDENT's record, and why (the transparency report)."""
-    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database)) as engine:
-        p = engine.providers_with_access(student, _at(at), purpose=purpose, first=first, after=after)
+    with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), as_json=as_json) as engine:
+        p = engine.providers_with_access(student, _at(at, as_json), purpose=purpose, first=first, after=after)
     render.page(p, other="provider_id", as_json=as_json)
 
 

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graph.decision import Decision, Outcome
+from graph.decision import Decision, Outcome, ReasonDetail
+from graph.explanation import explain_decision
 from graph.lookups import Access, Page
 from graph.timeutil import to_iso
 
@@ -20,8 +21,14 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def error(message: str) -> None:
-    """An error line on stderr; the message is printed literally (ids and lists may hold brackets)."""
+def error(message: str, *, as_json: bool = False, code: str = "bad_input") -> None:
+    """An error line on stderr; the message is printed literally (ids and lists may hold brackets).
+
+    With `as_json`, ``{"error": {"code": ..., "message": ...}}`` on stdout instead (programs read stdout).
+    """
+    if as_json:
+        print_json({"error": {"code": code, "message": message}})
+        return
     err_console.print("[red]error:[/] " + escape(message))
 
 
@@ -49,19 +56,32 @@ def decision(d: Decision, *, as_json: bool) -> None:
 
 
 def explanation(d: Decision, *, as_json: bool) -> None:
-    """The decision for a person: outcome, every reason, and the path per condition."""
+    """The decision for a person: outcome, then each condition, met (with the relationships that
+    satisfied it) or not (with what it requires and every reason it was missing)."""
+    explained = explain_decision(d)
     if as_json:
-        print_json(d.to_dict())
+        print_json(explained.to_dict())
         return
     decision(d, as_json=False)
-    if not d.path:
-        return
-    console.print("Why: the relationships that satisfied each condition")
-    for step in d.path:
-        console.print(f"  {step.condition}:")
-        for e in step.edges:
+    console.print("Conditions:")
+    for c in explained.conditions:
+        state = "[green]met[/]" if c.met else "[red]not met[/]"
+        console.print(f"  {c.condition}: {state}")
+        for e in c.edges:
             until = to_iso(e.valid_to) or "open"
-            console.print(escape(f"    {e.kind} {e.id}: {e.from_id} -> {e.to_id}, valid {to_iso(e.valid_from)} until {until}"))
+            console.print(escape(f"    satisfied by {e.kind} {e.id}: {e.from_id} -> {e.to_id}, valid {to_iso(e.valid_from)} until {until}"))
+        if not c.met:
+            console.print(escape(f"    requires {c.requires}"))
+        for r in c.reasons:
+            console.print(escape(f"    missing: {_reason_line(r)}"))
+    for r in explained.other_reasons:
+        console.print(escape(f"  {_reason_line(r)}"))
+
+
+def _reason_line(r: ReasonDetail) -> str:
+    about = [f"category {r.category}"] if r.category else []
+    about += [f"record {r.ref}"] if r.ref else []
+    return f"{r.code}" + (f" ({', '.join(about)})" if about else "") + f": {r.message}"
 
 
 def page(p: Page[Access], *, other: str, as_json: bool) -> None:

@@ -19,16 +19,13 @@ from typing import Final
 import strawberry
 import structlog
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -36,6 +33,8 @@ from strawberry.types import ExecutionContext
 from api.config import ApiSettings
 from api.errors import code_for
 from api.schema.expansion import ExpansionLimiter
+from api.schema.inputs import IdRule
+from api.schema.limits import CodedMaskErrors, NonEmptySelectionSets, OperationLimits
 from api.schema.mutations import Mutation
 from api.schema.queries import Query
 from api.schema.scalars import DATETIME
@@ -71,19 +70,20 @@ def build_schema(settings: ApiSettings | None = None) -> Schema:
     s = settings
     # The limiters' rule classes are made once: a fresh class per request would defeat
     # ValidationCache (it keys on the rules), and validation is most of a small query's cost.
-    rules = [
+    limit_rules = (
         *QueryDepthLimiter(max_depth=s.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=s.max_aliases).validation_rules,
-    ]
+    )
+    standard: list[type[ASTValidationRule]] = [NonEmptySelectionSets]
     if not s.introspection_enabled:
-        rules.append(NoSchemaIntrospectionCustomRule)
+        standard.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: ExpansionLimiter(max_fields=s.max_fields),
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=s.max_tokens),
-        lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
+        lambda: AddValidationRules(standard),
+        lambda: OperationLimits(max_tokens=s.max_tokens, rules=limit_rules),
+        lambda: IdRule(),
+        lambda: CodedMaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
     ]
     return Schema(
         query=Query,

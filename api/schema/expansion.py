@@ -18,12 +18,13 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
 )
 from strawberry.extensions import SchemaExtension
+
+from api.errors import LimitExceeded
 
 __all__ = ["ExpansionLimiter", "expanded_size"]
 
@@ -82,8 +83,5 @@ class ExpansionLimiter(SchemaExtension):
         if document is not None:
             n = expanded_size(document, self.max_fields)
             if n > self.max_fields:
-                raise GraphQLError(
-                    f"the operation expands to more than {self.max_fields} fields (fragments included)",
-                    extensions={"code": "LIMIT_EXCEEDED"},
-                )
+                raise LimitExceeded(f"the operation expands to more than {self.max_fields} fields (fragments included)")
         yield

@@ -15,7 +15,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.errors import BatchTooLarge, NotFound
+from api.errors import BadInput, BatchTooLarge, NotFound
 from api.roles import may_ask_about_provider, may_see_network, may_see_student_report, require, require_admin
 from api.schema.analytics import AnalyticsQuery
 from api.schema.context import Context
@@ -42,8 +42,10 @@ from api.schema.types import (
     from_student_access,
     via,
 )
-from graph.decision import Decision
+from graph.decision import CheckRequest, Decision
 from graph.disclosure import disclose
+from graph.errors import InputError, UnknownNode, UnknownProvider
+from graph.ids import ID_RULE, check_id, is_valid_id
 from graph.lookups import encode_cursor
 from graph.model import Consent, NodeKind, Partner, Program, Provider, Serves
 from graph.timeutil import parse_datetime
@@ -59,17 +61,38 @@ Token = Annotated[
 ]
 
 
-def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str | None) -> list[DecisionType]:
-    """Authorise, decide and record every request, then disclose each decision to the caller."""
+def _to_request(given: CheckInput, now: datetime, where: str) -> CheckRequest:
+    """The domain request of one input; a bad value names the item (``requests[3].studentId``)."""
+    for name, value in (("providerId", given.provider_id), ("studentId", given.student_id)):
+        if not is_valid_id(value):
+            raise BadInput(f"{where}.{name}: {ID_RULE}", field=f"{where}.{name}")
+    try:
+        return given.to_request(now)
+    except InputError as err:
+        raise BadInput(f"{where}: {err}", field=where) from err
+
+
+def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str | None, *, batch: bool = False) -> list[DecisionType]:
+    """Authorise, decide and record every request, then disclose each decision to the caller.
+
+    Every input is checked (id rule, time range) before anything is asked or recorded; an
+    error names the item: ``request.studentId`` or, in a batch, ``requests[3].studentId``.
+    """
     ctx = info.context
     engine = ctx.engine
     if len(inputs) > ctx.settings.max_batch:
         raise BatchTooLarge(f"at most {ctx.settings.max_batch} checks per request; got {len(inputs)}")
+    where = [f"requests[{n}]" for n in range(len(inputs))] if batch else ["request"]
+    reqs = [_to_request(i, ctx.now, w) for i, w in zip(inputs, where, strict=True)]
     engine.store.sync(token)
-    reqs = [i.to_request(ctx.now) for i in inputs]
     for provider_id in {r.provider_id for r in reqs}:
         require(may_ask_about_provider(ctx.principal, engine.store, provider_id, ctx.now))
-    decisions = engine.check_many(reqs, caller=ctx.principal.caller(), token=token, strict_ids=ctx.principal.is_admin)
+    try:
+        decisions = engine.check_many(reqs, caller=ctx.principal.caller(), token=token, strict_ids=ctx.principal.is_admin)
+    except UnknownNode as err:
+        field = "providerId" if isinstance(err, UnknownProvider) else "studentId"
+        n = next(n for n, r in enumerate(reqs) if err.node_id in (r.provider_id, r.student_id))
+        raise NotFound(f"{where[n]}.{field}: {err}", field=f"{where[n]}.{field}") from err
     state, evaluated = engine.store.token(), engine.clock()
     lookback = engine.policy.relationship_lookback_days
     return [from_decision(disclose(d, sees_all=ctx.principal.is_admin, lookback_days=lookback), evaluated, state) for d in decisions]
@@ -95,7 +118,7 @@ class Query(AnalyticsQuery, ReplayQuery):
 
     @strawberry.field(description="Many checks in one request (at most the configured batch size, default 5000), in order.")
     def check_many(self, info: Info[Context, None], requests: list[CheckInput], consistency_token: Token = None) -> list[DecisionType]:
-        return decide_for(info, requests, consistency_token)
+        return decide_for(info, requests, consistency_token, batch=True)
 
     @strawberry.field(description="The same decision as check, grouped by condition for a person.")
     def explain(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> Explanation:
@@ -114,9 +137,9 @@ class Query(AnalyticsQuery, ReplayQuery):
     ) -> AccessConnection:
         ctx = info.context
         ctx.engine.store.sync(consistency_token)
-        require(may_ask_about_provider(ctx.principal, ctx.engine.store, str(provider_id), ctx.now))
+        require(may_ask_about_provider(ctx.principal, ctx.engine.store, check_id(provider_id, "providerId"), ctx.now))
         page = ctx.engine.accessible_students(
-            str(provider_id),
+            check_id(provider_id, "providerId"),
             at or ctx.now,
             purpose=purpose,
             first=first,
@@ -139,12 +162,12 @@ class Query(AnalyticsQuery, ReplayQuery):
         ctx = info.context
         engine = ctx.engine
         engine.store.sync(consistency_token)
-        require(may_see_student_report(ctx.principal, engine.store, str(student_id), ctx.now))
+        require(may_see_student_report(ctx.principal, engine.store, check_id(student_id, "studentId"), ctx.now))
         out: list[ProviderAccess] = []
         after: str | None = None
         while True:
             page = engine.providers_with_access(
-                str(student_id),
+                check_id(student_id, "studentId"),
                 at or ctx.now,
                 purpose=purpose,
                 first=1000,
@@ -167,48 +190,53 @@ class Query(AnalyticsQuery, ReplayQuery):
     ) -> list[DisclosureType]:
         ctx = info.context
         ctx.engine.store.sync(None)
-        require(may_see_student_report(ctx.principal, ctx.engine.store, str(student_id), ctx.now))
+        require(may_see_student_report(ctx.principal, ctx.engine.store, check_id(student_id, "studentId"), ctx.now))
         audit = ctx.engine.audit
         if audit is None:
             return []
-        return [_disclosure(r) for r in audit.for_student(str(student_id), from_, to)]
+        return [_disclosure(r) for r in audit.for_student(check_id(student_id, "studentId"), from_, to)]
 
     @strawberry.field(description="A student (admins, and the student's verified guardians).")
     def student(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> StudentType:
         ctx = info.context
+        node_id = check_id(id, "id")
         ctx.engine.store.sync(consistency_token)
-        require(may_see_student_report(ctx.principal, ctx.engine.store, str(id), ctx.now))
-        view = _node(info, str(id), NodeKind.STUDENT, consistency_token)
+        require(may_see_student_report(ctx.principal, ctx.engine.store, node_id, ctx.now))
+        view = _node(info, node_id, NodeKind.STUDENT, consistency_token)
         assert isinstance(view, StudentType)
         return view
 
     @strawberry.field(description="A provider (admins; the provider itself; apps for their partners' providers).")
     def provider(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> ProviderType:
         ctx = info.context
+        node_id = check_id(id, "id")
         ctx.engine.store.sync(consistency_token)
-        require(may_ask_about_provider(ctx.principal, ctx.engine.store, str(id), ctx.now))
-        view = _node(info, str(id), NodeKind.PROVIDER, consistency_token)
+        require(may_ask_about_provider(ctx.principal, ctx.engine.store, node_id, ctx.now))
+        view = _node(info, node_id, NodeKind.PROVIDER, consistency_token)
         assert isinstance(view, ProviderType)
         return view
 
     @strawberry.field(description="A partner organisation (every role: the partner network holds no student data).")
     def partner(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> PartnerType:
+        node_id = check_id(id, "id")
         require(may_see_network(info.context.principal))
-        view = _node(info, str(id), NodeKind.PARTNER, consistency_token)
+        view = _node(info, node_id, NodeKind.PARTNER, consistency_token)
         assert isinstance(view, PartnerType)
         return view
 
     @strawberry.field(description="A community (every role).")
     def community(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> CommunityType:
+        node_id = check_id(id, "id")
         require(may_see_network(info.context.principal))
-        view = _node(info, str(id), NodeKind.COMMUNITY, consistency_token)
+        view = _node(info, node_id, NodeKind.COMMUNITY, consistency_token)
         assert isinstance(view, CommunityType)
         return view
 
     @strawberry.field(description="A consent document (admins).")
     def consent(self, info: Info[Context, None], id: strawberry.ID, consistency_token: Token = None) -> ConsentType:
+        node_id = check_id(id, "id")
         require_admin(info.context.principal)
-        view = _node(info, str(id), NodeKind.CONSENT, consistency_token)
+        view = _node(info, node_id, NodeKind.CONSENT, consistency_token)
         assert isinstance(view, ConsentType)
         return view
 

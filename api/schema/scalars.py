@@ -1,4 +1,10 @@
-"""The DateTime scalar: ISO 8601 with a UTC offset; a naive time is refused (BAD_INPUT)."""
+"""Our scalars, each refusing bad values with our own message (BAD_INPUT), never Python's.
+
+``DateTime``: ISO 8601 with a UTC offset, inside ``[MIN_INSTANT, MAX_INSTANT)``
+(graph/timeutil.py); a naive or out-of-range time is refused. GraphQL's ``ID`` cannot be
+redefined (graphql-core reserves it), so ids are checked against the id rule
+(graph/ids.py) by the resolvers before anything else, and again by the engine.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import strawberry
 from graphql import StringValueNode, ValueNode
 
 from api.errors import BadInput
+from graph.errors import InvalidTime
+from graph.timeutil import check_instant
 
 __all__ = ["DATETIME"]
 
@@ -26,7 +34,10 @@ def _parse(value: Any) -> datetime:
         raise BadInput(f"not an ISO 8601 time: {value!r}") from err
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise BadInput(f"naive time {value!r}: a UTC offset is required (e.g. 'Z' or '-07:00')")
-    return parsed.astimezone(UTC)
+    try:
+        return check_instant(parsed)
+    except InvalidTime as err:
+        raise BadInput(str(err)) from err
 
 
 def _parse_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> datetime:
@@ -42,3 +53,4 @@ DATETIME = strawberry.scalar(
     parse_value=_parse,
     parse_literal=_parse_literal,
 )
+

@@ -26,7 +26,8 @@ from api.schema.enums import (
     ServiceStatusEnum,
     to_gql,
 )
-from graph.decision import CheckRequest, Condition, Decision
+from graph.decision import CheckRequest, Decision, ReasonDetail
+from graph.explanation import explain_decision
 from graph.lookups import Access
 from graph.model import (
     Community,
@@ -132,16 +133,17 @@ class DecisionType:
 
     @strawberry.field(description="Every failing reason, in rule order (empty for a full allow).")
     def reasons(self) -> list[ReasonType]:
-        return [
-            ReasonType(code=to_gql(ReasonCode, r.code), message=r.message, subject=r.subject, ref=r.ref, category=r.category)
-            for r in self.decision.reasons
-        ]
+        return [_reason_type(r) for r in self.decision.reasons]
 
     @strawberry.field(description="For each condition that held, the edges that satisfied it.")
     def path(self) -> list[PathStepType]:
         return [
             PathStepType(condition=to_gql(ConditionEnum, s.condition), edges=[from_edge(e) for e in s.edges]) for s in self.decision.path
         ]
+
+
+def _reason_type(r: ReasonDetail) -> ReasonType:
+    return ReasonType(code=to_gql(ReasonCode, r.code), message=r.message, subject=r.subject, ref=r.ref, category=r.category)
 
 
 def from_decision(d: Decision, evaluated_at: datetime, token: str) -> DecisionType:
@@ -167,9 +169,12 @@ def from_decision(d: Decision, evaluated_at: datetime, token: str) -> DecisionTy
 @strawberry.type(name="ConditionReport", description="One condition of the rules: met or not, the edges, the reasons.")
 class ConditionReportType:
     condition: ConditionEnum = strawberry.field(description="The condition.")
-    met: bool = strawberry.field(description="True when the condition held (edges found, no failing reason about it).")
+    met: bool = strawberry.field(
+        description="True when the condition held (it is on the decision's path); a met condition can still carry category reasons."
+    )
+    requires: str = strawberry.field(description="What the condition requires, in plain English.")
     edges: list[PathEdgeType] = strawberry.field(description="Edges that satisfied it.")
-    reasons: list[ReasonType] = strawberry.field(description="Failing reasons about it.")
+    reasons: list[ReasonType] = strawberry.field(description="Every failing reason about it: what was missing.")
 
 
 @strawberry.type(description="A decision explained for a person: per condition, what held and what failed.")
@@ -181,23 +186,20 @@ class Explanation:
 
 
 def explain(view: DecisionType) -> Explanation:
-    """Group a decision's path and reasons by condition."""
+    """Group a decision's path and reasons by condition (`graph.explanation.explain_decision`)."""
     d = view.decision
-    reasons = view.reasons()
-    by_step = {s.condition: s for s in d.path}
-    conditions = []
-    for cond in Condition:
-        mine = [r for r, raw in zip(reasons, d.reasons, strict=True) if raw.condition is cond]
-        step = by_step.get(cond)
-        conditions.append(
-            ConditionReportType(
-                condition=to_gql(ConditionEnum, cond),
-                met=step is not None and not mine,
-                edges=[from_edge(e) for e in step.edges] if step else [],
-                reasons=mine,
-            )
+    explained = explain_decision(d)
+    conditions = [
+        ConditionReportType(
+            condition=to_gql(ConditionEnum, c.condition),
+            met=c.met,
+            requires=c.requires,
+            edges=[from_edge(e) for e in c.edges],
+            reasons=[_reason_type(r) for r in c.reasons],
         )
-    other = [r for r, raw in zip(reasons, d.reasons, strict=True) if raw.condition is None]
+        for c in explained.conditions
+    ]
+    other = [_reason_type(r) for r in explained.other_reasons]
     released = ", ".join(sorted(d.released)) or "nothing"
     if d.allowed:
         summary = f"{d.request.provider_id} may see {released} of {d.request.student_id}'s record."

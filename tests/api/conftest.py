@@ -135,7 +135,8 @@ class Api:
     url: str
     tokens: dict[str, str]
     db: Path
-    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+    # The specification's media type: request errors are 4xx (legacy application/json gets 200).
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10, headers={"Accept": "application/graphql-response+json"}))
 
     def post(self, query: str, variables: dict[str, Any] | None = None, role: str | None = "admin") -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}

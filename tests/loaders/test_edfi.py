@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import re
-import time
 import tracemalloc
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -435,9 +434,7 @@ XXE = """<?xml version="1.0"?>
 def test_entity_attacks_are_refused_not_expanded(tmp_path: Path, text: str) -> None:
     path = tmp_path / "Student.xml"
     path.write_text(text, encoding="utf-8")
-    started = time.monotonic()
-    r = load([path], include_names=True)
-    assert time.monotonic() - started < 2
+    r = load([path], include_names=True)  # an expanded bomb would exhaust memory long before this returns
     [p] = r.problems
     assert (p.file, p.line, p.path) == ("Student.xml", 2, "/")
     assert "DTDForbidden" in p.message and "not read" in p.message

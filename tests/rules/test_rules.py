@@ -127,19 +127,24 @@ def test_consent(tmp_path: Path, world: World, at: datetime, outcome: Outcome, c
 
 # ---------------------------------------------------------------------------- categories: consent ∩ need
 
+NC, NN, CD = R.CATEGORY_NOT_CONSENTED, R.NOT_NEEDED_FOR_SERVICE, R.CONSENT_DENIED
 CATEGORIES = [
-    pytest.param(None, ALLOW, set(), {"attendance", "grades"}, id="unspecified-releases-consent-and-need"),
-    pytest.param({"attendance"}, ALLOW, set(), {"attendance"}, id="one-consented-and-needed"),
-    pytest.param({"attendance", "health"}, PARTIAL, {R.CATEGORY_NOT_CONSENTED}, {"attendance"}, id="partial-not-consented"),
-    pytest.param({"grades", "discipline"}, PARTIAL, {R.CATEGORY_NOT_CONSENTED}, {"grades"}, id="partial-other"),
-    pytest.param({"health"}, DENY, {R.CATEGORY_NOT_CONSENTED}, set(), id="nothing-consented"),
+    pytest.param(None, ALLOW, [], {"attendance", "grades"}, id="unspecified-releases-consent-and-need"),
+    pytest.param({"attendance"}, ALLOW, [], {"attendance"}, id="one-consented-and-needed"),
+    pytest.param({"attendance", "health"}, PARTIAL, [(NC, "health")], {"attendance"}, id="partial-not-consented"),
+    pytest.param(
+        {"grades", "discipline"}, PARTIAL, [(NC, "discipline"), (NN, "discipline")], {"grades"}, id="neither-consented-nor-needed"
+    ),
+    pytest.param({"health"}, DENY, [(NC, "health")], set(), id="nothing-consented"),
 ]
 
 
-@pytest.mark.parametrize(("asked", "outcome", "codes", "released"), CATEGORIES)
-def test_categories(tmp_path: Path, asked: set[str] | None, outcome: Outcome, codes: set[Reason], released: set[str]) -> None:
+@pytest.mark.parametrize(("asked", "outcome", "reasons", "released"), CATEGORIES)
+def test_categories(
+    tmp_path: Path, asked: set[str] | None, outcome: Outcome, reasons: list[tuple[Reason, str]], released: set[str]
+) -> None:
     d = B().decide(tmp_path, categories=frozenset(asked) if asked is not None else None)
-    assert (d.outcome, set(d.codes), set(d.released)) == (outcome, codes, released)
+    assert (d.outcome, [(r.code, r.category) for r in d.reasons], set(d.released)) == (outcome, reasons, released)
 
 
 def test_not_needed_for_service(tmp_path: Path) -> None:
