@@ -1,38 +1,49 @@
-/* The partner-network page: partners, programs, communities and schools from the GraphQL
- * `partnerNetwork` query, drawn with cytoscape; a node's coverage (GraphQL `coverage`) in
- * the side panel. Every count arrives already suppressed ({value, suppressed, display});
- * this script only shows it. No student is ever a node.
+/* The partner-network page: the overview from GraphQL `networkOverview` (computed and cached
+ * on the server), drawn with cytoscape and laid out with cytoscape-fcose; a node's coverage
+ * (GraphQL `coverage`) in the side panel. Every count arrives already suppressed
+ * ({value, suppressed, display}); this script only shows it. No student is ever a node.
  *
- * Layout: one column per kind (partners, programs, communities, schools), nodes in the
- * server's order (by name). Node size never depends on a count: aggregates never rank
- * organisations against each other.
+ * Overview first: communities are compound nodes holding their schools; partners are linked
+ * to the communities their programs serve; programs stay folded into their partner ("n
+ * programs") until the partner is expanded. Find and focus: the search box suggests every
+ * node; choosing one centres it, highlights its neighbourhood and dims the rest; the
+ * breadcrumbs lead back. The view (date, community filter, focus, expanded partners, zoom
+ * and pan) is kept in the URL's query string, never the token.
  *
- * For tests: #graph gets data-state="ready", data-nodes and data-edges once drawn;
- * window.ntkNetwork.cy is the cytoscape instance.
+ * Node size never depends on a count: aggregates never rank organisations.
+ *
+ * For tests: #graph gets data-state="ready", data-nodes, data-edges and data-view (the
+ * view's query string) once drawn; window.ntkNetwork.cy is the cytoscape instance.
  */
 (function () {
   "use strict";
 
-  var NETWORK = "query Network($at: DateTime, $community: ID, $program: ID) {" +
-    " partnerNetwork(at: $at, community: $community, program: $program) {" +
-    "  at suppressionK suppressionKInclusive" +
-    "  nodes { id kind label students { value suppressed display } }" +
-    "  edges { source target kind students { value suppressed display } } } }";
+  var COUNT = "{ value suppressed display }";
+  var PROGRAM = "{ id label fullLabel students " + COUNT + " partnerIds communityIds }";
+  var OVERVIEW = "query Overview($at: DateTime) { networkOverview(at: $at) {" +
+    " at consistencyToken suppressionK suppressionKInclusive nodeCount" +
+    " communities { id label students " + COUNT + " schools { id label students " + COUNT + " } }" +
+    " schoolsWithoutCommunity { id label students " + COUNT + " }" +
+    " partners { id label students " + COUNT + " programCount programs " + PROGRAM + " communities { id programCount } }" +
+    " programsWithoutPartner " + PROGRAM + " } }";
 
   var COVERAGE = "query Coverage($by: CoverageGroup!, $at: DateTime) {" +
     " coverage(by: $by, at: $at) { at tables { name title columns { name title } ratioColumns { name title }" +
     "  rows { id label cells { column count { value suppressed display } } ratios { ratio percent { value suppressed display } } } } } }";
 
-  var COLUMN = { PARTNER: 0, PROGRAM: 1, COMMUNITY: 2, SCHOOL: 3 };
   var KIND_NAME = { PARTNER: "Partner", PROGRAM: "Program", COMMUNITY: "Community", SCHOOL: "School" };
   var PANEL_TABLES = [
     ["students", ["students", "consented", "served", "full_access", "served_blocked", "consented_unserved"], ["consented_pct", "served_pct", "full_access_pct"]],
     ["providers", ["providers", "trained"], ["trained_pct"]],
     ["expiring", ["consents_expiring", "trainings_expiring", "agreements_expiring"], []]
   ];
+  var PHONE = 700;
 
   var $ = function (id) { return document.getElementById(id); };
-  var state = { at: null, cy: null, nodes: {}, coverage: {}, selected: null };
+  var state = {
+    view: { at: "", community: "", focus: "", open: [], zoom: null, x: null, y: null },
+    overview: null, cy: null, nodes: {}, coverage: {}, crumbs: [], suggestions: {}, restoring: false
+  };
 
   function status(text) { $("status").textContent = text || ""; }
 
@@ -52,133 +63,456 @@
     status("Could not load: " + (err && err.message ? err.message : String(err)));
   }
 
-  function option(select, value, text) {
-    var o = document.createElement("option");
-    o.value = value;
-    o.textContent = text;
-    select.appendChild(o);
+  /* ---- the view in the URL ---------------------------------------------------------- */
+
+  function readView() {
+    var q = new URLSearchParams(window.location.search);
+    var num = function (k) { var v = parseFloat(q.get(k)); return isFinite(v) ? v : null; };
+    state.view = {
+      at: /^\d{4}-\d{2}-\d{2}$/.test(q.get("at") || "") ? q.get("at") : "",
+      community: q.get("community") || "",
+      focus: q.get("focus") || "",
+      open: (q.get("open") || "").split(",").filter(Boolean),
+      zoom: num("zoom"), x: num("x"), y: num("y")
+    };
   }
 
-  function fillFilters(nodes) {
-    ["filter-community", "filter-program"].forEach(function (id) {
-      var select = $(id);
-      while (select.options.length > 1) { select.remove(1); }
-    });
-    nodes.forEach(function (n) {
-      if (n.kind === "COMMUNITY") { option($("filter-community"), n.id, n.label); }
-      if (n.kind === "PROGRAM") { option($("filter-program"), n.id, n.label); }
-    });
+  function viewQuery() {
+    var v = state.view;
+    var q = new URLSearchParams();
+    if (v.at) { q.set("at", v.at); }
+    if (v.community) { q.set("community", v.community); }
+    if (v.focus) { q.set("focus", v.focus); }
+    if (v.open.length) { q.set("open", v.open.join(",")); }
+    if (state.cy) {
+      q.set("zoom", state.cy.zoom().toFixed(4));
+      q.set("x", state.cy.pan().x.toFixed(1));
+      q.set("y", state.cy.pan().y.toFixed(1));
+    }
+    return q.toString();
   }
 
-  function fillFinder(nodes) {
-    var select = $("find-node");
-    while (select.options.length > 1) { select.remove(1); }
-    nodes.forEach(function (n) { option(select, n.id, KIND_NAME[n.kind] + ": " + n.label); });
+  function writeView() {
+    if (state.restoring) { return; }
+    var q = viewQuery();
+    window.history.replaceState(null, "", window.location.pathname + (q ? "?" + q : ""));
+    $("graph").dataset.view = q;
   }
 
-  /* Row of each node in its column: the server's order (by name), except that schools
-   * are grouped next to their community, so LOCATED_IN edges cross less. */
-  function rowsOf(network) {
-    var next = { PARTNER: 0, PROGRAM: 0, COMMUNITY: 0, SCHOOL: 0 };
-    var row = {};
-    network.nodes.forEach(function (n) { if (n.kind !== "SCHOOL") { row[n.id] = next[n.kind]++; } });
-    var communityOf = {};
-    network.edges.forEach(function (e) {
-      if (e.kind === "LOCATED_IN" && !(e.source in communityOf)) { communityOf[e.source] = row[e.target]; }
-    });
-    var schools = network.nodes.filter(function (n) { return n.kind === "SCHOOL"; });
-    schools.map(function (n, i) { return [n.id in communityOf ? communityOf[n.id] : 1e9, i, n.id]; })
-      .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; })
-      .forEach(function (key, i) { row[key[2]] = i; });
-    return row;
+  /* The instant asked about: noon UTC of the chosen day (null: now). */
+  function atOf(day) { return day ? day + "T12:00:00Z" : null; }
+
+  /* ---- elements --------------------------------------------------------------------- */
+
+  function countText(c) { return c.suppressed ? "*" : c.display; }
+
+  function node(id, kind, label, count, extra) {
+    var n = { id: id, kind: kind, label: label, students: count };
+    Object.keys(extra || {}).forEach(function (k) { n[k] = extra[k]; });
+    state.nodes[id] = n;
+    return n;
   }
 
-  function elements(network) {
-    var rows = rowsOf(network);
+  function visibleOverview() {
+    var o = state.overview;
+    var only = state.view.community;
+    if (!only) { return o; }
+    return {
+      communities: o.communities.filter(function (c) { return c.id === only; }),
+      schoolsWithoutCommunity: [],
+      partners: o.partners.filter(function (p) { return p.communities.some(function (l) { return l.id === only; }); }),
+      programsWithoutPartner: o.programsWithoutPartner.filter(function (p) { return p.communityIds.indexOf(only) >= 0; })
+    };
+  }
+
+  function elements() {
+    var o = visibleOverview();
     var out = [];
-    network.nodes.forEach(function (n) {
-      var row = rows[n.id];
-      out.push({
-        group: "nodes",
-        data: { id: n.id, label: n.label + "\n" + n.students.display, kind: n.kind },
-        classes: n.kind.toLowerCase() + (n.students.suppressed ? " suppressed" : ""),
-        position: { x: 260 * COLUMN[n.kind], y: 90 * row }
+    var open = {};
+    state.view.open.forEach(function (id) { open[id] = true; });
+    state.nodes = {};
+    var shown = {};
+    o.communities.forEach(function (c) {
+      node(c.id, "COMMUNITY", c.label, c.students, { schools: c.schools });
+      shown[c.id] = true;
+      out.push({ group: "nodes", data: { id: c.id, label: c.label + " · " + countText(c.students) },
+        classes: "community" + (c.students.suppressed ? " suppressed" : "") });
+      c.schools.forEach(function (s) {
+        node(s.id, "SCHOOL", s.label, s.students, { community: c.id });
+        out.push({ group: "nodes", data: { id: s.id, parent: c.id, label: s.label + "\n" + countText(s.students) },
+          classes: "school" + (s.students.suppressed ? " suppressed" : "") });
       });
     });
-    network.edges.forEach(function (e) {
-      out.push({
-        group: "edges",
-        data: { id: e.kind + ":" + e.source + ">" + e.target, source: e.source, target: e.target, label: e.students.display },
-        classes: e.kind.toLowerCase() + (e.students.suppressed ? " suppressed" : "")
-      });
+    o.schoolsWithoutCommunity.forEach(function (s) {
+      node(s.id, "SCHOOL", s.label, s.students, {});
+      out.push({ group: "nodes", data: { id: s.id, label: s.label + "\n" + countText(s.students) },
+        classes: "school" + (s.students.suppressed ? " suppressed" : "") });
     });
+    function programNode(p) {
+      if (state.nodes[p.id]) { return; }
+      node(p.id, "PROGRAM", p.fullLabel, p.students, { program: p });
+      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) },
+        classes: "program" + (p.students.suppressed ? " suppressed" : "") });
+      p.communityIds.forEach(function (c) {
+        if (shown[c]) {
+          out.push({ group: "edges", data: { id: "serves:" + p.id + ">" + c, source: p.id, target: c }, classes: "serves" });
+        }
+      });
+    }
+    o.partners.forEach(function (p) {
+      var expanded = !!open[p.id];
+      node(p.id, "PARTNER", p.label, p.students, { partner: p });
+      var folded = p.programCount === 1 ? "1 program" : p.programCount + " programs";
+      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded) },
+        classes: "partner" + (p.students.suppressed ? " suppressed" : "") + (expanded ? " expanded" : "") });
+      if (expanded) {
+        p.programs.forEach(function (prog) {
+          programNode(prog);
+          out.push({ group: "edges", data: { id: "offers:" + p.id + ">" + prog.id, source: p.id, target: prog.id }, classes: "offers" });
+        });
+      } else {
+        p.communities.forEach(function (l) {
+          if (shown[l.id]) {
+            out.push({ group: "edges", data: { id: "serves:" + p.id + ">" + l.id, source: p.id, target: l.id, programs: l.programCount },
+              classes: "serves" });
+          }
+        });
+      }
+    });
+    o.programsWithoutPartner.forEach(programNode);
     return out;
   }
 
   var STYLE = [
     { selector: "node", style: {
-      "shape": "round-rectangle", "width": 150, "height": 46, "background-color": "#fff", "border-width": 3,
-      "label": "data(label)", "text-wrap": "wrap", "text-max-width": 140, "text-valign": "center", "text-halign": "center",
-      "font-size": 12, "color": "#1d2430" } },
-    { selector: "node.partner", style: { "border-color": "#3b6ea5", "background-color": "#e6eef7" } },
-    { selector: "node.program", style: { "border-color": "#c77d1a", "background-color": "#fbf0e1", "shape": "cut-rectangle" } },
-    { selector: "node.community", style: { "border-color": "#3f8f5a", "background-color": "#e5f3ea", "shape": "ellipse" } },
-    { selector: "node.school", style: { "border-color": "#7a5aa6", "background-color": "#efe9f7" } },
+      "shape": "round-rectangle", "background-color": "#fff", "border-width": 2,
+      "label": "data(label)", "text-wrap": "wrap", "text-max-width": 150, "text-valign": "center", "text-halign": "center",
+      "font-size": 12, "color": "#1d2430", "width": "label", "height": "label", "padding": 6, "min-zoomed-font-size": 7 } },
+    { selector: "node.partner", style: { "shape": "ellipse", "width": 26, "height": 26, "padding": 0, "border-color": "#2c5a8c",
+      "background-color": "#6f9ccc", "text-valign": "bottom", "text-margin-y": 4, "text-max-width": 130, "font-size": 11 } },
+    { selector: "node.program", style: { "border-color": "#a4600c", "background-color": "#fbf0e1", "shape": "cut-rectangle", "font-size": 11 } },
+    { selector: "node.school", style: { "border-color": "#7a5aa6", "background-color": "#f5f1fb", "font-size": 11 } },
+    { selector: "node.community", style: {
+      "shape": "round-rectangle", "border-color": "#3f8f5a", "background-color": "#eef7f1", "background-opacity": 1,
+      "text-valign": "top", "text-halign": "center", "font-size": 22, "font-weight": "bold", "color": "#1f5a34",
+      "text-margin-y": -4, "padding": 12, "text-max-width": 400, "min-zoomed-font-size": 5 } },
+    { selector: "node.community:childless", style: { "width": 120, "height": 30 } },
     { selector: "node.suppressed", style: { "border-style": "dashed" } },
-    { selector: "node:selected", style: { "overlay-color": "#1d2430", "overlay-opacity": 0.15, "border-width": 5 } },
-    { selector: "edge", style: {
-      "width": 2, "curve-style": "bezier", "target-arrow-shape": "triangle", "label": "data(label)", "font-size": 11,
-      "text-background-color": "#fff", "text-background-opacity": 1, "text-background-padding": 2, "color": "#333" } },
-    { selector: "edge.offers", style: { "line-color": "#3b6ea5", "target-arrow-color": "#3b6ea5" } },
-    { selector: "edge.serves_area", style: { "line-color": "#c77d1a", "target-arrow-color": "#c77d1a", "line-style": "dashed" } },
-    { selector: "edge.located_in", style: { "line-color": "#7a5aa6", "target-arrow-color": "#7a5aa6", "line-style": "dotted" } }
+    { selector: "node.expanded", style: { "border-width": 4 } },
+    { selector: "edge", style: { "width": 1.2, "curve-style": "straight", "line-color": "#9aa5b5", "opacity": 0.55,
+      "target-arrow-shape": "none" } },
+    { selector: "edge.offers", style: { "line-color": "#3b6ea5", "opacity": 0.9, "width": 2 } },
+    { selector: ".dimmed", style: { "opacity": 0.12 } },
+    { selector: "node.dimmed", style: { "text-opacity": 0.15 } },
+    { selector: "edge.highlight", style: { "opacity": 1, "width": 2.5, "line-color": "#1d2430" } },
+    { selector: "node.focused", style: { "border-width": 5, "border-color": "#1d2430", "underlay-color": "#f2c94c",
+      "underlay-opacity": 0.6, "underlay-padding": 6 } }
   ];
 
-  function draw(network) {
+  /* Deterministic start positions (fcose then refines them, randomize off, so a link
+   * reproduces the same picture): communities on a grid, partners on a ring around them. */
+  function seedPositions(cy) {
+    var comms = cy.nodes(".community");
+    var cols = Math.max(1, Math.ceil(Math.sqrt(comms.length)));
+    comms.forEach(function (c, i) {
+      var cx = (i % cols) * 420, cyy = Math.floor(i / cols) * 320;
+      c.children().forEach(function (s, j) { s.position({ x: cx + (j % 3) * 140, y: cyy + Math.floor(j / 3) * 50 }); });
+      if (c.isChildless()) { c.position({ x: cx, y: cyy }); }
+    });
+    var others = cy.nodes().filter(function (n) { return !n.isParent() && !n.isChild() && !n.hasClass("community"); });
+    var rows = Math.max(1, Math.ceil(comms.length / cols));
+    var r = Math.max(cols * 420, rows * 320) * 0.75 + 300;
+    var mid = { x: (cols - 1) * 210, y: (rows - 1) * 160 };
+    others.forEach(function (n, i) {
+      var a = (2 * Math.PI * i) / Math.max(1, others.length);
+      n.position({ x: mid.x + r * Math.cos(a), y: mid.y + r * Math.sin(a) });
+    });
+  }
+
+  function layoutOptions() {
+    return {
+      name: "fcose", quality: "default", randomize: false, animate: false, fit: false,
+      nodeDimensionsIncludeLabels: true, packComponents: true, uniformNodeDimensions: false,
+      nodeRepulsion: function () { return 6000; }, idealEdgeLength: function () { return 90; },
+      edgeElasticity: function () { return 0.45; }, nestingFactor: 0.3, gravity: 1.2, gravityRange: 2.5,
+      gravityCompound: 1.5, gravityRangeCompound: 1.2,
+      nodeSeparation: 60, tile: true, tilingPaddingVertical: 12, tilingPaddingHorizontal: 12, numIter: 2500
+    };
+  }
+
+  /* fcose leaves a few top-level boxes touching; push apart what still overlaps (labels are inside the boxes). */
+  function separate(cy) {
+    var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
+    for (var pass = 0; pass < 60; pass++) {
+      var moved = false;
+      var boxes = tops.map(function (n) { return { n: n, b: n.boundingBox({ includeLabels: true }) }; });
+      boxes.sort(function (a, b) { return a.b.x1 - b.b.x1; });
+      for (var i = 0; i < boxes.length; i++) {
+        for (var j = i + 1; j < boxes.length && boxes[j].b.x1 < boxes[i].b.x2 + 8; j++) {
+          var a = boxes[i].b, b = boxes[j].b;
+          var ox = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1) + 8;
+          var oy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1) + 8;
+          if (ox > 0 && oy > 0) {
+            var dx = 0, dy = 0;
+            if (ox < oy) { dx = ((a.x1 + a.x2) < (b.x1 + b.x2) ? 1 : -1) * ox / 2; } else { dy = ((a.y1 + a.y2) < (b.y1 + b.y2) ? 1 : -1) * oy / 2; }
+            shift(boxes[j].n, dx, dy);
+            shift(boxes[i].n, -dx, -dy);
+            b.x1 += dx; b.x2 += dx; b.y1 += dy; b.y2 += dy;
+            a.x1 -= dx; a.x2 -= dx; a.y1 -= dy; a.y2 -= dy;
+            moved = true;
+          }
+        }
+      }
+      if (!moved) { break; }
+    }
+  }
+
+  /* Fit the picture to the screen's shape: pull the few far-flung nodes (a partner serving
+   * one distant community) back to the 90th-percentile radius, then stretch the layout to
+   * the container's aspect ratio. Top-level nodes move with their children. */
+  function fitAspect(cy) {
+    pullIn(cy);
+    stretch(cy);
+    pullIn(cy);
+  }
+
+  function pullIn(cy) {
+    var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
+    if (tops.length < 3) { return; }
+    var bb = tops.boundingBox();
+    var c = { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2 };
+    var centre = function (n) { var b = n.boundingBox(); return { x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2 }; };
+    var dist = tops.map(function (n) { var p = centre(n); return Math.hypot(p.x - c.x, p.y - c.y); }).sort(function (a, b) { return a - b; });
+    var limit = dist[Math.floor(dist.length * 0.9)] || 1;
+    tops.forEach(function (n) {
+      var p = centre(n), d = Math.hypot(p.x - c.x, p.y - c.y);
+      if (d > limit) { shift(n, (p.x - c.x) * (limit / d - 1), (p.y - c.y) * (limit / d - 1)); }
+    });
+  }
+
+  function stretch(cy) {
+    var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
+    if (tops.length < 3) { return; }
+    var bb = tops.boundingBox();
+    var c = { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2 };
+    var centre = function (n) { var b = n.boundingBox(); return { x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2 }; };
+    var box = cy.container().getBoundingClientRect();
+    var want = Math.max(0.5, Math.min(3, box.width / Math.max(1, box.height)));
+    var have = (bb.x2 - bb.x1) / Math.max(1, bb.y2 - bb.y1);
+    var sx = want > have ? want / have : 1, sy = want > have ? 1 : have / want;
+    tops.forEach(function (n) { var p = centre(n); shift(n, (p.x - c.x) * (sx - 1), (p.y - c.y) * (sy - 1)); });
+  }
+
+  function shift(n, dx, dy) {
+    var targets = n.isParent() ? n.descendants() : n;
+    targets.forEach(function (m) { var p = m.position(); m.position({ x: p.x + dx, y: p.y + dy }); });
+  }
+
+  function fitAll() {
+    state.cy.fit(undefined, 24);
+  }
+
+  function draw() {
     var graph = $("graph");
     graph.dataset.state = "loading";
-    state.nodes = {};
-    network.nodes.forEach(function (n) { state.nodes[n.id] = n; });
     if (state.cy) { state.cy.destroy(); }
-    state.cy = window.cytoscape({
-      container: graph, elements: elements(network), style: STYLE, layout: { name: "preset" },
-      minZoom: 0.2, maxZoom: 3, autoungrabify: true, boxSelectionEnabled: false
+    var cy = window.cytoscape({
+      container: graph, elements: elements(), style: STYLE, layout: { name: "preset" },
+      minZoom: 0.02, maxZoom: 4, autoungrabify: true, boxSelectionEnabled: false, wheelSensitivity: 0.3
     });
-    window.ntkNetwork = { cy: state.cy };
-    state.cy.on("tap", "node", function (event) { select(event.target.id()); });
-    state.cy.fit(undefined, 30);
-    fillFinder(network.nodes);
-    $("shown").textContent = network.nodes.length + " nodes, " + network.edges.length + " edges";
-    graph.dataset.nodes = String(network.nodes.length);
-    graph.dataset.edges = String(network.edges.length);
-    graph.dataset.state = "ready";
-    if (state.selected && state.nodes[state.selected]) { select(state.selected); } else { clearPanel(); }
+    state.cy = cy;
+    window.ntkNetwork = { cy: cy };
+    seedPositions(cy);
+    cy.layout(layoutOptions()).run();
+    fitAspect(cy);
+    separate(cy);
+    fitAll();
+    cy.on("tap", "node", function (event) { choose(event.target.id()); });
+    cy.on("tap", function (event) { if (event.target === cy) { hideTip(); } });
+    cy.on("mouseover", "node", function (event) { showTip(event.target, event.renderedPosition); });
+    cy.on("mouseout", "node", hideTip);
+    cy.on("viewport", debounce(writeView, 150));
+    var nodes = cy.nodes().length, edges = cy.edges().length;
+    $("shown").textContent = nodes + " nodes, " + edges + " links";
+    graph.dataset.nodes = String(nodes);
+    graph.dataset.edges = String(edges);
+    fillSuggestions();
+    fillList();
   }
 
-  function load(first) {
-    var variables = { at: state.at, community: $("filter-community").value || null, program: $("filter-program").value || null };
-    status("Loading…");
-    $("graph").dataset.state = "loading";
-    return window.ntkAuth.graphql(NETWORK, variables).then(function (data) {
-      var network = data.partnerNetwork;
-      state.at = network.at;
-      $("as-of").textContent = "as of " + network.at;
-      $("legend-k").textContent = "k = " + network.suppressionK + (network.suppressionKInclusive ? " (k itself too)" : "");
-      $("app").hidden = false;
-      $("sign-out").hidden = false;
-      if (first) { fillFilters(network.nodes); }
-      draw(network);
-      status("");
-    }, failed);
+  function debounce(fn, ms) {
+    var t = null;
+    return function () { if (t) { clearTimeout(t); } t = setTimeout(fn, ms); };
   }
+
+  /* ---- tooltips --------------------------------------------------------------------- */
+
+  function showTip(ele, at) {
+    var n = state.nodes[ele.id()];
+    if (!n) { return; }
+    var tip = $("tooltip");
+    tip.textContent = KIND_NAME[n.kind] + ": " + n.label + " — students " + (n.students.suppressed ? "suppressed" : n.students.display);
+    var box = $("graph").getBoundingClientRect();
+    tip.style.left = Math.round(box.left + window.scrollX + at.x + 12) + "px";
+    tip.style.top = Math.round(box.top + window.scrollY + at.y + 12) + "px";
+    tip.hidden = false;
+  }
+
+  function hideTip() { $("tooltip").hidden = true; }
+
+  /* ---- find, focus, breadcrumbs ------------------------------------------------------- */
+
+  function suggestionText(n) { return n.label + " (" + KIND_NAME[n.kind] + ")"; }
+
+  function allNodes() {
+    var o = state.overview, out = [];
+    o.communities.forEach(function (c) {
+      out.push({ id: c.id, kind: "COMMUNITY", label: c.label });
+      c.schools.forEach(function (s) { out.push({ id: s.id, kind: "SCHOOL", label: s.label }); });
+    });
+    o.schoolsWithoutCommunity.forEach(function (s) { out.push({ id: s.id, kind: "SCHOOL", label: s.label }); });
+    o.partners.forEach(function (p) {
+      out.push({ id: p.id, kind: "PARTNER", label: p.label });
+      p.programs.forEach(function (g) { out.push({ id: g.id, kind: "PROGRAM", label: g.fullLabel, partner: p.id }); });
+    });
+    o.programsWithoutPartner.forEach(function (g) { out.push({ id: g.id, kind: "PROGRAM", label: g.fullLabel }); });
+    return out;
+  }
+
+  function fillSuggestions() {
+    var list = $("search-suggestions");
+    list.textContent = "";
+    state.suggestions = {};
+    allNodes().forEach(function (n) {
+      var text = suggestionText(n);
+      if (state.suggestions[text]) { return; }
+      state.suggestions[text] = n;
+      var o = document.createElement("option");
+      o.value = text;
+      list.appendChild(o);
+    });
+  }
+
+  function listItem(ul, id, text) {
+    var li = document.createElement("li");
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "link";
+    b.textContent = text;
+    b.dataset.node = id;
+    b.addEventListener("click", function () { choose(id); });
+    li.appendChild(b);
+    ul.appendChild(li);
+  }
+
+  function fillList() {
+    var o = visibleOverview();
+    $("list-communities").textContent = "";
+    $("list-partners").textContent = "";
+    o.communities.forEach(function (c) { listItem($("list-communities"), c.id, c.label + " · " + countText(c.students)); });
+    o.partners.forEach(function (p) { listItem($("list-partners"), p.id, p.label + " · " + p.programCount + " programs"); });
+  }
+
+  function onSearch() {
+    var n = state.suggestions[$("search").value];
+    if (!n) { return; }
+    $("search").value = "";
+    if (n.kind === "PROGRAM" && !state.nodes[n.id]) {
+      var owner = (n.partner && state.view.open.indexOf(n.partner) < 0) ? n.partner : null;
+      if (owner) { state.view.open.push(owner); }
+      if (state.view.community && !state.nodes[owner || n.id]) { state.view.community = ""; $("filter-community").value = ""; }
+      redraw();
+    } else if (!state.nodes[n.id] && state.view.community) {
+      state.view.community = "";
+      $("filter-community").value = "";
+      redraw();
+    }
+    choose(n.id);
+  }
+
+  function neighbourhood(ele) {
+    var hood = ele.closedNeighborhood();
+    if (ele.isParent()) { hood = hood.union(ele.children()).union(ele.children().neighborhood()); }
+    if (ele.isChild()) { hood = hood.union(ele.parent()).union(ele.parent().neighborhood()); }
+    return hood.union(hood.parent());
+  }
+
+  function focusOn(id) {
+    var cy = state.cy;
+    cy.elements().removeClass("dimmed highlight focused");
+    var ele = cy.getElementById(id);
+    if (!ele || ele.empty()) { return false; }
+    var hood = neighbourhood(ele);
+    cy.elements().difference(hood).addClass("dimmed");
+    hood.edges().addClass("highlight");
+    ele.addClass("focused");
+    cy.fit(hood, 40);
+    if (cy.zoom() > 1.6) { cy.zoom({ level: 1.6, renderedPosition: ele.renderedPosition() }); cy.center(ele); }
+    return true;
+  }
+
+  function clearFocus() {
+    if (state.cy) { state.cy.elements().removeClass("dimmed highlight focused"); }
+  }
+
+  function choose(id) {
+    if (!state.nodes[id]) { return; }
+    state.view.focus = id;
+    var at = state.crumbs.indexOf(id);
+    if (at >= 0) { state.crumbs = state.crumbs.slice(0, at + 1); } else { state.crumbs.push(id); }
+    focusOn(id);
+    renderCrumbs();
+    showPanel(id);
+    writeView();
+  }
+
+  function toOverview() {
+    state.view.focus = "";
+    state.crumbs = [];
+    clearFocus();
+    fitAll();
+    renderCrumbs();
+    clearPanel();
+    writeView();
+  }
+
+  function renderCrumbs() {
+    var ol = $("crumb-list");
+    ol.textContent = "";
+    var items = [["", "Overview"]].concat(state.crumbs.map(function (id) {
+      var n = state.nodes[id];
+      return [id, n ? KIND_NAME[n.kind] + ": " + n.label : id];
+    }));
+    items.forEach(function (item, i) {
+      var li = document.createElement("li");
+      if (i === items.length - 1) {
+        var span = document.createElement("span");
+        span.textContent = item[1];
+        span.setAttribute("aria-current", "page");
+        li.appendChild(span);
+      } else {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "link";
+        b.textContent = item[1];
+        b.addEventListener("click", function () { if (item[0]) { choose(item[0]); } else { toOverview(); } });
+        li.appendChild(b);
+      }
+      ol.appendChild(li);
+    });
+  }
+
+  /* ---- side panel ------------------------------------------------------------------- */
 
   function clearPanel() {
-    state.selected = null;
-    $("panel-title").textContent = "Select a node";
-    $("panel-kind").textContent = "Click a partner, program, community or school to see its coverage.";
+    $("panel-title").textContent = "Overview";
+    $("panel-kind").textContent = "Choose a node (click it, find it, or pick it in the list) to see its coverage.";
     $("panel-figures").textContent = "";
+    $("panel-related").textContent = "";
+    $("panel-actions").textContent = "";
     $("panel-note").textContent = "";
     $("panel").dataset.node = "";
+    $("panel").dataset.state = "ready";
   }
 
   function figure(dl, title, value) {
@@ -204,20 +538,20 @@
   }
 
   function coverageFor(kind) {
-    var key = kind + "@" + state.at;
+    var key = kind + "@" + state.view.at;
     if (!state.coverage[key]) {
-      state.coverage[key] = window.ntkAuth.graphql(COVERAGE, { by: kind, at: state.at }).then(function (d) { return d.coverage; });
+      state.coverage[key] = window.ntkAuth.graphql(COVERAGE, { by: kind, at: atOf(state.view.at) }).then(function (d) { return d.coverage; });
       state.coverage[key].catch(function () { delete state.coverage[key]; });
     }
     return state.coverage[key];
   }
 
-  function showCoverage(node, report) {
+  function showCoverage(n, report) {
     var dl = $("panel-figures");
     PANEL_TABLES.forEach(function (spec) {
       var table = report.tables.filter(function (t) { return t.name === spec[0]; })[0];
       if (!table) { return; }
-      var row = table.rows.filter(function (r) { return r.id === node.id; })[0];
+      var row = table.rows.filter(function (r) { return r.id === n.id; })[0];
       if (!row) { return; }
       section(dl, table.title);
       var titles = {};
@@ -229,35 +563,163 @@
     $("panel-note").textContent = "Coverage at " + report.at + ". Suppressed: fewer than the threshold, or hidden to protect a small count.";
   }
 
-  function select(id) {
-    var node = state.nodes[id];
-    if (!node) { return; }
-    state.selected = id;
-    state.cy.$(":selected").unselect();
-    state.cy.getElementById(id).select();
-    $("find-node").value = id;
+  function related(title, items) {
+    if (!items.length) { return; }
+    var ul = $("panel-related");
+    var head = document.createElement("li");
+    head.className = "section";
+    head.textContent = title;
+    ul.appendChild(head);
+    items.forEach(function (it) { listItem(ul, it[0], it[1]); });
+  }
+
+  function showPanel(id) {
+    var n = state.nodes[id];
     $("panel").dataset.node = id;
     $("panel").dataset.state = "loading";
-    $("panel-title").textContent = node.label;
-    $("panel-kind").textContent = KIND_NAME[node.kind];
-    var dl = $("panel-figures");
-    dl.textContent = "";
-    figure(dl, "Students in the network", node.students);
-    coverageFor(node.kind).then(function (report) {
-      if (state.selected !== id) { return; }
-      showCoverage(node, report);
+    $("panel-title").textContent = n.label;
+    $("panel-kind").textContent = KIND_NAME[n.kind];
+    $("panel-figures").textContent = "";
+    $("panel-related").textContent = "";
+    $("panel-actions").textContent = "";
+    $("panel-note").textContent = "";
+    figure($("panel-figures"), "Students in the network", n.students);
+    if (n.kind === "PARTNER") {
+      var open = state.view.open.indexOf(id) >= 0;
+      var b = document.createElement("button");
+      b.type = "button";
+      b.id = "toggle-programs";
+      b.textContent = open ? "Fold its programs" : "Show its " + n.partner.programCount + " programs";
+      b.addEventListener("click", function () { toggle(id); });
+      $("panel-actions").appendChild(b);
+      related("Programs", n.partner.programs.map(function (p) { return [p.id, p.label + " · " + countText(p.students)]; }));
+      related("Serves", n.partner.communities.map(function (l) {
+        var c = state.nodes[l.id];
+        return [l.id, (c ? c.label : l.id) + " (" + l.programCount + (l.programCount === 1 ? " program)" : " programs)")];
+      }));
+    } else if (n.kind === "COMMUNITY") {
+      related("Schools", n.schools.map(function (s) { return [s.id, s.label + " · " + countText(s.students)]; }));
+      related("Partners serving it", state.overview.partners.filter(function (p) {
+        return p.communities.some(function (l) { return l.id === id; });
+      }).map(function (p) { return [p.id, p.label]; }));
+    }
+    coverageFor(n.kind).then(function (report) {
+      if (state.view.focus !== id) { return; }
+      showCoverage(n, report);
       $("panel").dataset.state = "ready";
     }, failed);
   }
 
+  function toggle(partner) {
+    var i = state.view.open.indexOf(partner);
+    if (i >= 0) { state.view.open.splice(i, 1); } else { state.view.open.push(partner); }
+    redraw();
+    choose(partner);
+  }
+
+  /* ---- export ----------------------------------------------------------------------- */
+
+  function download(href, name) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  function fileName(ext) {
+    return "partner-network-" + (state.overview ? state.overview.at.slice(0, 10) : "view") + (state.view.focus ? "-" + state.view.focus : "") + "." + ext;
+  }
+
+  function exportPng() {
+    download(state.cy.png({ full: false, scale: 2, bg: "#ffffff" }), fileName("png"));
+  }
+
+  function exportSvg() {
+    var svg = state.cy.svg({ full: false, scale: 1, bg: "#ffffff" });
+    var url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+    download(url, fileName("svg"));
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
+  /* ---- loading ---------------------------------------------------------------------- */
+
+  function fillCommunities() {
+    var select = $("filter-community");
+    while (select.options.length > 1) { select.remove(1); }
+    state.overview.communities.forEach(function (c) {
+      var o = document.createElement("option");
+      o.value = c.id;
+      o.textContent = c.label;
+      select.appendChild(o);
+    });
+    select.value = state.view.community;
+    if (select.value !== state.view.community) { state.view.community = ""; }
+  }
+
+  /* Draw the overview and restore the focus, then the zoom and pan of the view. */
+  function redraw(restore) {
+    draw();
+    var v = state.view;
+    state.restoring = true;
+    if (v.focus && state.nodes[v.focus]) {
+      if (state.crumbs.indexOf(v.focus) < 0) { state.crumbs = [v.focus]; }
+      focusOn(v.focus);
+      showPanel(v.focus);
+    } else {
+      v.focus = "";
+      state.crumbs = [];
+      clearPanel();
+    }
+    if (restore && v.zoom !== null && v.x !== null && v.y !== null) {
+      state.cy.viewport({ zoom: v.zoom, pan: { x: v.x, y: v.y } });
+    }
+    renderCrumbs();
+    state.restoring = false;
+    writeView();
+    $("graph").dataset.state = "ready";
+  }
+
+  function load(restore) {
+    status("Loading…");
+    $("graph").dataset.state = "loading";
+    return window.ntkAuth.graphql(OVERVIEW, { at: atOf(state.view.at) }).then(function (data) {
+      state.overview = data.networkOverview;
+      $("as-of").textContent = "as of " + state.overview.at;
+      $("as-of-date").value = state.view.at || state.overview.at.slice(0, 10);
+      $("legend-k").textContent = "k = " + state.overview.suppressionK + (state.overview.suppressionKInclusive ? " (k itself too)" : "");
+      $("app").hidden = false;
+      $("sign-out").hidden = false;
+      fillCommunities();
+      redraw(restore);
+      status("");
+    }, failed);
+  }
+
   function start() {
-    $("filter-community").addEventListener("change", function () { load(false); });
-    $("filter-program").addEventListener("change", function () { load(false); });
-    $("find-node").addEventListener("change", function (e) { if (e.target.value) { select(e.target.value); } else { clearPanel(); } });
+    readView();
+    $("filter-community").addEventListener("change", function (e) {
+      state.view.community = e.target.value;
+      state.view.zoom = null;
+      redraw(false);
+    });
+    $("as-of-date").addEventListener("change", function (e) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(e.target.value)) { return; }
+      state.view.at = e.target.value;
+      state.coverage = {};
+      load(false);
+    });
+    $("search").addEventListener("change", onSearch);
+    $("search").addEventListener("input", function (e) { if (state.suggestions[e.target.value]) { onSearch(); } });
+    $("fit").addEventListener("click", function () { fitAll(); writeView(); });
+    $("export-png").addEventListener("click", exportPng);
+    $("export-svg").addEventListener("click", exportSvg);
     $("sign-out").addEventListener("click", function () {
       window.ntkAuth.forget();
       window.location.reload();
     });
+    window.addEventListener("resize", debounce(function () { if (state.cy) { state.cy.resize(); } }, 200));
     window.ntkAuth.ask($("sign-in"), $("token-form"), $("token"), $("sign-in-error"), function () { load(true); });
     if (window.ntkAuth.token()) {
       load(true);
@@ -267,9 +729,12 @@
     }
   }
 
-  if (!window.cytoscape) {
+  if (!window.cytoscape || !window.cytoscapeFcose || !window.cytoscapeSvg) {
     status("The graph library is missing: run `make web` (npm ci in api/web) on the server.");
     return;
   }
+  window.cytoscape.use(window.cytoscapeFcose);
+  window.cytoscape.use(window.cytoscapeSvg);
+  window.ntkNetwork = { phone: function () { return window.innerWidth < PHONE; } };
   start();
 })();
