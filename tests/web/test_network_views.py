@@ -86,7 +86,7 @@ def big_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         run = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr
     token = _staff_token(db)
-    with Server(ApiSettings(db=db)) as server:
+    with Server(ApiSettings(db=db), start_timeout=180) as server:  # the store replays 20k students' journal first
         yield World("20k", server.url, token, "Granger (Community)", "com-09")
 
 
@@ -202,7 +202,7 @@ def test_date_control_and_phone_list(chromium: Browser, demo_world: World) -> No
     p, watch = open_page(chromium, demo_world, VIEWPORTS["phone"])
     try:
         assert p.is_visible("#list")
-        p.click("#list-communities button")
+        p.click("#list-communities button[data-node='com-grand-bend']")
         p.wait_for_selector("#panel[data-node='com-grand-bend'][data-state=ready]", timeout=15_000)
         p.fill("#as-of-date", "2026-09-01")
         p.dispatch_event("#as-of-date", "change")

@@ -12,8 +12,10 @@
  *
  * Node size never depends on a count: aggregates never rank organisations.
  *
- * For tests: #graph gets data-state="ready", data-nodes, data-edges and data-view (the
- * view's query string) once drawn; window.ntkNetwork.cy is the cytoscape instance.
+ * For tests and benchmarks: #graph gets data-state="ready", data-nodes, data-edges,
+ * data-view (the view's query string), data-fetch-ms (the overview request) and
+ * data-draw-ms (layout and first render) once drawn; window.ntkNetwork.cy is the
+ * cytoscape instance.
  */
 (function () {
   "use strict";
@@ -104,6 +106,27 @@
 
   /* ---- elements --------------------------------------------------------------------- */
 
+  /* Box size for a label in a node (cytoscape's width: "label" is deprecated): measured
+   * with the page's font, wrapped at `max` pixels, plus padding. */
+  var measure = document.createElement("canvas").getContext("2d");
+  function boxFor(label, size, max) {
+    measure.font = size + "px system-ui, sans-serif";
+    var lines = 0, widest = 0;
+    label.split("\n").forEach(function (line) {
+      var w = measure.measureText(line).width;
+      lines += Math.max(1, Math.ceil(w / max));
+      widest = Math.max(widest, Math.min(w, max));
+    });
+    return { w: Math.ceil(widest) + 14, h: Math.ceil(lines * size * 1.25) + 12 };
+  }
+
+  function sized(data, size, max) {
+    var b = boxFor(data.label, size, max);
+    data.w = b.w;
+    data.h = b.h;
+    return data;
+  }
+
   function countText(c) { return c.suppressed ? "*" : c.display; }
 
   function node(id, kind, label, count, extra) {
@@ -135,23 +158,23 @@
     o.communities.forEach(function (c) {
       node(c.id, "COMMUNITY", c.label, c.students, { schools: c.schools });
       shown[c.id] = true;
-      out.push({ group: "nodes", data: { id: c.id, label: c.label + " · " + countText(c.students) },
+      out.push({ group: "nodes", data: { id: c.id, label: c.label + " · " + countText(c.students), w: 120, h: 30 },
         classes: "community" + (c.students.suppressed ? " suppressed" : "") });
       c.schools.forEach(function (s) {
         node(s.id, "SCHOOL", s.label, s.students, { community: c.id });
-        out.push({ group: "nodes", data: { id: s.id, parent: c.id, label: s.label + "\n" + countText(s.students) },
+        out.push({ group: "nodes", data: sized({ id: s.id, parent: c.id, label: s.label + "\n" + countText(s.students) }, 11, 150),
           classes: "school" + (s.students.suppressed ? " suppressed" : "") });
       });
     });
     o.schoolsWithoutCommunity.forEach(function (s) {
       node(s.id, "SCHOOL", s.label, s.students, {});
-      out.push({ group: "nodes", data: { id: s.id, label: s.label + "\n" + countText(s.students) },
+      out.push({ group: "nodes", data: sized({ id: s.id, label: s.label + "\n" + countText(s.students) }, 11, 150),
         classes: "school" + (s.students.suppressed ? " suppressed" : "") });
     });
     function programNode(p) {
       if (state.nodes[p.id]) { return; }
       node(p.id, "PROGRAM", p.fullLabel, p.students, { program: p });
-      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) },
+      out.push({ group: "nodes", data: sized({ id: p.id, label: p.label + "\n" + countText(p.students) }, 11, 150),
         classes: "program" + (p.students.suppressed ? " suppressed" : "") });
       p.communityIds.forEach(function (c) {
         if (shown[c]) {
@@ -163,7 +186,7 @@
       var expanded = !!open[p.id];
       node(p.id, "PARTNER", p.label, p.students, { partner: p });
       var folded = p.programCount === 1 ? "1 program" : p.programCount + " programs";
-      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded) },
+      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded), w: 26, h: 26 },
         classes: "partner" + (p.students.suppressed ? " suppressed" : "") + (expanded ? " expanded" : "") });
       if (expanded) {
         p.programs.forEach(function (prog) {
@@ -187,16 +210,15 @@
     { selector: "node", style: {
       "shape": "round-rectangle", "background-color": "#fff", "border-width": 2,
       "label": "data(label)", "text-wrap": "wrap", "text-max-width": 150, "text-valign": "center", "text-halign": "center",
-      "font-size": 12, "color": "#1d2430", "width": "label", "height": "label", "padding": 6, "min-zoomed-font-size": 7 } },
+      "font-size": 12, "color": "#1d2430", "width": "data(w)", "height": "data(h)", "min-zoomed-font-size": 7 } },
     { selector: "node.partner", style: { "shape": "ellipse", "width": 26, "height": 26, "padding": 0, "border-color": "#2c5a8c",
       "background-color": "#6f9ccc", "text-valign": "bottom", "text-margin-y": 4, "text-max-width": 130, "font-size": 11 } },
     { selector: "node.program", style: { "border-color": "#a4600c", "background-color": "#fbf0e1", "shape": "cut-rectangle", "font-size": 11 } },
     { selector: "node.school", style: { "border-color": "#7a5aa6", "background-color": "#f5f1fb", "font-size": 11 } },
     { selector: "node.community", style: {
       "shape": "round-rectangle", "border-color": "#3f8f5a", "background-color": "#eef7f1", "background-opacity": 1,
-      "text-valign": "top", "text-halign": "center", "font-size": 22, "font-weight": "bold", "color": "#1f5a34",
+      "text-valign": "top", "text-halign": "center", "font-size": 26, "font-weight": "bold", "color": "#1f5a34",
       "text-margin-y": -4, "padding": 12, "text-max-width": 400, "min-zoomed-font-size": 5 } },
-    { selector: "node.community:childless", style: { "width": 120, "height": 30 } },
     { selector: "node.suppressed", style: { "border-style": "dashed" } },
     { selector: "node.expanded", style: { "border-width": 4 } },
     { selector: "edge", style: { "width": 1.2, "curve-style": "straight", "line-color": "#9aa5b5", "opacity": 0.55,
@@ -209,8 +231,7 @@
       "underlay-opacity": 0.6, "underlay-padding": 6 } }
   ];
 
-  /* Deterministic start positions (fcose then refines them, randomize off, so a link
-   * reproduces the same picture): communities on a grid, partners on a ring around them. */
+  /* Deterministic start positions: communities on a grid, partners on a ring around them. */
   function seedPositions(cy) {
     var comms = cy.nodes(".community");
     var cols = Math.max(1, Math.ceil(Math.sqrt(comms.length)));
@@ -229,10 +250,23 @@
     });
   }
 
+  /* fcose samples with Math.random; a fixed seed (mulberry32) makes the same data give the
+   * same picture, so a link's zoom and pan land on the same place. */
+  function seeded(run) {
+    var saved = Math.random, a = 20261130;
+    Math.random = function () {
+      a = (a + 0x6D2B79F5) | 0;
+      var t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    try { run(); } finally { Math.random = saved; }
+  }
+
   function layoutOptions() {
     return {
-      name: "fcose", quality: "default", randomize: false, animate: false, fit: false,
-      nodeDimensionsIncludeLabels: true, packComponents: true, uniformNodeDimensions: false,
+      name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
+      nodeDimensionsIncludeLabels: true, packComponents: false, uniformNodeDimensions: false,
       nodeRepulsion: function () { return 6000; }, idealEdgeLength: function () { return 90; },
       edgeElasticity: function () { return 0.45; }, nestingFactor: 0.3, gravity: 1.2, gravityRange: 2.5,
       gravityCompound: 1.5, gravityRangeCompound: 1.2,
@@ -240,8 +274,11 @@
     };
   }
 
-  /* fcose leaves a few top-level boxes touching; push apart what still overlaps (labels are inside the boxes). */
+  /* fcose leaves some top-level boxes (with their labels) overlapping; push apart what still
+   * overlaps, preferring the screen's long axis so the picture keeps its shape. */
   function separate(cy) {
+    var box = cy.container().getBoundingClientRect();
+    var want = Math.max(0.5, Math.min(3, box.width / Math.max(1, box.height)));
     var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
     for (var pass = 0; pass < 60; pass++) {
       var moved = false;
@@ -254,7 +291,7 @@
           var oy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1) + 8;
           if (ox > 0 && oy > 0) {
             var dx = 0, dy = 0;
-            if (ox < oy) { dx = ((a.x1 + a.x2) < (b.x1 + b.x2) ? 1 : -1) * ox / 2; } else { dy = ((a.y1 + a.y2) < (b.y1 + b.y2) ? 1 : -1) * oy / 2; }
+            if (ox < oy * want) { dx = ((a.x1 + a.x2) < (b.x1 + b.x2) ? 1 : -1) * ox / 2; } else { dy = ((a.y1 + a.y2) < (b.y1 + b.y2) ? 1 : -1) * oy / 2; }
             shift(boxes[j].n, dx, dy);
             shift(boxes[i].n, -dx, -dy);
             b.x1 += dx; b.x2 += dx; b.y1 += dy; b.y2 += dy;
@@ -271,22 +308,26 @@
    * one distant community) back to the 90th-percentile radius, then stretch the layout to
    * the container's aspect ratio. Top-level nodes move with their children. */
   function fitAspect(cy) {
+    if (cy.nodes().filter(function (n) { return !n.isChild(); }).length < 60) { return; }  // small: fcose's packing is fine
     pullIn(cy);
     stretch(cy);
     pullIn(cy);
   }
 
+  /* Per axis, clamp top-level node centres to the 5th..95th percentile band (plus a margin). */
   function pullIn(cy) {
     var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
-    if (tops.length < 3) { return; }
-    var bb = tops.boundingBox();
-    var c = { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2 };
+    if (tops.length < 10) { return; }
     var centre = function (n) { var b = n.boundingBox(); return { x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2 }; };
-    var dist = tops.map(function (n) { var p = centre(n); return Math.hypot(p.x - c.x, p.y - c.y); }).sort(function (a, b) { return a - b; });
-    var limit = dist[Math.floor(dist.length * 0.9)] || 1;
+    var xs = tops.map(function (n) { return centre(n).x; }).sort(function (a, b) { return a - b; });
+    var ys = tops.map(function (n) { return centre(n).y; }).sort(function (a, b) { return a - b; });
+    var q = function (v, f) { return v[Math.min(v.length - 1, Math.floor(v.length * f))]; };
+    var mx = (q(xs, 0.95) - q(xs, 0.05)) * 0.08, my = (q(ys, 0.95) - q(ys, 0.05)) * 0.08;
+    var lo = { x: q(xs, 0.05) - mx, y: q(ys, 0.05) - my }, hi = { x: q(xs, 0.95) + mx, y: q(ys, 0.95) + my };
     tops.forEach(function (n) {
-      var p = centre(n), d = Math.hypot(p.x - c.x, p.y - c.y);
-      if (d > limit) { shift(n, (p.x - c.x) * (limit / d - 1), (p.y - c.y) * (limit / d - 1)); }
+      var p = centre(n);
+      var nx = Math.min(hi.x, Math.max(lo.x, p.x)), ny = Math.min(hi.y, Math.max(lo.y, p.y));
+      if (nx !== p.x || ny !== p.y) { shift(n, nx - p.x, ny - p.y); }
     });
   }
 
@@ -303,6 +344,40 @@
     tops.forEach(function (n) { var p = centre(n); shift(n, (p.x - c.x) * (sx - 1), (p.y - c.y) * (sy - 1)); });
   }
 
+  /* Connected parts side by side, in shelves as wide as the screen's shape asks (fcose packs
+   * components only with cytoscape-layout-utilities, whose dependency tree is ~190 packages).
+   * A community moves with its schools. */
+  function packComponents(cy) {
+    var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
+    var root = {};
+    var find = function (id) { while (root[id] !== id) { root[id] = root[root[id]]; id = root[id]; } return id; };
+    var top = function (n) { return n.isChild() ? n.parent() : n; };
+    tops.forEach(function (n) { root[n.id()] = n.id(); });
+    cy.edges().forEach(function (e) { root[find(top(e.source()).id())] = find(top(e.target()).id()); });
+    var groups = {};
+    tops.forEach(function (n) { var r = find(n.id()); (groups[r] = groups[r] || []).push(n); });
+    var parts = Object.keys(groups).map(function (r) {
+      var eles = cy.collection(groups[r]);
+      return { eles: eles, bb: eles.boundingBox({ includeLabels: true }) };
+    });
+    if (parts.length < 2) { return; }
+    var gap = 40, area = 0;
+    parts.forEach(function (g) { area += (g.bb.w + gap) * (g.bb.h + gap); });
+    var box = cy.container().getBoundingClientRect();
+    var aspect = Math.max(0.5, Math.min(3, box.width / Math.max(1, box.height)));
+    var widest = Math.max.apply(null, parts.map(function (g) { return g.bb.w; }));
+    var rowWidth = Math.max(widest, Math.sqrt(area * aspect));
+    parts.sort(function (a, b) { return b.bb.h - a.bb.h || b.bb.w - a.bb.w; });
+    var x = 0, y = 0, rowHeight = 0;
+    parts.forEach(function (g) {
+      if (x > 0 && x + g.bb.w > rowWidth) { x = 0; y += rowHeight + gap; rowHeight = 0; }
+      var dx = x - g.bb.x1, dy = y - g.bb.y1;
+      g.eles.forEach(function (n) { shift(n, dx, dy); });
+      x += g.bb.w + gap;
+      rowHeight = Math.max(rowHeight, g.bb.h);
+    });
+  }
+
   function shift(n, dx, dy) {
     var targets = n.isParent() ? n.descendants() : n;
     targets.forEach(function (m) { var p = m.position(); m.position({ x: p.x + dx, y: p.y + dy }); });
@@ -313,19 +388,21 @@
   }
 
   function draw() {
+    var started = window.performance.now();
     var graph = $("graph");
     graph.dataset.state = "loading";
     if (state.cy) { state.cy.destroy(); }
     var cy = window.cytoscape({
       container: graph, elements: elements(), style: STYLE, layout: { name: "preset" },
-      minZoom: 0.02, maxZoom: 4, autoungrabify: true, boxSelectionEnabled: false, wheelSensitivity: 0.3
+      minZoom: 0.02, maxZoom: 4, autoungrabify: true, boxSelectionEnabled: false
     });
     state.cy = cy;
     window.ntkNetwork = { cy: cy };
     seedPositions(cy);
-    cy.layout(layoutOptions()).run();
+    seeded(function () { cy.layout(layoutOptions()).run(); });
     fitAspect(cy);
     separate(cy);
+    packComponents(cy);
     fitAll();
     cy.on("tap", "node", function (event) { choose(event.target.id()); });
     cy.on("tap", function (event) { if (event.target === cy) { hideTip(); } });
@@ -336,6 +413,7 @@
     $("shown").textContent = nodes + " nodes, " + edges + " links";
     graph.dataset.nodes = String(nodes);
     graph.dataset.edges = String(edges);
+    graph.dataset.drawMs = String(Math.round(window.performance.now() - started));
     fillSuggestions();
     fillList();
   }
@@ -684,7 +762,9 @@
   function load(restore) {
     status("Loading…");
     $("graph").dataset.state = "loading";
+    var asked = window.performance.now();
     return window.ntkAuth.graphql(OVERVIEW, { at: atOf(state.view.at) }).then(function (data) {
+      $("graph").dataset.fetchMs = String(Math.round(window.performance.now() - asked));
       state.overview = data.networkOverview;
       $("as-of").textContent = "as of " + state.overview.at;
       $("as-of-date").value = state.view.at || state.overview.at.slice(0, 10);
@@ -734,7 +814,7 @@
     return;
   }
   window.cytoscape.use(window.cytoscapeFcose);
-  window.cytoscape.use(window.cytoscapeSvg);
+  // cytoscape-svg registers itself when it finds window.cytoscape.
   window.ntkNetwork = { phone: function () { return window.innerWidth < PHONE; } };
   start();
 })();
