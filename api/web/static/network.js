@@ -148,32 +148,53 @@
     };
   }
 
+  /* Every node of the overview by id (drawn or not): kind, label (programs: with their
+   * partner), count, and what the panel lists. */
+  function buildIndex() {
+    var o = state.overview;
+    state.nodes = {};
+    o.communities.forEach(function (c) {
+      node(c.id, "COMMUNITY", c.label, c.students, { schools: c.schools });
+      c.schools.forEach(function (s) { node(s.id, "SCHOOL", s.label, s.students, { community: c.id }); });
+    });
+    o.schoolsWithoutCommunity.forEach(function (s) { node(s.id, "SCHOOL", s.label, s.students, {}); });
+    o.partners.forEach(function (p) {
+      node(p.id, "PARTNER", p.label, p.students, { partner: p });
+      p.programs.forEach(function (g) { node(g.id, "PROGRAM", g.fullLabel, g.students, { program: g }); });
+    });
+    o.programsWithoutPartner.forEach(function (g) { node(g.id, "PROGRAM", g.fullLabel, g.students, { program: g }); });
+  }
+
+  /* On a phone with nothing focused, the picture holds the communities and their schools
+   * only (the list above it holds the partners); choosing anything draws its neighbourhood. */
+  function compact() {
+    return window.innerWidth < PHONE && !state.view.focus && !state.view.community;
+  }
+
   function elements() {
     var o = visibleOverview();
     var out = [];
     var open = {};
     state.view.open.forEach(function (id) { open[id] = true; });
-    state.nodes = {};
-    var shown = {};
+    var shown = {}, drawn = {};
+    state.compact = compact();
     o.communities.forEach(function (c) {
-      node(c.id, "COMMUNITY", c.label, c.students, { schools: c.schools });
       shown[c.id] = true;
       out.push({ group: "nodes", data: { id: c.id, label: c.label + " · " + countText(c.students), w: 120, h: 30 },
         classes: "community" + (c.students.suppressed ? " suppressed" : "") });
       c.schools.forEach(function (s) {
-        node(s.id, "SCHOOL", s.label, s.students, { community: c.id });
         out.push({ group: "nodes", data: sized({ id: s.id, parent: c.id, label: s.label + "\n" + countText(s.students) }, 11, 150),
           classes: "school" + (s.students.suppressed ? " suppressed" : "") });
       });
     });
+    if (state.compact) { return out; }
     o.schoolsWithoutCommunity.forEach(function (s) {
-      node(s.id, "SCHOOL", s.label, s.students, {});
       out.push({ group: "nodes", data: sized({ id: s.id, label: s.label + "\n" + countText(s.students) }, 11, 150),
         classes: "school" + (s.students.suppressed ? " suppressed" : "") });
     });
     function programNode(p) {
-      if (state.nodes[p.id]) { return; }
-      node(p.id, "PROGRAM", p.fullLabel, p.students, { program: p });
+      if (drawn[p.id]) { return; }
+      drawn[p.id] = true;
       out.push({ group: "nodes", data: sized({ id: p.id, label: p.label + "\n" + countText(p.students) }, 11, 150),
         classes: "program" + (p.students.suppressed ? " suppressed" : "") });
       p.communityIds.forEach(function (c) {
@@ -184,7 +205,6 @@
     }
     o.partners.forEach(function (p) {
       var expanded = !!open[p.id];
-      node(p.id, "PARTNER", p.label, p.students, { partner: p });
       var folded = p.programCount === 1 ? "1 program" : p.programCount + " programs";
       out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded), w: 26, h: 26 },
         classes: "partner" + (p.students.suppressed ? " suppressed" : "") + (expanded ? " expanded" : "") });
@@ -495,17 +515,21 @@
     var n = state.suggestions[$("search").value];
     if (!n) { return; }
     $("search").value = "";
-    if (n.kind === "PROGRAM" && !state.nodes[n.id]) {
-      var owner = (n.partner && state.view.open.indexOf(n.partner) < 0) ? n.partner : null;
-      if (owner) { state.view.open.push(owner); }
-      if (state.view.community && !state.nodes[owner || n.id]) { state.view.community = ""; $("filter-community").value = ""; }
-      redraw();
-    } else if (!state.nodes[n.id] && state.view.community) {
+    choose(n.id);
+  }
+
+  /* Make `id` part of the drawing: unfold the partner of a program, drop a community
+   * filter that leaves it out. */
+  function reveal(id) {
+    var n = state.nodes[id];
+    if (n.kind === "PROGRAM") {
+      var ptns = n.program.partnerIds;
+      if (ptns.length && !ptns.some(function (x) { return state.view.open.indexOf(x) >= 0; })) { state.view.open.push(ptns[0]); }
+    }
+    if (state.view.community) {
       state.view.community = "";
       $("filter-community").value = "";
-      redraw();
     }
-    choose(n.id);
   }
 
   function neighbourhood(ele) {
@@ -538,6 +562,11 @@
     state.view.focus = id;
     var at = state.crumbs.indexOf(id);
     if (at >= 0) { state.crumbs = state.crumbs.slice(0, at + 1); } else { state.crumbs.push(id); }
+    if (state.compact || state.cy.getElementById(id).empty()) {
+      if (state.cy.getElementById(id).empty()) { reveal(id); }
+      redraw(false);
+      return;
+    }
     focusOn(id);
     renderCrumbs();
     showPanel(id);
@@ -547,6 +576,7 @@
   function toOverview() {
     state.view.focus = "";
     state.crumbs = [];
+    if (compact()) { redraw(false); return; }
     clearFocus();
     fitAll();
     renderCrumbs();
@@ -738,8 +768,12 @@
 
   /* Draw the overview and restore the focus, then the zoom and pan of the view. */
   function redraw(restore) {
-    draw();
     var v = state.view;
+    draw();
+    if (v.focus && state.nodes[v.focus] && state.cy.getElementById(v.focus).empty()) {
+      reveal(v.focus);
+      draw();
+    }
     state.restoring = true;
     if (v.focus && state.nodes[v.focus]) {
       if (state.crumbs.indexOf(v.focus) < 0) { state.crumbs = [v.focus]; }
@@ -771,6 +805,7 @@
       $("legend-k").textContent = "k = " + state.overview.suppressionK + (state.overview.suppressionKInclusive ? " (k itself too)" : "");
       $("app").hidden = false;
       $("sign-out").hidden = false;
+      buildIndex();
       fillCommunities();
       redraw(restore);
       status("");
