@@ -245,6 +245,7 @@
       "target-arrow-shape": "none" } },
     { selector: "edge.offers", style: { "line-color": "#3b6ea5", "opacity": 0.9, "width": 2 } },
     { selector: ".dimmed", style: { "opacity": 0.12 } },
+    { selector: ".hidden", style: { "display": "none" } },
     { selector: "node.dimmed", style: { "text-opacity": 0.15 } },
     { selector: "edge.highlight", style: { "opacity": 1, "width": 2.5, "line-color": "#1d2430" } },
     { selector: "node.focused", style: { "border-width": 5, "border-color": "#1d2430", "underlay-color": "#f2c94c",
@@ -285,12 +286,12 @@
 
   function layoutOptions() {
     return {
-      name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
+      name: "fcose", quality: "draft", randomize: true, animate: false, fit: false, numIter: 1200,
       nodeDimensionsIncludeLabels: true, packComponents: false, uniformNodeDimensions: false,
       nodeRepulsion: function () { return 6000; }, idealEdgeLength: function () { return 90; },
       edgeElasticity: function () { return 0.45; }, nestingFactor: 0.3, gravity: 1.2, gravityRange: 2.5,
       gravityCompound: 1.5, gravityRangeCompound: 1.2,
-      nodeSeparation: 60, tile: true, tilingPaddingVertical: 12, tilingPaddingHorizontal: 12, numIter: 2500
+      nodeSeparation: 60, tile: true, tilingPaddingVertical: 12, tilingPaddingHorizontal: 12
     };
   }
 
@@ -300,28 +301,32 @@
     var box = cy.container().getBoundingClientRect();
     var want = Math.max(0.5, Math.min(3, box.width / Math.max(1, box.height)));
     var tops = cy.nodes().filter(function (n) { return !n.isChild(); });
-    for (var pass = 0; pass < 60; pass++) {
+    // Boxes are measured once and moved arithmetically; the nodes move once at the end.
+    var boxes = tops.map(function (n) {
+      var b = n.boundingBox({ includeLabels: true });
+      return { n: n, x1: b.x1, x2: b.x2, y1: b.y1, y2: b.y2, dx: 0, dy: 0 };
+    });
+    var move = function (b, dx, dy) { b.x1 += dx; b.x2 += dx; b.y1 += dy; b.y2 += dy; b.dx += dx; b.dy += dy; };
+    for (var pass = 0; pass < 80; pass++) {
       var moved = false;
-      var boxes = tops.map(function (n) { return { n: n, b: n.boundingBox({ includeLabels: true }) }; });
-      boxes.sort(function (a, b) { return a.b.x1 - b.b.x1; });
+      boxes.sort(function (a, b) { return a.x1 - b.x1; });
       for (var i = 0; i < boxes.length; i++) {
-        for (var j = i + 1; j < boxes.length && boxes[j].b.x1 < boxes[i].b.x2 + 8; j++) {
-          var a = boxes[i].b, b = boxes[j].b;
+        for (var j = i + 1; j < boxes.length && boxes[j].x1 < boxes[i].x2 + 8; j++) {
+          var a = boxes[i], b = boxes[j];
           var ox = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1) + 8;
           var oy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1) + 8;
           if (ox > 0 && oy > 0) {
             var dx = 0, dy = 0;
             if (ox < oy * want) { dx = ((a.x1 + a.x2) < (b.x1 + b.x2) ? 1 : -1) * ox / 2; } else { dy = ((a.y1 + a.y2) < (b.y1 + b.y2) ? 1 : -1) * oy / 2; }
-            shift(boxes[j].n, dx, dy);
-            shift(boxes[i].n, -dx, -dy);
-            b.x1 += dx; b.x2 += dx; b.y1 += dy; b.y2 += dy;
-            a.x1 -= dx; a.x2 -= dx; a.y1 -= dy; a.y2 -= dy;
+            move(b, dx, dy);
+            move(a, -dx, -dy);
             moved = true;
           }
         }
       }
       if (!moved) { break; }
     }
+    cy.batch(function () { boxes.forEach(function (b) { if (b.dx || b.dy) { shift(b.n, b.dx, b.dy); } }); });
   }
 
   /* Fit the picture to the screen's shape: pull the few far-flung nodes (a partner serving
@@ -331,7 +336,25 @@
     if (cy.nodes().filter(function (n) { return !n.isChild(); }).length < 60) { return; }  // small: fcose's packing is fine
     pullIn(cy);
     stretch(cy);
-    pullIn(cy);
+  }
+
+  /* A community's schools in a tidy grid (by name) where the layout put the community:
+   * fcose's draft pass leaves children on top of each other. */
+  function gridSchools(cy) {
+    cy.batch(function () {
+      cy.nodes(".community").forEach(function (c) {
+        var kids = c.children().sort(function (a, b) { return a.data("label") < b.data("label") ? -1 : 1; });
+        if (kids.length < 1) { return; }
+        var cols = Math.ceil(Math.sqrt(kids.length / 1.5));
+        var w = Math.max.apply(null, kids.map(function (k) { return k.data("w"); })) + 10;
+        var h = Math.max.apply(null, kids.map(function (k) { return k.data("h"); })) + 8;
+        var rows = Math.ceil(kids.length / cols);
+        var mid = c.position();
+        kids.forEach(function (k, i) {
+          k.position({ x: mid.x + ((i % cols) - (cols - 1) / 2) * w, y: mid.y + (Math.floor(i / cols) - (rows - 1) / 2) * h });
+        });
+      });
+    });
   }
 
   /* Per axis, clamp top-level node centres to the 5th..95th percentile band (plus a margin). */
@@ -412,17 +435,28 @@
     var graph = $("graph");
     graph.dataset.state = "loading";
     if (state.cy) { state.cy.destroy(); }
+    var els = elements();
+    var elementsMs = Math.round(window.performance.now() - started);
     var cy = window.cytoscape({
-      container: graph, elements: elements(), style: STYLE, layout: { name: "preset" },
+      container: graph, elements: els, style: STYLE, layout: { name: "preset" },
       minZoom: 0.02, maxZoom: 4, autoungrabify: true, boxSelectionEnabled: false
     });
     state.cy = cy;
     window.ntkNetwork = { cy: cy };
+    var phases = { elements: elementsMs }, mark = window.performance.now();
+    phases.create = Math.round(mark - started - elementsMs);
+    var phase = function (name) { var now = window.performance.now(); phases[name] = Math.round(now - mark); mark = now; };
     seedPositions(cy);
     seeded(function () { cy.layout(layoutOptions()).run(); });
+    phase("fcose");
+    gridSchools(cy);
     fitAspect(cy);
+    phase("aspect");
     separate(cy);
+    if (cy.nodes().filter(function (n) { return !n.isChild(); }).length >= 60) { stretch(cy); }  // scaling up one axis adds no overlap
+    phase("separate");
     packComponents(cy);
+    phase("pack");
     fitAll();
     cy.on("tap", "node", function (event) { choose(event.target.id()); });
     cy.on("tap", function (event) { if (event.target === cy) { hideTip(); } });
@@ -433,9 +467,12 @@
     $("shown").textContent = nodes + " nodes, " + edges + " links";
     graph.dataset.nodes = String(nodes);
     graph.dataset.edges = String(edges);
-    graph.dataset.drawMs = String(Math.round(window.performance.now() - started));
+    phase("fit");
     fillSuggestions();
     fillList();
+    phase("lists");
+    graph.dataset.drawMs = String(Math.round(window.performance.now() - started));
+    graph.dataset.phases = JSON.stringify(phases);
   }
 
   function debounce(fn, ms) {
@@ -548,13 +585,29 @@
     cy.elements().difference(hood).addClass("dimmed");
     hood.edges().addClass("highlight");
     ele.addClass("focused");
+    if (window.innerWidth < PHONE) { return focusPhone(ele, hood); }
     cy.fit(hood, 40);
     if (cy.zoom() > 1.6) { cy.zoom({ level: 1.6, renderedPosition: ele.renderedPosition() }); cy.center(ele); }
     return true;
   }
 
+  /* On a phone the neighbourhood gets a picture of its own: the rest is hidden and the
+   * neighbours are laid out in rings around the chosen node (its schools, for a community). */
+  function focusPhone(ele, hood) {
+    var cy = state.cy;
+    cy.elements().difference(hood).addClass("hidden");
+    var centre = function (n) { return n.same(ele) || n.parent().same(ele); };
+    var leaves = hood.nodes().filter(function (n) { return !n.isParent(); });
+    leaves.layout({
+      name: "concentric", animate: false, fit: false, avoidOverlap: true, minNodeSpacing: 14, nodeDimensionsIncludeLabels: true,
+      concentric: function (n) { return centre(n) ? 2 : 1; }, levelWidth: function () { return 1; }, startAngle: 0.5 * Math.PI
+    }).run();
+    cy.fit(hood, 16);
+    return true;
+  }
+
   function clearFocus() {
-    if (state.cy) { state.cy.elements().removeClass("dimmed highlight focused"); }
+    if (state.cy) { state.cy.elements().removeClass("dimmed highlight focused hidden"); }
   }
 
   function choose(id) {
@@ -562,7 +615,7 @@
     state.view.focus = id;
     var at = state.crumbs.indexOf(id);
     if (at >= 0) { state.crumbs = state.crumbs.slice(0, at + 1); } else { state.crumbs.push(id); }
-    if (state.compact || state.cy.getElementById(id).empty()) {
+    if (state.compact || state.cy.getElementById(id).empty() || window.innerWidth < PHONE) {
       if (state.cy.getElementById(id).empty()) { reveal(id); }
       redraw(false);
       return;
