@@ -175,7 +175,8 @@ def overview_for(ctx: Context, at: datetime) -> tuple[NetworkOverview, str]:
 @strawberry.type(description="The partner network's overview.")
 class OverviewQuery:
     @strawberry.field(
-        description="The partner network's overview at a time (default: now, to the minute): communities with their schools, "
+        description="The partner network's overview at a time (default: the start of the current hour, UTC, so that "
+        "visitors within the hour share one computation): communities with their schools, "
         "partners linked to the communities their programs serve, programs folded in. Staff, analysts, admins. "
         "Cached per consistency token."
     )
@@ -184,6 +185,6 @@ class OverviewQuery:
 
         ctx = info.context
         require(may_see_aggregates(ctx.principal))
-        when = at if at is not None else ctx.now.replace(second=0, microsecond=0)
+        when = at if at is not None else ctx.now.replace(minute=0, second=0, microsecond=0)
         overview, token = overview_for(ctx, when)
         return NetworkOverviewType.of(overview, when, token)

@@ -591,18 +591,36 @@
     return true;
   }
 
-  /* On a phone the neighbourhood gets a picture of its own: the rest is hidden and the
-   * neighbours are laid out in rings around the chosen node (its schools, for a community). */
+  /* On a phone the neighbourhood gets a picture of its own: the rest is hidden, the chosen
+   * node (with its schools, or its school's community) on top, its neighbours by name in two
+   * columns below, the whole fitted to the screen's width (pan down for the rest). */
   function focusPhone(ele, hood) {
     var cy = state.cy;
     cy.elements().difference(hood).addClass("hidden");
-    var centre = function (n) { return n.same(ele) || n.parent().same(ele); };
+    var byLabel = function (a, b) { return a.data("label") < b.data("label") ? -1 : 1; };
+    var home = ele.isChild() ? ele.parent() : ele;
     var leaves = hood.nodes().filter(function (n) { return !n.isParent(); });
-    leaves.layout({
-      name: "concentric", animate: false, fit: false, avoidOverlap: true, minNodeSpacing: 14, nodeDimensionsIncludeLabels: true,
-      concentric: function (n) { return centre(n) ? 2 : 1; }, levelWidth: function () { return 1; }, startAngle: 0.5 * Math.PI
-    }).run();
-    cy.fit(hood, 16);
+    var core = leaves.filter(function (n) { return n.same(ele) || n.parent().same(home); }).sort(byLabel);
+    var rest = leaves.difference(core).sort(byLabel);
+    var y = 0;
+    var place = function (nodes, width) {
+      var rowHeight = 0;
+      nodes.forEach(function (n, i) {
+        var h = n.hasClass("partner") ? 84 : n.data("h") + 12;
+        if (i % 2 === 0 && i > 0) { y += rowHeight; rowHeight = 0; }
+        rowHeight = Math.max(rowHeight, h);
+        n.position({ x: (i % 2) * width, y: y + h / 2 });
+      });
+      y += rowHeight;
+    };
+    cy.batch(function () {
+      place(core, 180);
+      y += 50;
+      place(rest, 180);
+    });
+    var bb = hood.boundingBox();
+    var zoom = Math.min(1.3, (cy.width() - 16) / Math.max(1, bb.w));
+    cy.viewport({ zoom: zoom, pan: { x: 8 - bb.x1 * zoom + Math.max(0, (cy.width() - 16 - bb.w * zoom) / 2), y: 8 - bb.y1 * zoom } });
     return true;
   }
 
