@@ -438,7 +438,7 @@
     var els = elements();
     var elementsMs = Math.round(window.performance.now() - started);
     var cy = window.cytoscape({
-      container: graph, elements: els, style: STYLE, layout: { name: "preset" },
+      container: graph, elements: els, style: STYLE, layout: { name: "preset", fit: false },  // fitting now would measure every label twice
       minZoom: 0.02, maxZoom: 4, autoungrabify: true, boxSelectionEnabled: false
     });
     state.cy = cy;
