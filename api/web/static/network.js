@@ -246,6 +246,7 @@
     { selector: "edge.offers", style: { "line-color": "#3b6ea5", "opacity": 0.9, "width": 2 } },
     { selector: ".dimmed", style: { "opacity": 0.12 } },
     { selector: ".hidden", style: { "display": "none" } },
+    { selector: "node.near", style: { "text-background-color": "#ffffff", "text-background-opacity": 0.9, "text-background-padding": 2 } },
     { selector: "node.dimmed", style: { "text-opacity": 0.15 } },
     { selector: "edge.highlight", style: { "opacity": 1, "width": 2.5, "line-color": "#1d2430" } },
     { selector: "node.focused", style: { "border-width": 5, "border-color": "#1d2430", "underlay-color": "#f2c94c",
@@ -578,7 +579,7 @@
 
   function focusOn(id) {
     var cy = state.cy;
-    cy.elements().removeClass("dimmed highlight focused");
+    cy.elements().removeClass("dimmed highlight focused hidden near");
     var ele = cy.getElementById(id);
     if (!ele || ele.empty()) { return false; }
     var hood = neighbourhood(ele);
@@ -597,6 +598,7 @@
   function focusPhone(ele, hood) {
     var cy = state.cy;
     cy.elements().difference(hood).addClass("hidden");
+    hood.nodes(".partner").addClass("near");  // their labels sit under the dot, where lines pass
     var byLabel = function (a, b) { return a.data("label") < b.data("label") ? -1 : 1; };
     var home = ele.isChild() ? ele.parent() : ele;
     var leaves = hood.nodes().filter(function (n) { return !n.isParent(); });
@@ -625,7 +627,7 @@
   }
 
   function clearFocus() {
-    if (state.cy) { state.cy.elements().removeClass("dimmed highlight focused hidden"); }
+    if (state.cy) { state.cy.elements().removeClass("dimmed highlight focused hidden near"); }
   }
 
   function choose(id) {
