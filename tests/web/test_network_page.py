@@ -187,3 +187,18 @@ def test_graphiql_is_served_from_local_assets(page: tuple[Page, Watch], site: Si
     p.wait_for_selector(".graphiql-container", timeout=15_000)
     p.wait_for_selector(".graphiql-editor", timeout=15_000)
     assert watch.problems == []
+
+
+def test_the_current_view_exports_as_png_and_svg(page: tuple[Page, Watch], site: Site) -> None:
+    p, watch = page
+    sign_in(p, site, "/network?focus=westside", site.tokens["staff"])
+    p.wait_for_selector("#panel[data-node=westside]", timeout=15_000)
+    with p.expect_download() as png:
+        p.click("#export-png")
+    assert png.value.suggested_filename.endswith("-westside.png")
+    assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with p.expect_download() as svg:
+        p.click("#export-svg")
+    text = Path(svg.value.path()).read_text(encoding="utf-8")
+    assert svg.value.suggested_filename.endswith(".svg") and "<svg" in text and "Westside" in text
+    assert watch.problems == []
