@@ -4,29 +4,31 @@ Order matters only for readability: rosters first (students, guardians, schools,
 then the human-services directory (partners, programs, service areas), then the FHIR
 consent examples that fit (mapped onto a Grand Bend student), then our bundle
 (api/demo/README.md says what it adds and why).
+
+The bundle lives in the present: its undated records are in ``api/demo/bundle/``, its
+dated ones are written by `api.demo.story` relative to the instant the demo is built
+(`DemoCalendar`), so the example decisions hold on the day it runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from api.demo.story import DemoCalendar, write_bundle
 from graph.decision import CheckRequest
 from graph.stores.base import GraphStore
 from loaders import bundle, edfi, fhir_consent, hsds, oneroster
 from loaders.base import LoadResult
 from loaders.importer import ImportSummary, import_result
 
-__all__ = ["DEMO_AT", "EXAMPLES", "SOURCES", "build", "default_samples_dir"]
+__all__ = ["BUNDLE", "DemoCalendar", "SOURCES", "build", "default_samples_dir", "examples"]
 
-DEMO_AT: Final = datetime(2026, 3, 16, 16, 0, tzinfo=UTC)
-"""The instant the demo's example decisions are asked about (16 March 2026, 10:00 in Grand Bend)."""
-
-START: Final = datetime(2025, 8, 15, 6, 0, tzinfo=UTC)
 BUNDLE: Final = Path(__file__).parent / "bundle"
+"""The demo bundle's undated records (names of the communities, programs, providers ...)."""
 
 # FHIR examples that fit: their patient becomes Grand Bend student 604974; those naming
 # only resources absent from the set (a Practitioner f204, say) are left out.
@@ -39,12 +41,12 @@ class Source:
     """One step of the demo load: a name, a loader, and the paths under the samples folder."""
 
     name: str
-    read: Callable[[list[Path]], LoadResult]
+    read: Callable[[list[Path], datetime], LoadResult]
     paths: tuple[str, ...]
 
 
-def _reader(fn: Callable[..., LoadResult], **options: object) -> Callable[[list[Path]], LoadResult]:
-    return lambda paths: fn(paths, default_valid_from=START, recorded_at=START, **options)
+def _reader(fn: Callable[..., LoadResult], **options: object) -> Callable[[list[Path], datetime], LoadResult]:
+    return lambda paths, start: fn(paths, default_valid_from=start, recorded_at=start, **options)
 
 
 SOURCES: Final = (
@@ -54,21 +56,27 @@ SOURCES: Final = (
     Source("HL7 FHIR R4 Consent examples", _reader(fhir_consent.read, id_map=FHIR_IDS), tuple(f"fhir-r4-consent/{f}" for f in FHIR_FILES)),
 )
 
-EXAMPLES: Final = (
-    CheckRequest("demo-prv-rosa", "604938", DEMO_AT, "academic_support"),
-    CheckRequest("demo-prv-rosa", "604938", DEMO_AT, "academic_support", frozenset({"grades", "health"})),
-    CheckRequest("demo-prv-rosa", "604918", DEMO_AT, "academic_support"),
-    CheckRequest("demo-prv-marcus", "605015", DEMO_AT, "case_management"),
-    CheckRequest("demo-prv-marcus", "604918", DEMO_AT, "case_management"),
-    CheckRequest("demo-prv-marcus", "604969", DEMO_AT, "academic_support"),
-    CheckRequest("demo-prv-rosa", "604874", DEMO_AT, "academic_support"),
-    CheckRequest("demo-prv-jordan", "604938", DEMO_AT, "academic_support"),
-    CheckRequest("demo-prv-lee", "604938", DEMO_AT, "academic_support"),
-)
-"""Example questions: allows (a parent's consent; an eligible student's own consent; through a
-care team), a partial allow, and denies: a parent's consent for an eligible student, a revoked
-consent, an unverified guardian, an expired training outside the community, an outdated
-agreement."""
+
+def examples(at: datetime) -> tuple[CheckRequest, ...]:
+    """The example questions, asked at `at` (the demo's build instant).
+
+    Allows (a parent's consent; an eligible student's own consent; through a care team), a
+    partial allow, and denies: a parent's consent for an eligible student, a revoked
+    consent, an unverified guardian, an expired training outside the community, an
+    outdated agreement.
+    """
+    return (
+        CheckRequest("demo-prv-rosa", "604938", at, "academic_support"),
+        CheckRequest("demo-prv-rosa", "604938", at, "academic_support", frozenset({"grades", "health"})),
+        CheckRequest("demo-prv-rosa", "604918", at, "academic_support"),
+        CheckRequest("demo-prv-marcus", "605015", at, "case_management"),
+        CheckRequest("demo-prv-marcus", "604918", at, "case_management"),
+        CheckRequest("demo-prv-marcus", "604969", at, "academic_support"),
+        CheckRequest("demo-prv-rosa", "604874", at, "academic_support"),
+        CheckRequest("demo-prv-jordan", "604938", at, "academic_support"),
+        CheckRequest("demo-prv-lee", "604938", at, "academic_support"),
+        CheckRequest("demo-prv-marcus", "604938", at, "academic_support"),
+    )
 
 
 def default_samples_dir() -> Path:
@@ -76,8 +84,23 @@ def default_samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 
 
-def build(store: GraphStore, samples: Path, progress: Callable[[str, ImportSummary], None] | None = None) -> list[ImportSummary]:
+def build(
+    store: GraphStore,
+    samples: Path,
+    progress: Callable[[str, ImportSummary], None] | None = None,
+    *,
+    calendar: DemoCalendar,
+    bundle_dir: Path,
+) -> list[ImportSummary]:
     """Load every source then the demo bundle into `store`; return one summary per step.
+
+    Parameters
+    ----------
+    calendar : DemoCalendar
+        Dates of the story (`DemoCalendar.of(now)`); the samples' records hold from the
+        story's opening day.
+    bundle_dir : Path
+        Directory the dated part of the bundle is written to (its ``*.jsonl`` replaced).
 
     Raises
     ------
@@ -85,10 +108,12 @@ def build(store: GraphStore, samples: Path, progress: Callable[[str, ImportSumma
         A source did not load (nothing of that step was written).
     """
     summaries = []
+    start = calendar.day(calendar.opened)
+    dated = write_bundle(calendar, bundle_dir)
     steps = [(s.name, s.read, [samples / p for p in s.paths]) for s in SOURCES]
-    steps.append(("needtoknow demo bundle (invented, labelled)", _reader(bundle.read), [BUNDLE]))
+    steps.append(("needtoknow demo bundle (invented, labelled)", _reader(bundle.read), [BUNDLE, dated]))
     for name, read, paths in steps:
-        summary = import_result(store, read(paths))
+        summary = import_result(store, read(paths, start))
         summaries.append(summary)
         if progress is not None:
             progress(name, summary)

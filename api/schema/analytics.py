@@ -27,6 +27,7 @@ from strawberry.types import Info
 from api.errors import BadInput
 from api.roles import Principal, Role, require
 from api.schema.context import Context
+from api.schema.overview import OverviewQuery
 from graph.analytics import CoverageReport, GroupBy, PublishedTable, coverage, partner_network
 from graph.analytics.table import PublishedCell, PublishedRatio, PublishedRow
 
@@ -316,7 +317,7 @@ def network_view(G: nx.DiGraph[str], at: datetime, keep: set[str]) -> PartnerNet
 
 
 @strawberry.type(description="Aggregate questions: coverage and the partner network.")
-class AnalyticsQuery:
+class AnalyticsQuery(OverviewQuery):
     @strawberry.field(
         description="Coverage measures by community, school, program or partner at a time (default: now); staff, analysts, admins."
     )

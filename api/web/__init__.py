@@ -38,6 +38,10 @@ NODE_MODULES: Final = WEB_DIR / "node_modules"
 VENDOR: Final = MappingProxyType(
     {
         "cytoscape.min.js": "cytoscape/dist/cytoscape.min.js",
+        "layout-base.js": "layout-base/layout-base.js",
+        "cose-base.js": "cose-base/cose-base.js",
+        "cytoscape-fcose.js": "cytoscape-fcose/cytoscape-fcose.js",
+        "cytoscape-svg.js": "cytoscape-svg/cytoscape-svg.js",
         "react.production.min.js": "react/umd/react.production.min.js",
         "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
         "graphiql.min.js": "graphiql/graphiql.min.js",

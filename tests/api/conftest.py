@@ -104,14 +104,15 @@ def make_tokens(db: Path) -> dict[str, str]:
 class Server:
     """uvicorn serving an app on 127.0.0.1, port chosen by the OS, in a thread."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, start_timeout: float = 20) -> None:
+        self.start_timeout = start_timeout
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Server:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.start_timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("uvicorn did not start")

@@ -207,3 +207,31 @@ def test_bad_input(client: Client, query: str, variables: dict[str, Any]) -> Non
     r = client.post(query, variables, "staff")
     assert r.status_code in (200, 400)  # 400: a variable that could not be coerced (a request error); 200: refused while executing
     assert r.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+OVERVIEW = """
+query($at: DateTime) {
+  networkOverview(at: $at) {
+    at consistencyToken nodeCount suppressionK
+    communities { id label students { value suppressed display } schools { id students { value suppressed } } }
+    partners { id programCount programs { id fullLabel students { value suppressed } communityIds } communities { id programCount } }
+  }
+}"""
+
+
+def test_network_overview_for_staff_is_suppressed_and_cached_per_token(client: Client) -> None:
+    first = client.data(OVERVIEW, {"at": AT}, "staff")["networkOverview"]
+    assert first["nodeCount"] == 9
+    westside = next(c for c in first["communities"] if c["id"] == "westside")
+    adams = next(s for s in westside["schools"] if s["id"] == "adams")
+    assert adams["students"] == {"value": None, "suppressed": True}
+    hope = next(p for p in first["partners"] if p["id"] == "ptn-hope")
+    assert hope["programCount"] == 2 and {"id": "westside", "programCount": 2} in hope["communities"]
+    again = client.data(OVERVIEW, {"at": AT}, "analyst")["networkOverview"]
+    assert again == first
+
+
+@pytest.mark.parametrize("role", ["provider", "app", "guardian"])
+def test_network_overview_is_forbidden_to_other_roles(client: Client, role: str) -> None:
+    r = client.post(OVERVIEW, {"at": AT}, role)
+    assert r.status_code == 403 and r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"

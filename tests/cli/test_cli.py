@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from api.demo.build import DEMO_AT
 from graph.timeutil import to_iso
 
 EXE = str(Path(sys.executable).parent / "needtoknow")
-AT = to_iso(DEMO_AT) or ""
+AT = "2026-11-30T17:00:00Z"
+"""The demo is built as of this instant (its clock injected with ``--at``) and asked about it."""
 
 
 def ntk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -25,7 +25,7 @@ def ntk(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    out = ntk("demo", "--no-serve", "--db", str(db))
+    out = ntk("demo", "--no-serve", "--db", str(db), "--at", AT)
     assert out.returncode == 0, out.stderr
     assert "ALLOW demo-prv-rosa -> 604938" in out.stdout and "consent_revoked [demo-cns-604969]" in out.stdout
     return db

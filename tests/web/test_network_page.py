@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, s
 from graph.changes import PutNode
 from graph.model import NodeKind
 from tests.web.conftest import Site
-from tests.web.network_world import WESTSIDE_NODES, network_world
+from tests.web.network_world import network_world
 
 pytestmark = pytest.mark.browser
 
@@ -109,22 +109,26 @@ def wait_drawn(p: Page, nodes: int) -> None:
     p.wait_for_selector(f"#graph[data-state=ready][data-nodes='{nodes}']", timeout=15_000)
 
 
-def test_network_page_draws_filters_and_shows_suppressed_coverage(page: tuple[Page, Watch], site: Site, tmp_path: Path) -> None:
+def test_network_page_draws_the_overview_filters_and_shows_suppressed_coverage(
+    page: tuple[Page, Watch], site: Site, tmp_path: Path
+) -> None:
     p, watch = page
-    expected = world_nodes(*NETWORK_KINDS)
-    assert len(expected) == 12
+    overview = world_nodes(NodeKind.PARTNER, NodeKind.COMMUNITY, NodeKind.SCHOOL)  # programs folded into partners
+    assert len(overview) == 9
 
     sign_in(p, site, "/network", site.tokens["staff"])
-    wait_drawn(p, len(expected))
-    assert cy_nodes(p) == expected, "partners + programs + communities + schools, nothing else"
+    wait_drawn(p, len(overview))
+    assert cy_nodes(p) == overview, "communities, schools and partners; programs folded; nothing else"
     assert not cy_nodes(p) & world_nodes(NodeKind.STUDENT)
     assert site.tokens["staff"] not in p.url and "token" not in p.url
     assert p.evaluate("() => sessionStorage.getItem('needtoknow.token')") == site.tokens["staff"]
     assert p.is_visible("#legend")
+    assert p.evaluate("() => window.ntkNetwork.cy.getElementById('adams').parent().id()") == "westside"
 
     p.select_option("#filter-community", "westside")
-    wait_drawn(p, len(WESTSIDE_NODES))
-    assert cy_nodes(p) == WESTSIDE_NODES
+    wait_drawn(p, 4)
+    assert cy_nodes(p) == {"westside", "roosevelt", "adams", "ptn-hope"}
+    assert "community=westside" in p.url
 
     # Click the school adams (3 students: a small cell) on the canvas itself.
     box = p.locator("#graph").bounding_box()
@@ -151,17 +155,19 @@ def test_network_page_draws_filters_and_shows_suppressed_coverage(page: tuple[Pa
     assert watch.problems == []
 
 
-def test_program_filter_and_node_list(page: tuple[Page, Watch], site: Site) -> None:
+def test_a_partner_unfolds_into_its_programs_named_with_it(page: tuple[Page, Watch], site: Site) -> None:
     p, watch = page
     sign_in(p, site, "/network", site.tokens["analyst"])
-    wait_drawn(p, 12)
-    p.select_option("#filter-program", "prg-meals")
-    meals = {"prg-meals", "ptn-bright", "northside", "eastside", "jefferson", "lincoln"}  # program, partner, areas, their schools
-    wait_drawn(p, len(meals))
-    assert cy_nodes(p) == meals
-    p.select_option("#find-node", "ptn-bright")
-    p.wait_for_selector("#panel[data-state=ready][data-node=ptn-bright]", timeout=15_000)
+    wait_drawn(p, 9)
+    p.fill("#search", "Hope Center (Partner)")
+    p.wait_for_selector("#panel[data-node=ptn-hope]", timeout=15_000)
     assert p.inner_text("#panel-kind") == "Partner"
+    p.click("#toggle-programs")
+    wait_drawn(p, 11)
+    assert {"prg-tutor", "prg-mentor"} <= cy_nodes(p)
+    assert "open=ptn-hope" in p.url
+    names = p.evaluate("() => Array.from(document.querySelectorAll('#search-suggestions option')).map(o => o.value)")
+    assert "Mentoring — Hope Center (Program)" in names, "programs are named with their partner"
     assert watch.problems == []
 
 
@@ -180,4 +186,19 @@ def test_graphiql_is_served_from_local_assets(page: tuple[Page, Watch], site: Si
     sign_in(p, site, "/graphql", site.tokens["admin"])
     p.wait_for_selector(".graphiql-container", timeout=15_000)
     p.wait_for_selector(".graphiql-editor", timeout=15_000)
+    assert watch.problems == []
+
+
+def test_the_current_view_exports_as_png_and_svg(page: tuple[Page, Watch], site: Site) -> None:
+    p, watch = page
+    sign_in(p, site, "/network?focus=westside", site.tokens["staff"])
+    p.wait_for_selector("#panel[data-node=westside]", timeout=15_000)
+    with p.expect_download() as png:
+        p.click("#export-png")
+    assert png.value.suggested_filename.endswith("-westside.png")
+    assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with p.expect_download() as svg:
+        p.click("#export-svg")
+    text = Path(svg.value.path()).read_text(encoding="utf-8")
+    assert svg.value.suggested_filename.endswith(".svg") and "<svg" in text and "Westside" in text
     assert watch.problems == []
