@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import operator
+import re
 import types
 from array import array
 from collections import Counter
@@ -43,7 +44,7 @@ from graph.model import (
     node_from_dict,
 )
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
-from graph.timeutil import ensure_aware, to_iso
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware, to_iso
 from loaders.base import LoadResult, problems_from_validation
 
 __all__ = [
@@ -65,6 +66,9 @@ SET_SEPARATOR: Final = ";"
 _CATEGORY_FIELDS: Final[dict[str, str]] = {"Consent": "categories", "SERVES": "categories_needed"}
 _NAME_OPTIONAL: Final = frozenset({NodeKind.STUDENT, NodeKind.GUARDIAN})
 _BOM: Final = b"\xef\xbb\xbf"
+_DATE_ONLY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Time fields that end something: a date-only value there names the last day that counts.
+_INCLUSIVE_END_FIELDS: Final = frozenset({"valid_to", "expires_at"})
 
 
 # ---------------------------------------------------------------------------- field types
@@ -179,6 +183,7 @@ class _Reader:
     source: str
     include_names: bool
     categories: frozenset[str]
+    dates: LocalDates
     node_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     edge_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     dirs: list[Path] = field(default_factory=list)
@@ -200,8 +205,13 @@ class _Reader:
         file_index = len(self.result.files) - 1
         rows = _csv_rows(path, cls, self) if fmt == "csv" else _jsonl_rows(path, self)
         warned_names = False
+        time_fields = _spec(cls).datetimes
         for line, data in rows:
             self.result.rows_read += 1
+            for fld in time_fields:
+                value = data.get(fld)
+                if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+                    self.local_day(data, fld, value, name, line)
             if "name" in data and kind in _NAME_OPTIONAL and not self.include_names:
                 del data["name"]  # DOMAIN.md: student/guardian names only when enabled
                 if not warned_names:
@@ -213,6 +223,19 @@ class _Reader:
                 self.add_node(kind, data, file_index, line)
             else:
                 self.add_edge(kind, data, file_index, line)
+
+    def local_day(self, data: dict[str, Any], fld: str, value: str, name: str, line: int) -> None:
+        """A date without a time of day in a time field: a calendar day in the partnership's zone.
+
+        A start (``valid_from``, ``signed_at`` ...) is local 00:00 of the day; an end
+        (``valid_to``, ``expires_at``) names the last day that counts (inclusive), so it ends at
+        local 00:00 of the next day (docs/dates.md). A bad date is left to the model's error.
+        """
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            return
+        data[fld] = self.dates.after(day) if fld in _INCLUSIVE_END_FIELDS else self.dates.start(day)
 
     def add_node(self, kind: NodeKind, data: dict[str, Any], file_index: int, line: int) -> None:
         name = self.result.files[file_index]
@@ -375,6 +398,7 @@ def read(
     source: str = "bundle",
     include_names: bool = False,
     categories: frozenset[str] = DEFAULT_CATEGORIES,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> BundleResult:
     """Read one or more bundle directories into canonical records.
 
@@ -397,6 +421,11 @@ def read(
     categories : frozenset of str
         The known data category codes; any other in ``Consent.categories`` or
         ``SERVES.categories_needed`` is a Problem.
+    time_zone : str
+        The partnership's IANA zone. A time field given as a bare date (``2026-06-30``)
+        names a calendar day there: a start is local 00:00 of it; ``valid_to`` and
+        ``expires_at`` name the last day that counts and end at local 00:00 of the next
+        day (docs/dates.md).
 
     Returns
     -------
@@ -409,11 +438,13 @@ def read(
     ------
     NaiveDatetimeError
         `default_valid_from` or `recorded_at` is naive (bad *data* never raises).
+    InvalidTime
+        Unknown `time_zone`.
     """
     default_valid_from = ensure_aware(default_valid_from)
     recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
     result = BundleResult()
-    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories))
+    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories), LocalDates(time_zone))
     node_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     edge_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     order = {k: i for i, k in enumerate([*NodeKind, *EdgeKind])}

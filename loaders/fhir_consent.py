@@ -16,13 +16,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
-from graph.timeutil import ensure_aware
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from loaders.base import LoadResult, edge_or_problem, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
@@ -110,14 +110,15 @@ class _TimeError(ValueError):
     """An unparsable or naive FHIR date/dateTime."""
 
 
-def parse_fhir_time(text: str) -> tuple[datetime, datetime, bool]:
+def parse_fhir_time(text: str, dates: LocalDates | None = None) -> tuple[datetime, datetime, bool]:
     """Parse a FHIR date or dateTime into ``(start, end, date_only)``.
 
     ``start`` is the first instant the value denotes and ``end`` the first instant
     after it at the value's precision (FHIR Period.end includes everything matching
-    its precision: ``2015-02-01`` as an end means up to ``2015-02-02T00:00Z``
-    exclusive). A value without a time (``2015``, ``2015-11``, ``2015-11-18``) is taken
-    in UTC and ``date_only`` is True.
+    its precision: ``2015-02-01`` as an end means up to local 00:00 of 2015-02-02,
+    exclusive). A value without a time (``2015``, ``2015-11``, ``2015-11-18``) names
+    calendar days in the partnership's zone (`dates`; default America/Denver,
+    docs/dates.md) and ``date_only`` is True.
 
     Returns
     -------
@@ -135,14 +136,15 @@ def parse_fhir_time(text: str) -> tuple[datetime, datetime, bool]:
     try:
         y, mo, d = int(m["y"]), int(m["m"] or 1), int(m["d"] or 1)
         if m["H"] is None:
-            start = datetime(y, mo, d, tzinfo=UTC)
+            local = dates if dates is not None else LocalDates()
+            first = date(y, mo, d)
             if m["d"]:
-                end = start + timedelta(days=1)
+                after = first + timedelta(days=1)
             elif m["m"]:
-                end = datetime(y + mo // 12, mo % 12 + 1, 1, tzinfo=UTC)
+                after = date(y + mo // 12, mo % 12 + 1, 1)
             else:
-                end = datetime(y + 1, 1, 1, tzinfo=UTC)
-            return start, end, True
+                after = date(y + 1, 1, 1)
+            return local.start(first), local.start(after), True
         if m["tz"] is None:
             raise _TimeError(f"naive time {text!r}: a dateTime with a time needs an offset (e.g. 'Z')")
         frac = m["f"] or ""
@@ -194,6 +196,7 @@ class _Ctx:
     id_map: Mapping[str, str]
     purpose_map: Mapping[str, str]
     category_map: Mapping[str, str]
+    dates: LocalDates = field(default_factory=LocalDates)
     index: dict[str, _Res] = field(default_factory=dict)  # "Type/id" -> resource
     full_urls: dict[str, str] = field(default_factory=dict)  # Bundle fullUrl -> "Type/id"
     signature: dict[str, str] = field(default_factory=dict)  # Consent id -> signature_method
@@ -376,12 +379,13 @@ def _time(value: Any, r: _Res, fld: str, path: str, ctx: _Ctx, *, end: bool = Fa
     if value is None:
         return None
     try:
-        start, stop, date_only = parse_fhir_time(str(value))
+        start, stop, date_only = parse_fhir_time(str(value), ctx.dates)
     except ValueError as err:
         ctx.problem(r, fld, str(err), path)
         return False
     if date_only:
-        rule = "the end of that day/month/year (exclusive, UTC)" if end else "00:00 UTC"
+        zone_name = ctx.dates.time_zone
+        rule = f"the end of that day/month/year (local 00:00 after it, {zone_name})" if end else f"local 00:00 ({zone_name})"
         ctx.warn(r, fld, f"{value!r} has no time of day: taken as {rule}", path)
     return stop if end else start
 
@@ -590,6 +594,7 @@ def read(
     id_map: Mapping[str, str] | None = None,
     purpose_map: Mapping[str, str] | None = None,
     category_map: Mapping[str, str] | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LoadResult:
     """Read FHIR Consent resources (and the resources they name) into canonical records.
 
@@ -615,6 +620,9 @@ def read(
     purpose_map, category_map : Mapping[str, str], optional
         Extra ``"system|code"`` (or bare ``"code"``) -> our purpose / category code,
         consulted before the built-in `PURPOSE_CODES` / `CATEGORY_CODES`.
+    time_zone : str
+        The partnership's IANA zone: a date without a time (``2026-06-30``) names a
+        calendar day there; ``Period.end`` is inclusive (docs/dates.md).
 
     Returns
     -------
@@ -631,10 +639,13 @@ def read(
     ------
     NaiveDatetimeError
         `default_valid_from` or `recorded_at` is naive.
+    InvalidTime
+        Unknown `time_zone`.
     """
     ctx = _Ctx(
         LoadResult(), ensure_aware(default_valid_from), None if recorded_at is None else ensure_aware(recorded_at),
         source, include_names, dict(id_map or {}), dict(purpose_map or {}), dict(category_map or {}),
+        LocalDates(time_zone),
     )
     resources: list[_Res] = []
     for path in _expand(paths):

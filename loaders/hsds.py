@@ -522,6 +522,7 @@ def read(
     source: str = "hsds",
     include_names: bool = False,
     layout: Layout | None = None,
+    time_zone: str | None = None,
 ) -> LoadResult:
     """Read HSDS files (3.0 CSV/JSON or Ohana CSV) into Partner, Program and Community records.
 
@@ -545,6 +546,9 @@ def read(
         names, and organisation, service and community names are always kept.
     layout : {"3.0", "ohana"}, optional
         Force the layout; by default `detect_layout` decides.
+    time_zone : str, optional
+        Accepted for the common loader signature; no HSDS field read here is a date
+        (``program.start_date`` ... are not read; docs/dates.md).
 
     Returns
     -------

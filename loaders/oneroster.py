@@ -24,11 +24,9 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -50,7 +48,7 @@ from graph.model import (
     School,
     Student,
 )
-from graph.timeutil import ensure_aware
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from loaders.base import LoadResult, problems_from_validation
 
 __all__ = [
@@ -388,7 +386,7 @@ class RosterBuilder:
         recorded_at: datetime | None,
         source: str,
         include_names: bool,
-        time_zone: str = "UTC",
+        time_zone: str = DEFAULT_TIME_ZONE,
         id_tag: str = "oneroster",
     ) -> None:
         self.result = LoadResult()
@@ -397,11 +395,10 @@ class RosterBuilder:
         self.recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
         self.source = source
         self.include_names = include_names
-        try:
-            self._zone = ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise InvalidTime(f"unknown time zone {time_zone!r}") from err
-        self._midnight = lru_cache(maxsize=4096)(self._midnight_uncached)
+        # OneRoster dates are calendar days in the partnership's zone (docs/dates.md): beginDate
+        # is inclusive (local 00:00 of it), endDate exclusive (local 00:00 of it too).
+        self.dates = LocalDates(time_zone)
+        self._midnight = self.dates.start
         # One namespace: every node id -> its index in result.nodes.
         self._index: dict[str, int] = {}
         self._modified: dict[str, datetime] = {}
@@ -563,9 +560,6 @@ class RosterBuilder:
             span.end = end
 
     # -- finish ----------------------------------------------------------------------
-
-    def _midnight_uncached(self, day: date) -> datetime:
-        return datetime(day.year, day.month, day.day, tzinfo=self._zone).astimezone(UTC)
 
     def _edge(self, make: type[Edge], file: str, line: int, **data: Any) -> None:
         # from_id/to_id are ids of nodes already added (so valid); the edge id and interval are checked here.
@@ -960,7 +954,7 @@ def read(
     recorded_at: datetime | None = None,
     source: str = "oneroster",
     include_names: bool = False,
-    time_zone: str = "UTC",
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LoadResult:
     """Read OneRoster 1.1 / 1.2 CSV packages into canonical records.
 

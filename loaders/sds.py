@@ -19,6 +19,7 @@ from typing import Final
 
 from graph.errors import Problem
 from graph.model import GuardianRelationship, NodeKind
+from graph.timeutil import DEFAULT_TIME_ZONE
 from loaders.base import LoadResult
 from loaders.oneroster import (
     RosterBuilder,
@@ -92,7 +93,7 @@ def read(
     recorded_at: datetime | None = None,
     source: str = "sds",
     include_names: bool = False,
-    time_zone: str = "UTC",
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LoadResult:
     """Read SDS v2.1 CSV packages into canonical records.
 

@@ -13,12 +13,12 @@ import typer
 from rich.markup import escape
 
 from api.cli import render
-from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
+from api.cli.app import AT_HELP, BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, parse_at, settings_for
 from graph.decision import CheckRequest
 from graph.engine import Engine
 from graph.errors import InputError, LoadError, NeedToKnowError
 from graph.open import open_engine
-from graph.timeutil import parse_datetime, utcnow
+from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
 
@@ -31,7 +31,7 @@ FORMATS: dict[str, str] = {
     "fhir-consent": "loaders.fhir_consent",
 }
 
-AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time with offset (default: now).")]
+AtOption = Annotated[str | None, typer.Option("--at", help=AT_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -67,11 +67,7 @@ def engine_for(
 
 
 def _at(at: str | None) -> datetime:
-    try:
-        return parse_datetime(at) if at else utcnow()
-    except InputError as err:
-        render.error(f"--at: {err}")
-        raise typer.Exit(2) from err
+    return parse_at(at)
 
 
 @app.command()
@@ -109,8 +105,13 @@ def load(
     reader: Callable[..., LoadResult] = module.read
     start = _at(valid_from) if valid_from else datetime(2025, 8, 15, 6, tzinfo=utcnow().tzinfo)
     settings = settings_for(db, backend)
+    policy = settings.policy()
+    # Dates without a time of day name days in the partnership's zone (docs/dates.md).
+    dated: dict[str, Any] = {"time_zone": policy.default_time_zone}
+    if fmt == "edfi":
+        dated["inclusive_exit_date"] = policy.inclusive_exit_date
     with render.console.status(f"reading {fmt} ..."):
-        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names)
+        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **dated)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):

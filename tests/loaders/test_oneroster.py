@@ -12,6 +12,7 @@ from graph.model import Attends, FerpaRights, GuardianOf, GuardianRelationship, 
 from loaders import oneroster
 from loaders.base import LoadResult
 from loaders.synthetic_oneroster import write_package
+from tests.dates import local
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "oneroster-v1p1-grandbend"
 T0 = datetime(2020, 7, 1, tzinfo=UTC)
@@ -68,8 +69,8 @@ def test_grand_bend_student_record() -> None:
     assert isinstance(attends, Attends)
     # The fall and spring enrolments make one ATTENDS from the first beginDate to the last endDate (exclusive).
     assert (attends.from_id, attends.to_id) == ("604863", "255901001")
-    assert attends.valid_from == datetime(2020, 8, 17, tzinfo=UTC)
-    assert attends.valid_to == datetime(2021, 5, 28, tzinfo=UTC)
+    assert attends.valid_from == local(2020, 8, 17)
+    assert attends.valid_to == local(2021, 5, 28)
     assert attends.source == "oneroster:enrollments.csv"
     assert records["255901001"] == School(id="255901001", name="Grand Bend High School")
     part_of = records["part_of:255901001:255901"]
@@ -171,7 +172,7 @@ def test_enrollments_span_and_open_end(tmp_path: Path) -> None:
     )
     attends = by_id(load(root))["attends:s1:sch1"]
     assert isinstance(attends, Attends)
-    assert attends.valid_from == datetime(2024, 8, 20, tzinfo=UTC) and attends.valid_to is None
+    assert attends.valid_from == local(2024, 8, 20) and attends.valid_to is None
 
 
 def test_oneroster_1_2_roles(tmp_path: Path) -> None:
@@ -207,7 +208,7 @@ def test_oneroster_1_2_roles(tmp_path: Path) -> None:
     }
     records = by_id(result)
     attends = records["attends:s1:sch1"]
-    assert isinstance(attends, Attends) and attends.valid_to == datetime(2025, 6, 1, tzinfo=UTC) and attends.source == "oneroster:roles.csv"
+    assert isinstance(attends, Attends) and attends.valid_to == local(2025, 6, 1) and attends.source == "oneroster:roles.csv"
     edge = records["guardian_of:oneroster:p1:s1"]
     assert isinstance(edge, GuardianOf) and edge.relationship is GuardianRelationship.LEGAL_GUARDIAN
 
@@ -305,7 +306,7 @@ def test_bad_row_does_not_abort_the_file(tmp_path: Path) -> None:
     result = load(root)
     assert [p.line for p in result.problems] == [2]
     attends = by_id(result)["attends:s1:sch1"]
-    assert isinstance(attends, Attends) and attends.valid_from == datetime(2024, 8, 20, tzinfo=UTC)
+    assert isinstance(attends, Attends) and attends.valid_from == local(2024, 8, 20)
 
 
 def test_missing_users_file_is_one_problem(tmp_path: Path) -> None:
@@ -346,7 +347,7 @@ def test_synthetic_package_reads_back(tmp_path: Path) -> None:
     assert c["Provider"] == counts["staff"]
     assert all(isinstance(n, Student) and n.birth_date is not None for n in result.nodes if n.kind == "Student")
     attends = by_id(result)["attends:stu0:s0"]
-    assert isinstance(attends, Attends) and attends.valid_from == datetime(2025, 8, 18, tzinfo=UTC)
+    assert isinstance(attends, Attends) and attends.valid_from == local(2025, 8, 18)
 
 
 def test_synthetic_package_is_deterministic(tmp_path: Path) -> None:
