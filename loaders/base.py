@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from graph.errors import Problem
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_from_dict, node_from_dict
 
-__all__ = ["LoadResult", "edge_or_problem", "node_or_problem", "problems_from_validation"]
+__all__ = ["LoadResult", "edge_or_problem", "files_found", "warn_students_without_guardians", "node_or_problem", "problems_from_validation"]
 
 
 @dataclass(slots=True)
@@ -37,6 +37,9 @@ class LoadResult:
     rows_read: int = 0
     origin: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     """Optional: record id -> (file name, line) where it was read, for the importer's messages."""
+    refused_files: set[str] = field(default_factory=set)
+    """Files not read at all (missing, empty, a bad header): references into them are
+    reported as a consequence of that one problem, not each as its own root cause."""
 
     def extend(self, other: LoadResult) -> None:
         """Append everything of `other` to this result."""
@@ -46,6 +49,7 @@ class LoadResult:
         self.warnings.extend(other.warnings)
         self.rows_read += other.rows_read
         self.origin.update(other.origin)
+        self.refused_files |= other.refused_files
 
     def node_location(self, index: int) -> tuple[str, int | None] | None:
         """(file, line) where ``nodes[index]`` was read, if the loader recorded it."""
@@ -106,3 +110,40 @@ def edge_or_problem(
 def iter_problems(results: Iterable[LoadResult]) -> list[Problem]:
     """All problems of several results, in order."""
     return [p for r in results for p in r.problems]
+
+
+def files_found(directory: Path, wanted: str, hint: str) -> Problem:
+    """The Problem for a directory holding no file a loader reads: what it looked for, what it found.
+
+    `wanted` names the pattern (``"*.xml"``); `hint` says what the format is read from.
+    E.g. ``csv-only: no *.xml files in csv-only; found 1 file: School.csv (.csv). Ed-Fi is read from XML ...``.
+    """
+    found = sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not found:
+        what = "the directory is empty"
+    else:
+        kinds = Counter(Path(f).suffix.lower() or "(no suffix)" for f in found)
+        listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        what = f"found {len(found)} file{'s' if len(found) != 1 else ''}: {listed} ({', '.join(f'{n} {k}' for k, n in kinds.items())})"
+    return Problem(directory.name, None, None, f"no {wanted} files in {directory}; {what}. {hint}")
+
+
+def warn_students_without_guardians(result: LoadResult, file: str, where: str) -> None:
+    """One warning when students of a load that could carry guardian links have none.
+
+    A roster whose guardian column was renamed or left out loads students who can never
+    be consented for by a parent; the summary must say so (issue 11, "Silent success").
+    `where` names where the format carries the links (``"users.csv agentSourcedIds"``).
+    """
+    students = [n.id for n in result.nodes if n.kind is NodeKind.STUDENT]
+    if not students:
+        return
+    linked = {e.to_id for e in result.edges if e.kind is EdgeKind.GUARDIAN_OF}
+    missing = [s for s in students if s not in linked]
+    if not missing:
+        return
+    sample = ", ".join(repr(s) for s in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    whole = "no student has" if len(missing) == len(students) else f"{len(missing):,} of {len(students):,} students have"
+    result.warnings.append(
+        Problem(file, None, "GUARDIAN_OF", f"{whole} a guardian link ({sample}); this format carries them in {where}")
+    )

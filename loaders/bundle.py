@@ -515,10 +515,10 @@ def check_references(result: LoadResult, known_ids: Callable[[str], NodeKind | N
         for fld, node_id, allowed in checks:
             k = kind_of(node_id)
             if k is None:
-                out.append(Problem(file, line, fld, f"{node_id!r} is neither in the bundle nor in the store"))
+                out.append(Problem(file, line, fld, f"{node_id!r} is neither in the bundle nor in the store", value=node_id))
             elif k not in allowed:
                 want = " or ".join(sorted(str(a) for a in allowed))
-                out.append(Problem(file, line, fld, f"{node_id!r} is a {k}; {edge.kind} {fld} must be a {want}"))
+                out.append(Problem(file, line, fld, f"{node_id!r} is a {k}; {edge.kind} {fld} must be a {want}", value=node_id))
     return out
 
 

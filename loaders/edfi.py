@@ -47,7 +47,7 @@ from defusedxml import DefusedXmlException
 from graph.errors import Problem
 from graph.model import EdgeKind, FerpaRights, GuardianRelationship, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from loaders.base import LoadResult, edge_or_problem, files_found, node_or_problem, warn_students_without_guardians
 
 __all__ = ["RELATIONS", "edfi_date", "program_id", "read", "relationship_for"]
 
@@ -733,6 +733,12 @@ class _Reader:
         self._emit_guardians()
         self._emit_employment()
         self._report_unmapped()
+        if not self.result.problems:
+            first = next((n.id for n in self.result.nodes if n.kind is NodeKind.STUDENT), "")
+            file = self.result.origin.get(first, ("Student.xml", None))[0]
+            warn_students_without_guardians(
+                self.result, file, "StudentParentAssociation / StudentContactAssociation (InterchangeStudentParent)"
+            )
         return self.result
 
     def _emit_part_of(self) -> None:
@@ -950,6 +956,11 @@ def read(
     for path in paths:
         path = Path(path)
         # A directory stands for the interchange files in it (as the other loaders accept).
-        for file in sorted(path.glob("*.xml")) if path.is_dir() else [path]:
+        files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            reader.result.problems.append(
+                files_found(path, "*.xml", "Ed-Fi is read from XML interchange files (InterchangeStudent, ...).")
+            )
+        for file in files:
             reader.read_file(file)
     return reader.finish()

@@ -23,7 +23,7 @@ from typing import Any, Final
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from loaders.base import LoadResult, edge_or_problem, files_found, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
 
@@ -209,11 +209,21 @@ class _Ctx:
         self.result.problems.append(Problem(r.file, r.line, fld, msg, path or r.path))
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
+_XML_HINT: Final = (
+    "FHIR XML is not read: convert it to FHIR JSON (the same resource; any FHIR library or HL7's validator "
+    "converts between the two) and load the .json file."
+)
+
+
+def _expand(paths: Sequence[Path], result: LoadResult) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson")))
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson"))
+            if not files:
+                xml = any(q.suffix.lower() == ".xml" for q in p.iterdir())
+                result.problems.append(files_found(p, "*.json or *.ndjson", _XML_HINT if xml else "FHIR is read from JSON or NDJSON."))
+            out.extend(files)
         else:
             out.append(p)
     return out
@@ -225,6 +235,9 @@ def _load_file(path: Path, result: LoadResult) -> Iterator[tuple[Any, int | None
         raw = path.read_bytes()
     except OSError as err:
         result.problems.append(Problem(path.name, None, None, f"cannot read file: {err.strerror or err}"))
+        return
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        result.problems.append(Problem(path.name, 1, None, "XML, not JSON. " + _XML_HINT))
         return
     try:
         text = raw.decode("utf-8-sig")
@@ -648,7 +661,7 @@ def read(
         LocalDates(time_zone),
     )
     resources: list[_Res] = []
-    for path in _expand(paths):
+    for path in _expand(paths, ctx.result):
         for doc, line in _load_file(path, ctx.result):
             resources.extend(_resources(doc, path.name, line, "", ctx))
     for r in resources:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +16,12 @@ from api.cli import render
 from api.cli.app import AT_HELP, BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, parse_at, settings_for
 from graph.decision import CheckRequest
 from graph.engine import Engine
-from graph.errors import InputError, LoadError, NeedToKnowError
+from graph.errors import InputError, LoadError, NeedToKnowError, Problem
 from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
+from loaders.report import write_report
 
 FORMATS: dict[str, str] = {
     "bundle": "loaders.bundle",
@@ -92,8 +93,19 @@ def load(
     valid_from: Annotated[
         str | None, typer.Option("--valid-from", help="Start of relationships whose source gives no date (ISO 8601).")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write every problem and warning (kind, file, line, field, value, message) to this CSV file."),
+    ] = None,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Succeed even when nothing was read.")] = False,
 ) -> None:
-    """Load source files; all or nothing (a failed load leaves the store as it was)."""
+    """Load source files; all or nothing (a failed load leaves the store as it was).
+
+    The summary counts source rows read, then graph records created, updated (changed),
+    unchanged (already identical) and rejected; the token is the consistency token of the
+    write (pass it to a query to read at least this state). Exit 0 loaded, 2 refused or
+    nothing read.
+    """
     if fmt not in FORMATS:
         render.error(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
@@ -112,17 +124,26 @@ def load(
         dated["inclusive_exit_date"] = policy.inclusive_exit_date
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **dated)
+    if result.rows_read == 0 and not result.problems and not allow_empty:
+        # issue 11: a load that reads nothing is not a success
+        _write_report(report, [], result.warnings)
+        render.error(f"{fmt}: read nothing from {', '.join(str(p) for p in paths)} (no records found); nothing was written. "
+                     "Check the paths and the format, or pass --allow-empty if an empty load is intended.")
+        raise typer.Exit(2)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
                 summary = import_result(engine.store, result, dry_run=dry_run)
         except LoadError as err:
+            _write_report(report, err.problems, result.warnings)
             render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
             for problem in err.problems[:50]:
                 render.err_console.print(escape(f"  {problem}"))
             if len(err.problems) > 50:
-                render.err_console.print(f"  ... and {len(err.problems) - 50} more")
+                more = f"; all of them are in {report}" if report else "; `--report FILE` writes all of them as CSV"
+                render.err_console.print(escape(f"  ... and {len(err.problems) - 50} more{more}"))
             raise typer.Exit(2) from err
+    _write_report(report, [], summary.warnings)
     verb = "would create" if dry_run else "created"
     render.console.print(
         f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
@@ -133,7 +154,25 @@ def load(
     for w in summary.warnings[:20]:
         render.console.print("  [yellow]warning[/] " + escape(str(w)))
     if len(summary.warnings) > 20:
-        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings[/]")
+        more = f"all of them are in {report}" if report else "`--report FILE` writes all of them as CSV"
+        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings;[/] " + escape(more))
+    render.console.print(
+        "  (rows: source rows read; created/updated/unchanged: graph records new, changed, already identical; "
+        "rejected: records refused; token: the consistency token of this write, to read at least this state)",
+        style="dim",
+    )
+
+
+def _write_report(report: Path | None, problems: Sequence[Problem], warnings: Sequence[Problem]) -> None:
+    """`load --report FILE`: every problem and warning as CSV (loaders/report.py)."""
+    if report is None:
+        return
+    try:
+        n = write_report(report, problems, warnings)
+    except OSError as err:
+        render.error(f"--report: cannot write {report}: {err.strerror or err}")
+        raise typer.Exit(2) from err
+    render.err_console.print(escape(f"report: {n} problem(s) and warning(s) written to {report}"))
 
 
 def _request(provider: str, student: str, at: str | None, purpose: str | None, category: list[str] | None) -> CheckRequest:
