@@ -22,7 +22,8 @@ The whole tree, so callers catch exactly what they mean::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 __all__ = [
@@ -165,7 +166,7 @@ class Problem:
     field: str | None
     message: str
     path: str | None = None
-    value: str | None = field(default=None, compare=False)
+    value: str | None = dataclass_field(default=None, compare=False)
     """The offending value as found, when there is one (for `load --report`)."""
 
     def __str__(self) -> str:
