@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,15 @@ from pydantic import ValidationError
 from graph.errors import Problem
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_from_dict, node_from_dict
 
-__all__ = ["LoadResult", "edge_or_problem", "files_found", "warn_students_without_guardians", "node_or_problem", "problems_from_validation"]
+__all__ = [
+    "LoadResult",
+    "MissingStarts",
+    "edge_or_problem",
+    "files_found",
+    "node_or_problem",
+    "problems_from_validation",
+    "warn_students_without_guardians",
+]
 
 
 @dataclass(slots=True)
@@ -147,3 +156,38 @@ def warn_students_without_guardians(result: LoadResult, file: str, where: str) -
     result.warnings.append(
         Problem(file, None, "GUARDIAN_OF", f"{whole} a guardian link ({sample}); this format carries them in {where}")
     )
+
+
+@dataclass(slots=True)
+class MissingStarts:
+    """Edges whose source gives no start date and no ``default_valid_from`` was given.
+
+    A relationship holds only from when a source says it does (issue 11, "Invented
+    intervals"): without the source's own date and without an explicit start
+    (``--valid-from``) such an edge is a Problem. Reported once per (file, edge kind) with
+    the first line and a count, not once per row.
+    """
+
+    default: datetime | None
+    seen: dict[tuple[str, str], tuple[int | None, str, int]] = field(default_factory=dict)
+
+    def start(self, own: datetime | None, file: str, line: int | None, kind: str, edge_id: str) -> datetime | None:
+        """`own` (the source's date) if any, else the default; None (and noted) when neither exists."""
+        if own is not None:
+            return own
+        if self.default is not None:
+            return self.default
+        first = self.seen.get((file, kind))
+        self.seen[(file, kind)] = (line, edge_id, 1) if first is None else (first[0], first[1], first[2] + 1)
+        return None
+
+    def report(self, result: LoadResult, own_dates: str) -> None:
+        """One Problem per (file, kind); `own_dates` says which source dates would have served."""
+        for (file, kind), (line, edge_id, n) in self.seen.items():
+            result.problems.append(
+                Problem(file, line, "valid_from",
+                        f"{n:,} {kind} edge(s) (first: {edge_id}) have no start date: the source gives none ({own_dates}) "
+                        "and no --valid-from (default_valid_from) was given; a relationship is not assumed to hold "
+                        "from an invented date")
+            )
+        self.seen.clear()

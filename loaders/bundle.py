@@ -45,7 +45,7 @@ from graph.model import (
 )
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware, to_iso
-from loaders.base import LoadResult, problems_from_validation
+from loaders.base import LoadResult, MissingStarts, problems_from_validation
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -178,12 +178,13 @@ class BundleResult(LoadResult):
 @dataclass(slots=True)
 class _Reader:
     result: BundleResult
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
     categories: frozenset[str]
     dates: LocalDates
+    starts: MissingStarts
     node_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     edge_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     dirs: list[Path] = field(default_factory=list)
@@ -256,7 +257,11 @@ class _Reader:
 
     def add_edge(self, kind: EdgeKind, data: dict[str, Any], file_index: int, line: int) -> None:
         name = self.result.files[file_index]
-        data.setdefault("valid_from", self.default_valid_from)
+        if data.get("valid_from") is None:
+            start = self.starts.start(None, name, line, str(kind), f"{name}:{line}")
+            if start is None:
+                return
+            data["valid_from"] = start
         if self.recorded_at is not None:
             data.setdefault("recorded_at", self.recorded_at)
         data.setdefault("source", f"{self.source}:{name}")
@@ -393,7 +398,7 @@ def _csv_rows(path: Path, cls: type[Any], reader: _Reader) -> Iterator[tuple[int
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "bundle",
     include_names: bool = False,
@@ -441,10 +446,11 @@ def read(
     InvalidTime
         Unknown `time_zone`.
     """
-    default_valid_from = ensure_aware(default_valid_from)
+    default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
     result = BundleResult()
-    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories), LocalDates(time_zone))
+    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories), LocalDates(time_zone),
+                     MissingStarts(default_valid_from))
     node_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     edge_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     order = {k: i for i, k in enumerate([*NodeKind, *EdgeKind])}
@@ -474,6 +480,7 @@ def read(
             bucket.append((order[kind], path, cls, kind, fmt))
     for _, path, cls, kind, fmt in sorted(node_files, key=lambda t: t[0]) + sorted(edge_files, key=lambda t: t[0]):
         reader.read_file(path, cls, kind, fmt)
+    reader.starts.report(result, "no valid_from in the row")
     return result
 
 

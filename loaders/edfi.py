@@ -47,7 +47,14 @@ from defusedxml import DefusedXmlException
 from graph.errors import Problem
 from graph.model import EdgeKind, FerpaRights, GuardianRelationship, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, edge_or_problem, files_found, node_or_problem, warn_students_without_guardians
+from loaders.base import (
+    LoadResult,
+    MissingStarts,
+    edge_or_problem,
+    files_found,
+    node_or_problem,
+    warn_students_without_guardians,
+)
 
 __all__ = ["RELATIONS", "edfi_date", "program_id", "read", "relationship_for"]
 
@@ -403,11 +410,12 @@ class _ProgramRef:
 
 @dataclass
 class _Reader:
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
     strict_references: bool
+    starts: MissingStarts
     dates: LocalDates = field(default_factory=LocalDates)
     inclusive_exit: bool = False
     result: LoadResult = field(default_factory=LoadResult)
@@ -683,7 +691,11 @@ class _Reader:
         return True
 
     def _edge(self, kind: EdgeKind, data: dict[str, Any], where: _Where) -> None:
-        data.setdefault("valid_from", self.default_valid_from)
+        if data.get("valid_from") is None:
+            start = self.starts.start(None, where.file, where.line, str(kind), data["id"])
+            if start is None:
+                return
+            data["valid_from"] = start
         data["recorded_at"] = self.recorded_at
         data["source"] = f"{self.source}:{where.file}"
         if edge_or_problem(self.result, kind, data, where.file, where.line, where.path) is not None:
@@ -733,6 +745,7 @@ class _Reader:
         self._emit_guardians()
         self._emit_employment()
         self._report_unmapped()
+        self.starts.report(self.result, "Ed-Fi dates no PART_OF, OFFERS or GUARDIAN_OF")
         if not self.result.problems:
             first = next((n.id for n in self.result.nodes if n.kind is NodeKind.STUDENT), "")
             file = self.result.origin.get(first, ("Student.xml", None))[0]
@@ -892,7 +905,7 @@ class _Reader:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "edfi",
     include_names: bool = False,
@@ -945,7 +958,8 @@ def read(
         Unknown `time_zone`.
     """
     reader = _Reader(
-        default_valid_from=ensure_aware(default_valid_from),
+        default_valid_from=None if default_valid_from is None else ensure_aware(default_valid_from),
+        starts=MissingStarts(None if default_valid_from is None else ensure_aware(default_valid_from)),
         recorded_at=None if recorded_at is None else ensure_aware(recorded_at),
         source=source,
         include_names=include_names,

@@ -23,7 +23,7 @@ from typing import Any, Final
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, edge_or_problem, files_found, node_or_problem
+from loaders.base import LoadResult, MissingStarts, edge_or_problem, files_found, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
 
@@ -189,7 +189,7 @@ class _Rule:
 @dataclass(slots=True)
 class _Ctx:
     result: LoadResult
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
@@ -197,6 +197,7 @@ class _Ctx:
     purpose_map: Mapping[str, str]
     category_map: Mapping[str, str]
     dates: LocalDates = field(default_factory=LocalDates)
+    starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
     index: dict[str, _Res] = field(default_factory=dict)  # "Type/id" -> resource
     full_urls: dict[str, str] = field(default_factory=dict)  # Bundle fullUrl -> "Type/id"
     signature: dict[str, str] = field(default_factory=dict)  # Consent id -> signature_method
@@ -497,7 +498,9 @@ def _emit(
             # The document's terms hold from signing (or its effective date, if earlier);
             # decide() judges effective/expired from the node, not from these edges.
             known = [t for t in (doc.signed_at, eff) if t is not None]
-            vf = min(known) if known else ctx.default_valid_from
+            vf = ctx.starts.start(min(known) if known else None, r.file, r.line, "Consent", node_id)
+            if vf is None:
+                return
             _edge(ctx, EdgeKind.ABOUT, node_id, doc.student, vf, r, rule.path)
             for s in doc.signers:
                 _edge(ctx, EdgeKind.GIVEN_BY, node_id, s, vf, r, rule.path)
@@ -600,7 +603,7 @@ def _name(body: Mapping[str, Any]) -> str:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "fhir",
     include_names: bool = False,
@@ -655,10 +658,11 @@ def read(
     InvalidTime
         Unknown `time_zone`.
     """
+    start = None if default_valid_from is None else ensure_aware(default_valid_from)
     ctx = _Ctx(
-        LoadResult(), ensure_aware(default_valid_from), None if recorded_at is None else ensure_aware(recorded_at),
+        LoadResult(), start, None if recorded_at is None else ensure_aware(recorded_at),
         source, include_names, dict(id_map or {}), dict(purpose_map or {}), dict(category_map or {}),
-        LocalDates(time_zone),
+        LocalDates(time_zone), MissingStarts(start),
     )
     resources: list[_Res] = []
     for path in _expand(paths, ctx.result):
@@ -694,5 +698,6 @@ def read(
             ctx.warn(r, None, f"{key}: students come from a roster; the Patient resource is not loaded")
         elif rtype != "Provenance":
             ctx.warn(r, None, f"{key}: a {rtype} is not held")
+    ctx.starts.report(ctx.result, "neither dateTime nor provision.period.start")
     # Dependency order: nodes first, then edges (already separate lists).
     return ctx.result

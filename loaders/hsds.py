@@ -34,7 +34,7 @@ from typing import Any, Final, Literal
 from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from loaders.base import LoadResult, MissingStarts, edge_or_problem, node_or_problem
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
 
@@ -103,9 +103,10 @@ class _Ctx:
     """One read: settings plus what has been emitted (records are deduplicated by id)."""
 
     result: LoadResult
-    valid_from: datetime
+    valid_from: datetime | None
     recorded_at: datetime | None
     source: str
+    starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
     node_ids: dict[str, str] = field(default_factory=dict)  # id -> name
     edge_ids: set[str] = field(default_factory=set)
 
@@ -125,8 +126,11 @@ class _Ctx:
         edge_id = f"{kind.value.lower()}:{from_id}:{to_id}"
         if edge_id in self.edge_ids:
             return
+        start = self.starts.start(None, file, line, str(kind), edge_id)
+        if start is None:
+            return
         data: dict[str, Any] = {
-            "id": edge_id, "from_id": from_id, "to_id": to_id, "valid_from": self.valid_from,
+            "id": edge_id, "from_id": from_id, "to_id": to_id, "valid_from": start,
             "recorded_at": self.recorded_at, "source": f"{self.source}:{file}",
         }
         if edge_or_problem(self.result, kind, data, file, line, path) is not None:
@@ -517,7 +521,7 @@ def _check_datapackage(path: Path, ctx: _Ctx) -> None:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "hsds",
     include_names: bool = False,
@@ -564,9 +568,9 @@ def read(
         `default_valid_from` or `recorded_at` is naive.
     """
     del include_names
-    valid_from = ensure_aware(default_valid_from)
+    valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     rec = None if recorded_at is None else ensure_aware(recorded_at)
-    ctx = _Ctx(LoadResult(), valid_from, rec, source)
+    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from))
     files = _expand(paths)
     chosen = layout or detect_layout(paths)
     if chosen is None:
@@ -593,5 +597,6 @@ def read(
         _read_v3_csv(tables, ctx)
         for p in json_files:
             _read_json(p, ctx)
+    ctx.starts.report(ctx.result, "HSDS has no begin dates")
     # Dependency order for the importer: nodes are already first; keep edges after them.
     return ctx.result

@@ -50,7 +50,7 @@ from graph.model import (
     Student,
 )
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, problems_from_validation, warn_students_without_guardians
+from loaders.base import LoadResult, MissingStarts, problems_from_validation, warn_students_without_guardians
 from loaders.columns import ONEROSTER, Columns, near_miss
 
 __all__ = [
@@ -462,7 +462,7 @@ class RosterBuilder:
     def __init__(
         self,
         *,
-        default_valid_from: datetime,
+        default_valid_from: datetime | None,
         recorded_at: datetime | None,
         source: str,
         include_names: bool,
@@ -472,7 +472,8 @@ class RosterBuilder:
         self.result = LoadResult()
         self.id_tag = id_tag
         self.guardians_in = "relationships.csv" if id_tag == "sds" else "users.csv agentSourcedIds"
-        self.default_valid_from = ensure_aware(default_valid_from)
+        self.default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
+        self.starts = MissingStarts(self.default_valid_from)
         self.recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
         self.source = source
         self.include_names = include_names
@@ -713,15 +714,10 @@ class RosterBuilder:
         for school, parent, file, line in self._parents:
             kind = self.kind_of(parent)
             if kind is N.DISTRICT:
-                self._edge(
-                    PartOf,
-                    file,
-                    line,
-                    id=f"part_of:{school}:{parent}",
-                    from_id=school,
-                    to_id=parent,
-                    valid_from=self.default_valid_from,
-                )
+                edge_id = f"part_of:{school}:{parent}"
+                start = self.starts.start(self._modified.get(school), file, line, "PART_OF", edge_id)
+                if start is not None:
+                    self._edge(PartOf, file, line, id=edge_id, from_id=school, to_id=parent, valid_from=start)
             elif kind is None and parent in skip:
                 continue
             elif kind is None and parent not in self._unmapped_orgs:
@@ -740,9 +736,14 @@ class RosterBuilder:
                     self._ref_problem(span.file, span.line, "orgSourcedId", school, "a school")
                 continue  # a district or an unmapped org type: no ATTENDS
             for n, (begin, end) in enumerate(span.periods()):
-                start = self.default_valid_from if begin is None else self._midnight(begin)
                 # The first period keeps the plain id (stable across loads); later ones carry their begin date.
                 edge_id = f"attends:{student}:{school}" if n == 0 else f"attends:{student}:{school}:{begin}"
+                stop = None if end is None else self._midnight(end)
+                own = self._modified.get(student) if begin is None else self._midnight(begin)
+                start = self.starts.start(own if stop is None or own is None or own <= stop else None,
+                                          span.file, span.line, "ATTENDS", edge_id)
+                if start is None:
+                    continue
                 self._edge(
                     Attends,
                     span.file,
@@ -751,7 +752,7 @@ class RosterBuilder:
                     from_id=student,
                     to_id=school,
                     valid_from=start,
-                    valid_to=None if end is None else self._midnight(end),
+                    valid_to=stop,
                 )
         del self._attends
         self._parents.clear()
@@ -775,7 +776,7 @@ class RosterBuilder:
                 continue
             guardian, student = (a, b) if ka is N.GUARDIAN else (b, a)
             rel = self._guardian_role.get(guardian, GuardianRelationship.PARENT)
-            self._guardian_of(emitted, guardian, student, rel, file, line)
+            self._guardian_of(emitted, guardian, student, rel, file, line, stated_by=a)
         self._agents.clear()
         for student, guardian, rel, file, line in self._guardian_links:
             ks, kg = self.kind_of(student), self.kind_of(guardian)
@@ -792,17 +793,24 @@ class RosterBuilder:
                 self._ref_problem(file, line, field_name, user, "a user")
         self._report_duplicates()
         self._report_consequences()
+        self.starts.report(self.result, "no beginDate, and no dateLastModified on the row that states it")
         if not self.result.problems:
             warn_students_without_guardians(self.result, "users.csv", self.guardians_in)
         return self.result
 
-    def _guardian_of(self, emitted: set[str], guardian: str, student: str, rel: GuardianRelationship, file: str, line: int) -> None:
+    def _guardian_of(
+        self, emitted: set[str], guardian: str, student: str, rel: GuardianRelationship, file: str, line: int, stated_by: str = ""
+    ) -> None:
         # Tagged with the format: the same pair from Ed-Fi (`guardian_of:<g>:<s>`) states verified rights, and the
         # importer's merge would let this roster's `unverified` overwrite them (docs/identity.md).
         edge_id = f"guardian_of:{self.id_tag}:{guardian}:{student}"
         if edge_id in emitted:
             return
         emitted.add(edge_id)
+        # The link holds from when the row stating it says so (its dateLastModified), else the explicit start.
+        start = self.starts.start(self._modified.get(stated_by), file, line, "GUARDIAN_OF", edge_id)
+        if start is None:
+            return
         # ferpa_rights is always unverified: a roster link carries no custody meaning (DOMAIN.md).
         self._edge(
             GuardianOf,
@@ -811,7 +819,7 @@ class RosterBuilder:
             id=edge_id,
             from_id=guardian,
             to_id=student,
-            valid_from=self.default_valid_from,
+            valid_from=start,
             relationship=rel,
             ferpa_rights=FerpaRights.UNVERIFIED,
         )
@@ -1110,7 +1118,7 @@ def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "oneroster",
     include_names: bool = False,

@@ -91,7 +91,7 @@ def _code(text: str) -> str:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "sds",
     include_names: bool = False,

@@ -91,7 +91,12 @@ def load(
     neo4j_database: Neo4jDatabaseOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
     valid_from: Annotated[
-        str | None, typer.Option("--valid-from", help="Start of relationships whose source gives no date (ISO 8601).")
+        str | None,
+        typer.Option(
+            "--valid-from",
+            help="Start of relationships whose source gives no date (ISO 8601, or a date: local midnight). "
+            "Without it such a relationship is a problem, never an invented start.",
+        ),
     ] = None,
     report: Annotated[
         Path | None,
@@ -115,7 +120,8 @@ def load(
             raise typer.Exit(2)
     module = importlib.import_module(FORMATS[fmt])
     reader: Callable[..., LoadResult] = module.read
-    start = _at(valid_from) if valid_from else datetime(2025, 8, 15, 6, tzinfo=utcnow().tzinfo)
+    # No hidden default (issue 11): an edge the source does not date needs --valid-from, or the load says so.
+    start = _at(valid_from) if valid_from else None
     settings = settings_for(db, backend)
     policy = settings.policy()
     # Dates without a time of day name days in the partnership's zone (docs/dates.md).
