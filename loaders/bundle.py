@@ -46,6 +46,7 @@ from graph.model import (
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware, to_iso
 from loaders.base import LoadResult, MissingStarts, problems_from_validation
+from loaders.columns import near_miss
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -187,6 +188,7 @@ class _Reader:
     starts: MissingStarts
     node_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     edge_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    dups: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
     dirs: list[Path] = field(default_factory=list)
 
     def problem(self, file: str, line: int | None, fld: str | None, message: str) -> None:
@@ -247,7 +249,7 @@ class _Reader:
             return
         first = self.node_seen.get(node.id)
         if first is not None:
-            self.problem(name, line, "id", f"duplicate id {node.id!r}: already at {self.where(*first, file_index)}")
+            self.duplicate("node", node.id, first, file_index, line)
             return
         self.node_seen[node.id] = (file_index, line)
         self.check_categories(str(kind), node, name, line)
@@ -277,13 +279,27 @@ class _Reader:
             return
         first = self.edge_seen.get(edge.id)
         if first is not None:
-            self.problem(name, line, "id", f"duplicate id {edge.id!r}: already at {self.where(*first, file_index)}")
+            self.duplicate("edge", edge.id, first, file_index, line)
             return
         self.edge_seen[edge.id] = (file_index, line)
         self.check_categories(str(kind), edge, name, line)
         self.result.edges.append(edge)
         self.result.edge_file.append(file_index)
         self.result.edge_line.append(line)
+
+    def duplicate(self, space: str, record_id: str, first: tuple[int, int], file_index: int, line: int) -> None:
+        """An id seen again: remembered, reported once per id naming every line (`report_duplicates`)."""
+        places = self.dups.setdefault((space, record_id), [first])
+        places.append((file_index, line))
+
+    def report_duplicates(self) -> None:
+        for (_, record_id), places in self.dups.items():
+            (f0, l0), (f1, l1) = places[0], places[1]
+            first = self.where(f0, l0, f1)
+            others = [self.where(f, n, f1) for f, n in places[2:]]
+            also = f"; also at {', '.join(others)}" if others else ""
+            self.problem(self.result.files[f1], l1, "id", f"duplicate id {record_id!r}: already at {first}{also}")
+        self.dups.clear()
 
     def check_categories(self, kind: str, record: Node | Edge, name: str, line: int) -> None:
         fld = _CATEGORY_FIELDS.get(kind)
@@ -350,7 +366,8 @@ def _csv_rows(path: Path, cls: type[Any], reader: _Reader) -> Iterator[tuple[int
         reader.problem(name, 1, h, f"column {h!r} appears more than once")
     missing = [r for r in required if r not in header]
     for r in missing:
-        reader.problem(name, 1, r, f"missing required column {r!r}")
+        alt = near_miss(r, [h for h in header if h not in spec.names])
+        reader.problem(name, 1, r, f"missing required column {r!r}" + (f" (found {alt})" if alt else ""))
     if dupes or missing:
         return
     known = set(spec.names)
@@ -465,13 +482,16 @@ def read(
                 continue  # editor and OS litter (.DS_Store, .~lock)
             known = _kind_of_file(path)
             if known is None:
+                alt = near_miss(path.stem, [*NodeKind._value2member_map_, *EdgeKind._value2member_map_])
+                hint = f" (found {path.name}; did you mean {alt}{path.suffix}? names are case-sensitive)" if alt else ""
                 result.problems.append(
                     Problem(
                         path.name,
                         None,
                         None,
                         "unknown bundle file: expected <NodeKind>.csv|.jsonl or <EDGE_KIND>.csv|.jsonl "
-                        "(e.g. Student.csv, GUARDIAN_OF.jsonl)",
+                        f"(e.g. Student.csv, GUARDIAN_OF.jsonl){hint}",
+                        value=path.name,
                     )
                 )
                 continue
@@ -480,6 +500,7 @@ def read(
             bucket.append((order[kind], path, cls, kind, fmt))
     for _, path, cls, kind, fmt in sorted(node_files, key=lambda t: t[0]) + sorted(edge_files, key=lambda t: t[0]):
         reader.read_file(path, cls, kind, fmt)
+    reader.report_duplicates()
     reader.starts.report(result, "no valid_from in the row")
     return result
 
