@@ -198,10 +198,29 @@ class _Ctx:
     category_map: Mapping[str, str]
     dates: LocalDates = field(default_factory=LocalDates)
     starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
+    strict: bool = False
+    unmapped: dict[tuple[str, str], tuple[str, int | None, str, set[str]]] = field(default_factory=dict)
     index: dict[str, _Res] = field(default_factory=dict)  # "Type/id" -> resource
     full_urls: dict[str, str] = field(default_factory=dict)  # Bundle fullUrl -> "Type/id"
     signature: dict[str, str] = field(default_factory=dict)  # Consent id -> signature_method
     edge_ids: set[str] = field(default_factory=set)
+
+    def unmapped_code(self, what: str, key: str, r: _Res, fld: str, msg: str, path: str) -> None:
+        """A code or reference with no mapping: warned where it is, summed up once in `report_unmapped`."""
+        self.warn(r, fld, msg, path)
+        self.unmapped.setdefault((what, key), (r.file, r.line, fld, set()))[3].add(str(r.body.get("id")))
+
+    def report_unmapped(self) -> None:
+        """One line per unmapped code or reference: count and the consents it left incomplete.
+
+        With `strict` these are Problems (the load is refused); otherwise warnings.
+        """
+        for (what, key), (file, line, fld, ids) in sorted(self.unmapped.items()):
+            shown = ", ".join(sorted(ids)[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            msg = (f"unmapped {what} {key}: {len(ids)} consent(s) left without it ({shown}); "
+                   "map it with --map (kind,source,target)")
+            (self.result.problems if self.strict else self.result.warnings).append(Problem(file, line, fld, msg, value=key))
+        self.unmapped.clear()
 
     def warn(self, r: _Res, fld: str | None, msg: str, path: str | None = None) -> None:
         self.result.warnings.append(Problem(r.file, r.line, fld, msg, path or r.path))
@@ -315,7 +334,7 @@ def _node_id(key: str, ctx: _Ctx) -> str | None:
 def _referenced(key: str, r: _Res, fld: str, ctx: _Ctx, path: str) -> None:
     rtype = key.partition("/")[0]
     if rtype != "Patient" and key not in ctx.id_map and key not in ctx.index:
-        ctx.warn(r, fld, f"{key} is not in the input: {_node_id(key, ctx)} must already be in the store", path)
+        ctx.unmapped_code("reference", key, r, fld, f"{key} is not in the input: {_node_id(key, ctx)} must already be in the store", path)
 
 
 # ---------------------------------------------------------------------------- codes
@@ -345,7 +364,8 @@ def _purposes(obj: Mapping[str, Any], r: _Res, path: str, ctx: _Ctx) -> frozense
         if mapped is None and system in _PURPOSE_SYSTEMS:
             mapped = PURPOSE_CODES.get(code)
         if mapped is None:
-            ctx.warn(r, "provision.purpose", f"purpose {system}|{code} has no purpose code of ours: not mapped", path)
+            ctx.unmapped_code("purpose", f"{system}|{code}", r, "provision.purpose",
+                              f"purpose {system}|{code} has no purpose code of ours: not mapped", path)
         else:
             out.add(mapped)
     return frozenset(out)
@@ -364,7 +384,7 @@ def _categories(obj: Mapping[str, Any], r: _Res, path: str, ctx: _Ctx) -> frozen
             if mapped is None and system == OUR_CATEGORY_SYSTEM:
                 mapped = code
             if mapped is None:
-                ctx.warn(r, f"provision.{fld}", f"{key} is not a data category of ours: not mapped", path)
+                ctx.unmapped_code("category", key, r, f"provision.{fld}", f"{key} is not a data category of ours: not mapped", path)
             else:
                 out.add(mapped)
     return frozenset(out)
@@ -611,6 +631,7 @@ def read(
     purpose_map: Mapping[str, str] | None = None,
     category_map: Mapping[str, str] | None = None,
     time_zone: str = DEFAULT_TIME_ZONE,
+    strict: bool = False,
 ) -> LoadResult:
     """Read FHIR Consent resources (and the resources they name) into canonical records.
 
@@ -639,6 +660,10 @@ def read(
     time_zone : str
         The partnership's IANA zone: a date without a time (``2026-06-30``) names a
         calendar day there; ``Period.end`` is inclusive (docs/dates.md).
+    strict : bool
+        Unmapped purposes, categories and references not in the input are Problems
+        (the load is refused) instead of warnings. Either way each is summed up once:
+        the code, how many consents it left incomplete, which.
 
     Returns
     -------
@@ -662,7 +687,7 @@ def read(
     ctx = _Ctx(
         LoadResult(), start, None if recorded_at is None else ensure_aware(recorded_at),
         source, include_names, dict(id_map or {}), dict(purpose_map or {}), dict(category_map or {}),
-        LocalDates(time_zone), MissingStarts(start),
+        LocalDates(time_zone), MissingStarts(start), strict,
     )
     resources: list[_Res] = []
     for path in _expand(paths, ctx.result):
@@ -699,5 +724,6 @@ def read(
         elif rtype != "Provenance":
             ctx.warn(r, None, f"{key}: a {rtype} is not held")
     ctx.starts.report(ctx.result, "neither dateTime nor provision.period.start")
+    ctx.report_unmapped()
     # Dependency order: nodes first, then edges (already separate lists).
     return ctx.result

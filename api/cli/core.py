@@ -21,6 +21,7 @@ from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
+from loaders.mapping import read_mappings
 from loaders.report import write_report
 
 FORMATS: dict[str, str] = {
@@ -103,6 +104,13 @@ def load(
         typer.Option("--report", help="Write every problem and warning (kind, file, line, field, value, message) to this CSV file."),
     ] = None,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Succeed even when nothing was read.")] = False,
+    maps: Annotated[
+        list[Path] | None,
+        typer.Option("--map", help="Mapping file (CSV kind,source,target: purpose/category codes, ids; fhir-consent). Repeatable."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Unmapped codes and references are problems, not warnings (fhir-consent).")
+    ] = False,
 ) -> None:
     """Load source files; all or nothing (a failed load leaves the store as it was).
 
@@ -128,6 +136,18 @@ def load(
     dated: dict[str, Any] = {"time_zone": policy.default_time_zone}
     if fmt == "edfi":
         dated["inclusive_exit_date"] = policy.inclusive_exit_date
+    if (maps or strict) and fmt != "fhir-consent":
+        render.error("--map and --strict are read by fhir-consent (the loader that reads code systems and foreign references)")
+        raise typer.Exit(2)
+    if fmt == "fhir-consent":
+        mapped = read_mappings(maps or [], policy.categories)
+        if mapped.problems:
+            _write_report(report, mapped.problems, [])
+            render.err_console.print(f"[red]load refused; nothing was written.[/] {len(mapped.problems)} problem(s) in --map:")
+            for problem in mapped.problems[:50]:
+                render.err_console.print(escape(f"  {problem}"))
+            raise typer.Exit(2)
+        dated |= {"id_map": mapped.id, "purpose_map": mapped.purpose, "category_map": mapped.category, "strict": strict}
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **dated)
     if result.rows_read == 0 and not result.problems and not allow_empty:

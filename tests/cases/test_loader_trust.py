@@ -7,6 +7,7 @@ kinds in the other formats (`loader-trust/`, written for these tests).
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 import subprocess
 import sys
@@ -205,3 +206,61 @@ def test_a_duplicate_id_names_every_line(tmp_path: Path) -> None:
     assert [str(p) for p in r.problems] == [
         "Student.csv:4 [id]: duplicate id 'stu-1': already at Student.csv:2; also at Student.csv:5"
     ]
+
+
+# ------------------------------------------------------------------ mappings
+
+
+MAPPING = HERE / "fhir-code-mapping"
+MAP = TRUST / "fhir-map" / "map.csv"
+
+
+def _consents(db: Path) -> dict[str, tuple[list[str], list[str]]]:
+    engine = open_engine(Settings(db=db))
+    try:
+        ev = engine.store.gather_evidence("prv-1", "stu-1001")
+        return {f.consent.id: (sorted(f.consent.purposes), sorted(f.consent.categories)) for f in ev.consents}
+    finally:
+        engine.store.close()
+
+
+def test_fhir_code_mapping_case(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    assert ntk("load", "bundle", str(MAPPING / "pre"), "--db", str(db)).returncode == 0
+    assert ntk("load", "bundle", str(TRUST / "fhir-map" / "world"), "--db", str(db)).returncode == 0
+    out = ntk("load", "fhir-consent", str(MAPPING / "fhir"), "--db", str(db), "--map", str(MAP), "--strict")
+    assert out.returncode == 0, out.stderr
+    assert "unmapped" not in out.stdout
+    assert _consents(db) == {
+        "fhir-consent:consent-a": (["academic_support"], ["attendance", "health"]),
+        "fhir-consent:consent-a#1": (["academic_support"], ["health"]),
+    }
+
+    def check(category: str) -> tuple[int, list[str]]:
+        r = ntk("check", "--db", str(db), "--provider", "prv-1", "--student", "stu-1001", "--purpose", "academic_support",
+                "--category", category, "--at", "2026-01-15", "--json")
+        return r.returncode, [x["code"] for x in json.loads(r.stdout)["reasons"]]
+
+    assert check("attendance") == (0, [])
+    assert check("health") == (1, ["consent_denied"])
+
+
+def test_unmapped_codes_are_summed_up_and_strict_refuses(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    assert ntk("load", "bundle", str(MAPPING / "pre"), "--db", str(db)).returncode == 0
+    loose = ntk("load", "fhir-consent", str(MAPPING / "fhir"), "--db", str(db), "--dry-run")
+    assert loose.returncode == 0
+    assert ("unmapped purpose https://example.invalid/fhir/purpose|academic_support: 1 consent(s) left without it (consent-a)"
+            in loose.stdout)
+    strict = ntk("load", "fhir-consent", str(MAPPING / "fhir"), "--db", str(db), "--strict")
+    assert strict.returncode == 2 and strict.stderr.count("unmapped ") == 3
+
+
+def test_a_bad_mapping_file_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "map.csv"
+    bad.write_text("kind,source,target\ncolour,x|y,red\ncategory,x|y,Attendance\n", encoding="utf-8")
+    out = ntk("load", "fhir-consent", str(MAPPING / "fhir"), "--db", str(tmp_path / "s.db"), "--map", str(bad))
+    assert out.returncode == 2
+    assert "map.csv:2 [kind]: unknown kind 'colour'" in out.stderr and "map.csv:3 [target]" in out.stderr
+    other = ntk("load", "bundle", str(MAPPING / "pre"), "--db", str(tmp_path / "s.db"), "--map", str(MAP))
+    assert other.returncode == 2 and "fhir-consent" in other.stderr
