@@ -432,6 +432,18 @@ class _Span:
         return out
 
 
+# The files whose rows define what a reference expects (users.csv, and SDS roles.csv for a user's kind).
+_USERS: Final = frozenset({"users.csv", "roles.csv", "relationships.csv"})
+_DEFINED_IN: Final[Mapping[str, frozenset[str]]] = {
+    "a student": _USERS,
+    "a guardian": _USERS,
+    "a user": _USERS,
+    "a user in users.csv": _USERS,
+    "a school": frozenset({"orgs.csv"}),
+    "an org in orgs.csv": frozenset({"orgs.csv"}),
+}
+
+
 class RosterBuilder:
     """The roster -> graph mapping shared by the OneRoster and SDS loaders.
 
@@ -685,16 +697,16 @@ class RosterBuilder:
 
     def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> None:
         kind = self.kind_of(ref)
-        if kind is None and self.result.refused_files:
-            # Most likely the consequence of a file that was not read: reported once, in `finish`.
+        if kind is None and self.result.refused_files & _DEFINED_IN.get(what, frozenset()):
+            # The consequence of the file that would define it not being read: reported once, in `finish`.
             self._consequences.setdefault((file, field_name, what), []).append((line, ref))
             return
         found = f"is a {kind}" if kind is not None else "is not in the package"
         self.result.problems.append(Problem(file, line, field_name, f"{ref!r} {found}; expected {what}", value=ref))
 
     def _report_consequences(self) -> None:
-        refused = ", ".join(sorted(self.result.refused_files))
         for (file, field_name, what), refs in self._consequences.items():
+            refused = ", ".join(sorted(self.result.refused_files & _DEFINED_IN[what]))
             line = refs[0][0]
             sample = ", ".join(f"{r!r} (line {n})" for n, r in refs[:5]) + (f" and {len(refs) - 5} more" if len(refs) > 5 else "")
             self.result.problems.append(
