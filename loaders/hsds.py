@@ -35,6 +35,7 @@ from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
 from loaders.base import LoadResult, MissingStarts, edge_or_problem, node_or_problem
+from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
 
@@ -187,8 +188,10 @@ def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[
     header = [h.strip() for h in header]
     missing = sorted(required - set(header))
     if missing:
+        found = [f"{m} (found {alt})" for m in missing if (alt := near_miss(m, header)) is not None]
+        near = f"; near misses: {', '.join(found)} (names are case-sensitive)" if found else ""
         result.problems.append(
-            Problem(name, 1, ",".join(missing), f"missing required column(s) {', '.join(missing)}; header is {header!r}")
+            Problem(name, 1, ",".join(missing), f"missing required column(s) {', '.join(missing)}; header is {header!r}{near}")
         )
         return None
     rows: list[_Row] = []
@@ -589,6 +592,10 @@ def read(
             tables[p.name] = p
         elif p.name in _NOT_HELD:
             ctx.result.warnings.append(Problem(p.name, None, None, "not read: this table is never held"))
+        elif (alt := near_miss(p.name, [*REQUIRED_V3, *REQUIRED_OHANA, "programs.csv"])) is not None:
+            ctx.result.problems.append(
+                Problem(p.name, None, None, f"file name {p.name} is not {alt} (names are case-sensitive): rename it", value=p.name)
+            )
         else:
             ctx.result.warnings.append(Problem(p.name, None, None, "not an HSDS table this loader reads"))
     if chosen == "ohana":

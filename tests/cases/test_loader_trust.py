@@ -20,7 +20,7 @@ from graph.decision import CheckRequest
 from graph.model import Attends
 from graph.open import open_engine
 from graph.settings import Settings
-from loaders import bundle, oneroster, sds
+from loaders import bundle, hsds, oneroster, sds
 from tests.dates import local
 
 HERE = Path(__file__).parent
@@ -264,3 +264,14 @@ def test_a_bad_mapping_file_is_refused(tmp_path: Path) -> None:
     assert "map.csv:2 [kind]: unknown kind 'colour'" in out.stderr and "map.csv:3 [target]" in out.stderr
     other = ntk("load", "bundle", str(MAPPING / "pre"), "--db", str(tmp_path / "s.db"), "--map", str(MAP))
     assert other.returncode == 2 and "fhir-consent" in other.stderr
+
+
+def test_hsds_near_misses(tmp_path: Path) -> None:
+    d = tmp_path / "hsds"
+    d.mkdir()
+    (d / "organizations.csv").write_text("ID,name\no1,Org One\n", encoding="utf-8")
+    (d / "Services.csv").write_text("id,organization_id,name\ns1,o1,Tutoring\n", encoding="utf-8")
+    r = hsds.read([d], default_valid_from=local(2025, 8, 15), layout="3.0")
+    messages = [str(p) for p in r.problems]
+    assert any("organizations.csv:1" in m and "near misses: id (found ID)" in m for m in messages), messages
+    assert "Services.csv: file name Services.csv is not services.csv (names are case-sensitive): rename it" in messages
