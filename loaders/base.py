@@ -24,6 +24,7 @@ __all__ = [
     "LoadResult",
     "MissingStarts",
     "edge_or_problem",
+    "consequence_problems",
     "files_found",
     "node_or_problem",
     "problems_from_validation",
@@ -46,6 +47,9 @@ class LoadResult:
     rows_read: int = 0
     origin: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     """Optional: record id -> (file name, line) where it was read, for the importer's messages."""
+    rejected: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Ids of rows refused by a Problem -> (file, line): a reference to one is that problem's
+    consequence, reported once with it, not as an id "not in the package"."""
     refused_files: set[str] = field(default_factory=set)
     """Files not read at all (missing, empty, a bad header): references into them are
     reported as a consequence of that one problem, not each as its own root cause."""
@@ -59,6 +63,7 @@ class LoadResult:
         self.rows_read += other.rows_read
         self.origin.update(other.origin)
         self.refused_files |= other.refused_files
+        self.rejected.update(other.rejected)
 
     def node_location(self, index: int) -> tuple[str, int | None] | None:
         """(file, line) where ``nodes[index]`` was read, if the loader recorded it."""
@@ -191,3 +196,24 @@ class MissingStarts:
                         "from an invented date")
             )
         self.seen.clear()
+
+
+def consequence_problems(refs: dict[str, list[tuple[str, int | None, str]]], rejected: dict[str, tuple[str, int | None]]) -> list[Problem]:
+    """One Problem per rejected id that others reference: the references as its consequence.
+
+    `refs` maps a rejected id to the (file, line, field) of each reference to it.
+    """
+    out: list[Problem] = []
+    for ref, places in refs.items():
+        file, line = rejected[ref]
+        at = f"{file}:{line}" if line is not None else file
+        file0, line0, field0 = places[0]
+        shown = ", ".join(f"{f}:{n}" if n is not None else f for f, n, _ in places[:5]) + (
+            f" and {len(places) - 5} more" if len(places) > 5 else ""
+        )
+        out.append(
+            Problem(file0, line0, field0,
+                    f"{len(places)} reference(s) to {ref!r} ({shown}): its row at {at} was rejected (the problem "
+                    "reported there); fix that row first", value=ref)
+        )
+    return out

@@ -45,7 +45,7 @@ from graph.model import (
 )
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware, to_iso
-from loaders.base import LoadResult, MissingStarts, problems_from_validation
+from loaders.base import LoadResult, MissingStarts, consequence_problems, problems_from_validation
 from loaders.columns import near_miss
 
 __all__ = [
@@ -246,6 +246,8 @@ class _Reader:
             node = node_from_dict(kind, data)
         except ValidationError as err:
             self.result.problems.extend(problems_from_validation(err, name, line))
+            if isinstance(data.get("id"), str):
+                self.result.rejected.setdefault(data["id"], (name, line))
             return
         first = self.node_seen.get(node.id)
         if first is not None:
@@ -530,6 +532,7 @@ def check_references(result: LoadResult, known_ids: Callable[[str], NodeKind | N
         k = kinds.get(node_id)
         return k if k is not None else known_ids(node_id)
 
+    consequences: dict[str, list[tuple[str, int | None, str]]] = {}
     for i, edge in enumerate(result.edges):
         loc = locate(i) if locate is not None else None
         file, line = loc if loc is not None else (edge.source or "<bundle>", None)
@@ -542,11 +545,14 @@ def check_references(result: LoadResult, known_ids: Callable[[str], NodeKind | N
             checks.append(("program", edge.program, frozenset({NodeKind.PROGRAM})))
         for fld, node_id, allowed in checks:
             k = kind_of(node_id)
-            if k is None:
+            if k is None and node_id in result.rejected:
+                consequences.setdefault(node_id, []).append((file, line, fld))
+            elif k is None:
                 out.append(Problem(file, line, fld, f"{node_id!r} is neither in the bundle nor in the store", value=node_id))
             elif k not in allowed:
                 want = " or ".join(sorted(str(a) for a in allowed))
                 out.append(Problem(file, line, fld, f"{node_id!r} is a {k}; {edge.kind} {fld} must be a {want}", value=node_id))
+    out.extend(consequence_problems(consequences, result.rejected))
     return out
 
 

@@ -50,7 +50,13 @@ from graph.model import (
     Student,
 )
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
-from loaders.base import LoadResult, MissingStarts, problems_from_validation, warn_students_without_guardians
+from loaders.base import (
+    LoadResult,
+    MissingStarts,
+    consequence_problems,
+    problems_from_validation,
+    warn_students_without_guardians,
+)
 from loaders.columns import ONEROSTER, Columns, near_miss
 
 __all__ = [
@@ -514,6 +520,7 @@ class RosterBuilder:
         self._dups: dict[str, tuple[str, list[tuple[str, int]]]] = {}
         # References that may only be missing because a file was refused: (file, field, what) -> [(line, id)].
         self._consequences: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        self._rejected_refs: dict[str, list[tuple[str, int | None, str]]] = {}
 
     # -- nodes --------------------------------------------------------------------
 
@@ -549,6 +556,7 @@ class RosterBuilder:
         except ValidationError as err:
             for p in problems_from_validation(err, file, line):
                 self.result.problems.append(Problem(p.file, p.line, field_name if p.field == "id" else p.field, p.message))
+            self.result.rejected.setdefault(node_id, (file, line))
             return False
         i = self._index.get(node_id)
         if i is None:
@@ -697,6 +705,9 @@ class RosterBuilder:
 
     def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> None:
         kind = self.kind_of(ref)
+        if kind is None and ref in self.result.rejected:
+            self._rejected_refs.setdefault(ref, []).append((file, line, field_name))
+            return
         if kind is None and self.result.refused_files & _DEFINED_IN.get(what, frozenset()):
             # The consequence of the file that would define it not being read: reported once, in `finish`.
             self._consequences.setdefault((file, field_name, what), []).append((line, ref))
@@ -705,6 +716,8 @@ class RosterBuilder:
         self.result.problems.append(Problem(file, line, field_name, f"{ref!r} {found}; expected {what}", value=ref))
 
     def _report_consequences(self) -> None:
+        self.result.problems.extend(consequence_problems(self._rejected_refs, self.result.rejected))
+        self._rejected_refs.clear()
         for (file, field_name, what), refs in self._consequences.items():
             refused = ", ".join(sorted(self.result.refused_files & _DEFINED_IN[what]))
             line = refs[0][0]

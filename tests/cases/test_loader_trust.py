@@ -275,3 +275,21 @@ def test_hsds_near_misses(tmp_path: Path) -> None:
     messages = [str(p) for p in r.problems]
     assert any("organizations.csv:1" in m and "near misses: id (found ID)" in m for m in messages), messages
     assert "Services.csv: file name Services.csv is not services.csv (names are case-sensitive): rename it" in messages
+
+
+def test_references_to_a_rejected_row_are_its_consequence(tmp_path: Path) -> None:
+    """The root problem once; the enrolments naming the rejected user as its consequence (OneRoster)."""
+    long_id = "s" * 201  # over the 200-character id limit: the users.csv row is rejected
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    src = HERE / "oneroster-enrolment-gap" / "pkg"
+    for f in src.iterdir():
+        (pkg / f.name).write_text(f.read_text(encoding="utf-8").replace("stu-1", long_id), encoding="utf-8")
+    r = oneroster.read([pkg], default_valid_from=local(2020, 1, 1))
+    about_users = [p for p in r.problems if p.file == "users.csv"]
+    consequences = [p for p in r.problems if p.file != "users.csv"]
+    assert len(about_users) == 1 and about_users[0].line == 2
+    assert len(consequences) == 1
+    assert consequences[0].message.startswith("1 reference(s) to ")  # the student's ATTENDS evidence
+    assert "its row at users.csv:2 was rejected" in consequences[0].message
+    assert not any("not in the package" in p.message for p in r.problems)
