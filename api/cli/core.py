@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -14,15 +14,25 @@ from rich.markup import escape
 
 from api.cli import render
 from api.cli.app import AT_HELP, BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, parse_at, settings_for
+from api.cli.loading import (
+    SUMMARY_LEGEND,
+    AllowEmptyOption,
+    MapOption,
+    ReportOption,
+    StrictOption,
+    ValidFromOption,
+    more_hint,
+    reader_options,
+    refuse_if_empty,
+    report_to,
+)
 from graph.decision import CheckRequest
 from graph.engine import Engine
-from graph.errors import InputError, LoadError, NeedToKnowError, Problem
+from graph.errors import InputError, LoadError, NeedToKnowError
 from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
-from loaders.mapping import read_mappings
-from loaders.report import write_report
 
 FORMATS: dict[str, str] = {
     "bundle": "loaders.bundle",
@@ -91,26 +101,11 @@ def load(
     neo4j_user: Neo4jUserOption = None,
     neo4j_database: Neo4jDatabaseOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
-    valid_from: Annotated[
-        str | None,
-        typer.Option(
-            "--valid-from",
-            help="Start of relationships whose source gives no date (ISO 8601, or a date: local midnight). "
-            "Without it such a relationship is a problem, never an invented start.",
-        ),
-    ] = None,
-    report: Annotated[
-        Path | None,
-        typer.Option("--report", help="Write every problem and warning (kind, file, line, field, value, message) to this CSV file."),
-    ] = None,
-    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Succeed even when nothing was read.")] = False,
-    maps: Annotated[
-        list[Path] | None,
-        typer.Option("--map", help="Mapping file (CSV kind,source,target: purpose/category codes, ids; fhir-consent). Repeatable."),
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Unmapped codes and references are problems, not warnings (fhir-consent).")
-    ] = False,
+    valid_from: ValidFromOption = None,
+    report: ReportOption = None,
+    allow_empty: AllowEmptyOption = False,
+    maps: MapOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Load source files; all or nothing (a failed load leaves the store as it was).
 
@@ -131,45 +126,23 @@ def load(
     # No hidden default (issue 11): an edge the source does not date needs --valid-from, or the load says so.
     start = _at(valid_from) if valid_from else None
     settings = settings_for(db, backend)
-    policy = settings.policy()
-    # Dates without a time of day name days in the partnership's zone (docs/dates.md).
-    dated: dict[str, Any] = {"time_zone": policy.default_time_zone}
-    if fmt == "edfi":
-        dated["inclusive_exit_date"] = policy.inclusive_exit_date
-    if (maps or strict) and fmt != "fhir-consent":
-        render.error("--map and --strict are read by fhir-consent (the loader that reads code systems and foreign references)")
-        raise typer.Exit(2)
-    if fmt == "fhir-consent":
-        mapped = read_mappings(maps or [], policy.categories)
-        if mapped.problems:
-            _write_report(report, mapped.problems, [])
-            render.err_console.print(f"[red]load refused; nothing was written.[/] {len(mapped.problems)} problem(s) in --map:")
-            for problem in mapped.problems[:50]:
-                render.err_console.print(escape(f"  {problem}"))
-            raise typer.Exit(2)
-        dated |= {"id_map": mapped.id, "purpose_map": mapped.purpose, "category_map": mapped.category, "strict": strict}
+    options = reader_options(fmt, settings.policy(), maps, strict, report)
     with render.console.status(f"reading {fmt} ..."):
-        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **dated)
-    if result.rows_read == 0 and not result.problems and not allow_empty:
-        # issue 11: a load that reads nothing is not a success
-        _write_report(report, [], result.warnings)
-        render.error(f"{fmt}: read nothing from {', '.join(str(p) for p in paths)} (no records found); nothing was written. "
-                     "Check the paths and the format, or pass --allow-empty if an empty load is intended.")
-        raise typer.Exit(2)
+        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
+    refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
                 summary = import_result(engine.store, result, dry_run=dry_run)
         except LoadError as err:
-            _write_report(report, err.problems, result.warnings)
+            report_to(report, err.problems, result.warnings)
             render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
             for problem in err.problems[:50]:
                 render.err_console.print(escape(f"  {problem}"))
             if len(err.problems) > 50:
-                more = f"; all of them are in {report}" if report else "; `--report FILE` writes all of them as CSV"
-                render.err_console.print(escape(f"  ... and {len(err.problems) - 50} more{more}"))
+                render.err_console.print(escape(f"  ... and {len(err.problems) - 50} more; {more_hint(report)}"))
             raise typer.Exit(2) from err
-    _write_report(report, [], summary.warnings)
+    report_to(report, [], summary.warnings)
     verb = "would create" if dry_run else "created"
     render.console.print(
         f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
@@ -180,25 +153,8 @@ def load(
     for w in summary.warnings[:20]:
         render.console.print("  [yellow]warning[/] " + escape(str(w)))
     if len(summary.warnings) > 20:
-        more = f"all of them are in {report}" if report else "`--report FILE` writes all of them as CSV"
-        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings;[/] " + escape(more))
-    render.console.print(
-        "  (rows: source rows read; created/updated/unchanged: graph records new, changed, already identical; "
-        "rejected: records refused; token: the consistency token of this write, to read at least this state)",
-        style="dim",
-    )
-
-
-def _write_report(report: Path | None, problems: Sequence[Problem], warnings: Sequence[Problem]) -> None:
-    """`load --report FILE`: every problem and warning as CSV (loaders/report.py)."""
-    if report is None:
-        return
-    try:
-        n = write_report(report, problems, warnings)
-    except OSError as err:
-        render.error(f"--report: cannot write {report}: {err.strerror or err}")
-        raise typer.Exit(2) from err
-    render.err_console.print(escape(f"report: {n} problem(s) and warning(s) written to {report}"))
+        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings;[/] " + escape(more_hint(report)))
+    render.console.print(SUMMARY_LEGEND, style="dim")
 
 
 def _request(provider: str, student: str, at: str | None, purpose: str | None, category: list[str] | None) -> CheckRequest:
