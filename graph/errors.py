@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 __all__ = [
@@ -212,6 +213,8 @@ class Problem:
     field: str | None
     message: str
     path: str | None = None
+    value: str | None = dataclass_field(default=None, compare=False)
+    """The offending value as found, when there is one (for `load --report`)."""
 
     def __str__(self) -> str:
         where = self.file

@@ -10,6 +10,8 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph.timeutil import DEFAULT_TIME_ZONE
+
 __all__ = ["DEFAULT_CATEGORIES", "DEFAULT_POLICY", "Policy"]
 
 DEFAULT_CATEGORIES: Final = frozenset(
@@ -50,7 +52,17 @@ class Policy(BaseModel):
         "until the student acts (default: it does not; 34 CFR 99.5(a)).",
     )
     eligibility_age: int = Field(18, description="Age at which FERPA rights transfer to the student (34 CFR 99.3, 99.5).")
-    default_time_zone: str = Field("America/Denver", description="IANA zone for a student's local date when none is recorded.")
+    default_time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="*setting*: the partnership's IANA time zone. Dates without a time of day in every source "
+        "(rosters, Ed-Fi, SDS, FHIR date-only values, bundle dates, a date-only CLI --at) name a calendar day "
+        "here, and a student with no recorded zone has their local date here (docs/dates.md).",
+    )
+    inclusive_exit_date: bool = Field(
+        False,
+        description="*policy*: an Ed-Fi ExitWithdrawDate/EndDate is the last day at the school (True) rather than "
+        "the first day away (False, default: a same-day exit and entry moves the student at local midnight).",
+    )
     max_team_depth: int | None = Field(
         None, ge=1, description="Team nesting limit; reaching it raises DepthLimitExceeded. None: unlimited (cycles still safe)."
     )

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,17 @@ from pydantic import ValidationError
 from graph.errors import Problem
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_from_dict, node_from_dict
 
-__all__ = ["LoadResult", "edge_or_problem", "loads_json", "node_or_problem", "problems_from_validation"]
+__all__ = [
+    "LoadResult",
+    "MissingStarts",
+    "consequence_problems",
+    "edge_or_problem",
+    "files_found",
+    "loads_json",
+    "node_or_problem",
+    "problems_from_validation",
+    "warn_students_without_guardians",
+]
 
 
 @dataclass(slots=True)
@@ -38,6 +49,12 @@ class LoadResult:
     rows_read: int = 0
     origin: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     """Optional: record id -> (file name, line) where it was read, for the importer's messages."""
+    rejected: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Ids of rows refused by a Problem -> (file, line): a reference to one is that problem's
+    consequence, reported once with it, not as an id "not in the package"."""
+    refused_files: set[str] = field(default_factory=set)
+    """Files not read at all (missing, empty, a bad header): references into them are
+    reported as a consequence of that one problem, not each as its own root cause."""
 
     def extend(self, other: LoadResult) -> None:
         """Append everything of `other` to this result."""
@@ -47,6 +64,8 @@ class LoadResult:
         self.warnings.extend(other.warnings)
         self.rows_read += other.rows_read
         self.origin.update(other.origin)
+        self.refused_files |= other.refused_files
+        self.rejected.update(other.rejected)
 
     def node_location(self, index: int) -> tuple[str, int | None] | None:
         """(file, line) where ``nodes[index]`` was read, if the loader recorded it."""
@@ -116,3 +135,96 @@ def loads_json(text: str) -> Any:
         return json.loads(text)
     except RecursionError as err:
         raise json.JSONDecodeError("nested too deeply to read", text, 0) from err
+
+
+def files_found(directory: Path, wanted: str, hint: str) -> Problem:
+    """The Problem for a directory holding no file a loader reads: what it looked for, what it found.
+
+    `wanted` names the pattern (``"*.xml"``); `hint` says what the format is read from.
+    E.g. ``csv-only: no *.xml files in csv-only; found 1 file: School.csv (.csv). Ed-Fi is read from XML ...``.
+    """
+    found = sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not found:
+        what = "the directory is empty"
+    else:
+        kinds = Counter(Path(f).suffix.lower() or "(no suffix)" for f in found)
+        listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        what = f"found {len(found)} file{'s' if len(found) != 1 else ''}: {listed} ({', '.join(f'{n} {k}' for k, n in kinds.items())})"
+    return Problem(directory.name, None, None, f"no {wanted} files in {directory}; {what}. {hint}")
+
+
+def warn_students_without_guardians(result: LoadResult, file: str, where: str) -> None:
+    """One warning when students of a load that could carry guardian links have none.
+
+    A roster whose guardian column was renamed or left out loads students who can never
+    be consented for by a parent; the summary must say so (issue 11, "Silent success").
+    `where` names where the format carries the links (``"users.csv agentSourcedIds"``).
+    """
+    students = [n.id for n in result.nodes if n.kind is NodeKind.STUDENT]
+    if not students:
+        return
+    linked = {e.to_id for e in result.edges if e.kind is EdgeKind.GUARDIAN_OF}
+    missing = [s for s in students if s not in linked]
+    if not missing:
+        return
+    sample = ", ".join(repr(s) for s in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    whole = "no student has" if len(missing) == len(students) else f"{len(missing):,} of {len(students):,} students have"
+    result.warnings.append(
+        Problem(file, None, "GUARDIAN_OF", f"{whole} a guardian link ({sample}); this format carries them in {where}")
+    )
+
+
+@dataclass(slots=True)
+class MissingStarts:
+    """Edges whose source gives no start date and no ``default_valid_from`` was given.
+
+    A relationship holds only from when a source says it does (issue 11, "Invented
+    intervals"): without the source's own date and without an explicit start
+    (``--valid-from``) such an edge is a Problem. Reported once per (file, edge kind) with
+    the first line and a count, not once per row.
+    """
+
+    default: datetime | None
+    seen: dict[tuple[str, str], tuple[int | None, str, int]] = field(default_factory=dict)
+
+    def start(self, own: datetime | None, file: str, line: int | None, kind: str, edge_id: str) -> datetime | None:
+        """`own` (the source's date) if any, else the default; None (and noted) when neither exists."""
+        if own is not None:
+            return own
+        if self.default is not None:
+            return self.default
+        first = self.seen.get((file, kind))
+        self.seen[(file, kind)] = (line, edge_id, 1) if first is None else (first[0], first[1], first[2] + 1)
+        return None
+
+    def report(self, result: LoadResult, own_dates: str) -> None:
+        """One Problem per (file, kind); `own_dates` says which source dates would have served."""
+        for (file, kind), (line, edge_id, n) in self.seen.items():
+            result.problems.append(
+                Problem(file, line, "valid_from",
+                        f"{n:,} {kind} edge(s) (first: {edge_id}) have no start date: the source gives none ({own_dates}) "
+                        "and no --valid-from (default_valid_from) was given; a relationship is not assumed to hold "
+                        "from an invented date")
+            )
+        self.seen.clear()
+
+
+def consequence_problems(refs: dict[str, list[tuple[str, int | None, str]]], rejected: dict[str, tuple[str, int | None]]) -> list[Problem]:
+    """One Problem per rejected id that others reference: the references as its consequence.
+
+    `refs` maps a rejected id to the (file, line, field) of each reference to it.
+    """
+    out: list[Problem] = []
+    for ref, places in refs.items():
+        file, line = rejected[ref]
+        at = f"{file}:{line}" if line is not None else file
+        file0, line0, field0 = places[0]
+        shown = ", ".join(f"{f}:{n}" if n is not None else f for f, n, _ in places[:5]) + (
+            f" and {len(places) - 5} more" if len(places) > 5 else ""
+        )
+        out.append(
+            Problem(file0, line0, field0,
+                    f"{len(places)} reference(s) to {ref!r} ({shown}): its row at {at} was rejected (the problem "
+                    "reported there); fix that row first", value=ref)
+        )
+    return out

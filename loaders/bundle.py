@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import operator
+import re
 import types
 from array import array
 from collections import Counter
@@ -43,8 +44,9 @@ from graph.model import (
     node_from_dict,
 )
 from graph.policy import DEFAULT_CATEGORIES  # the code list of DOMAIN.md; `read(categories=...)` extends it
-from graph.timeutil import ensure_aware, to_iso
-from loaders.base import LoadResult, loads_json, problems_from_validation
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware, to_iso
+from loaders.base import LoadResult, MissingStarts, consequence_problems, loads_json, problems_from_validation
+from loaders.columns import near_miss
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -65,6 +67,9 @@ SET_SEPARATOR: Final = ";"
 _CATEGORY_FIELDS: Final[dict[str, str]] = {"Consent": "categories", "SERVES": "categories_needed"}
 _NAME_OPTIONAL: Final = frozenset({NodeKind.STUDENT, NodeKind.GUARDIAN})
 _BOM: Final = b"\xef\xbb\xbf"
+_DATE_ONLY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Time fields that end something: a date-only value there names the last day that counts.
+_INCLUSIVE_END_FIELDS: Final = frozenset({"valid_to", "expires_at"})
 
 
 # ---------------------------------------------------------------------------- field types
@@ -174,13 +179,16 @@ class BundleResult(LoadResult):
 @dataclass(slots=True)
 class _Reader:
     result: BundleResult
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
     categories: frozenset[str]
+    dates: LocalDates
+    starts: MissingStarts
     node_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     edge_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    dups: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
     dirs: list[Path] = field(default_factory=list)
 
     def problem(self, file: str, line: int | None, fld: str | None, message: str) -> None:
@@ -200,8 +208,13 @@ class _Reader:
         file_index = len(self.result.files) - 1
         rows = _csv_rows(path, cls, self) if fmt == "csv" else _jsonl_rows(path, self)
         warned_names = False
+        time_fields = _spec(cls).datetimes
         for line, data in rows:
             self.result.rows_read += 1
+            for fld in time_fields:
+                value = data.get(fld)
+                if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+                    self.local_day(data, fld, value, name, line)
             if "name" in data and kind in _NAME_OPTIONAL and not self.include_names:
                 del data["name"]  # DOMAIN.md: student/guardian names only when enabled
                 if not warned_names:
@@ -214,16 +227,31 @@ class _Reader:
             else:
                 self.add_edge(kind, data, file_index, line)
 
+    def local_day(self, data: dict[str, Any], fld: str, value: str, name: str, line: int) -> None:
+        """A date without a time of day in a time field: a calendar day in the partnership's zone.
+
+        A start (``valid_from``, ``signed_at`` ...) is local 00:00 of the day; an end
+        (``valid_to``, ``expires_at``) names the last day that counts (inclusive), so it ends at
+        local 00:00 of the next day (docs/dates.md). A bad date is left to the model's error.
+        """
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            return
+        data[fld] = self.dates.after(day) if fld in _INCLUSIVE_END_FIELDS else self.dates.start(day)
+
     def add_node(self, kind: NodeKind, data: dict[str, Any], file_index: int, line: int) -> None:
         name = self.result.files[file_index]
         try:
             node = node_from_dict(kind, data)
         except ValidationError as err:
             self.result.problems.extend(problems_from_validation(err, name, line))
+            if isinstance(data.get("id"), str):
+                self.result.rejected.setdefault(data["id"], (name, line))
             return
         first = self.node_seen.get(node.id)
         if first is not None:
-            self.problem(name, line, "id", f"duplicate id {node.id!r}: already at {self.where(*first, file_index)}")
+            self.duplicate("node", node.id, first, file_index, line)
             return
         self.node_seen[node.id] = (file_index, line)
         self.check_categories(str(kind), node, name, line)
@@ -233,7 +261,11 @@ class _Reader:
 
     def add_edge(self, kind: EdgeKind, data: dict[str, Any], file_index: int, line: int) -> None:
         name = self.result.files[file_index]
-        data.setdefault("valid_from", self.default_valid_from)
+        if data.get("valid_from") is None:
+            start = self.starts.start(None, name, line, str(kind), f"{name}:{line}")
+            if start is None:
+                return
+            data["valid_from"] = start
         if self.recorded_at is not None:
             data.setdefault("recorded_at", self.recorded_at)
         data.setdefault("source", f"{self.source}:{name}")
@@ -249,13 +281,27 @@ class _Reader:
             return
         first = self.edge_seen.get(edge.id)
         if first is not None:
-            self.problem(name, line, "id", f"duplicate id {edge.id!r}: already at {self.where(*first, file_index)}")
+            self.duplicate("edge", edge.id, first, file_index, line)
             return
         self.edge_seen[edge.id] = (file_index, line)
         self.check_categories(str(kind), edge, name, line)
         self.result.edges.append(edge)
         self.result.edge_file.append(file_index)
         self.result.edge_line.append(line)
+
+    def duplicate(self, space: str, record_id: str, first: tuple[int, int], file_index: int, line: int) -> None:
+        """An id seen again: remembered, reported once per id naming every line (`report_duplicates`)."""
+        places = self.dups.setdefault((space, record_id), [first])
+        places.append((file_index, line))
+
+    def report_duplicates(self) -> None:
+        for (_, record_id), places in self.dups.items():
+            (f0, l0), (f1, l1) = places[0], places[1]
+            first = self.where(f0, l0, f1)
+            others = [self.where(f, n, f1) for f, n in places[2:]]
+            also = f"; also at {', '.join(others)}" if others else ""
+            self.problem(self.result.files[f1], l1, "id", f"duplicate id {record_id!r}: already at {first}{also}")
+        self.dups.clear()
 
     def check_categories(self, kind: str, record: Node | Edge, name: str, line: int) -> None:
         fld = _CATEGORY_FIELDS.get(kind)
@@ -322,7 +368,8 @@ def _csv_rows(path: Path, cls: type[Any], reader: _Reader) -> Iterator[tuple[int
         reader.problem(name, 1, h, f"column {h!r} appears more than once")
     missing = [r for r in required if r not in header]
     for r in missing:
-        reader.problem(name, 1, r, f"missing required column {r!r}")
+        alt = near_miss(r, [h for h in header if h not in spec.names])
+        reader.problem(name, 1, r, f"missing required column {r!r}" + (f" (found {alt})" if alt else ""))
     if dupes or missing:
         return
     known = set(spec.names)
@@ -370,11 +417,12 @@ def _csv_rows(path: Path, cls: type[Any], reader: _Reader) -> Iterator[tuple[int
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "bundle",
     include_names: bool = False,
     categories: frozenset[str] = DEFAULT_CATEGORIES,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> BundleResult:
     """Read one or more bundle directories into canonical records.
 
@@ -397,6 +445,11 @@ def read(
     categories : frozenset of str
         The known data category codes; any other in ``Consent.categories`` or
         ``SERVES.categories_needed`` is a Problem.
+    time_zone : str
+        The partnership's IANA zone. A time field given as a bare date (``2026-06-30``)
+        names a calendar day there: a start is local 00:00 of it; ``valid_to`` and
+        ``expires_at`` name the last day that counts and end at local 00:00 of the next
+        day (docs/dates.md).
 
     Returns
     -------
@@ -409,11 +462,14 @@ def read(
     ------
     NaiveDatetimeError
         `default_valid_from` or `recorded_at` is naive (bad *data* never raises).
+    InvalidTime
+        Unknown `time_zone`.
     """
-    default_valid_from = ensure_aware(default_valid_from)
+    default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
     result = BundleResult()
-    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories))
+    reader = _Reader(result, default_valid_from, recorded_at, source, include_names, frozenset(categories), LocalDates(time_zone),
+                     MissingStarts(default_valid_from))
     node_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     edge_files: list[tuple[int, Path, type[Any], NodeKind | EdgeKind, Format]] = []
     order = {k: i for i, k in enumerate([*NodeKind, *EdgeKind])}
@@ -428,13 +484,16 @@ def read(
                 continue  # editor and OS litter (.DS_Store, .~lock)
             known = _kind_of_file(path)
             if known is None:
+                alt = near_miss(path.stem, [*NodeKind._value2member_map_, *EdgeKind._value2member_map_])
+                hint = f" (found {path.name}; did you mean {alt}{path.suffix}? names are case-sensitive)" if alt else ""
                 result.problems.append(
                     Problem(
                         path.name,
                         None,
                         None,
                         "unknown bundle file: expected <NodeKind>.csv|.jsonl or <EDGE_KIND>.csv|.jsonl "
-                        "(e.g. Student.csv, GUARDIAN_OF.jsonl)",
+                        f"(e.g. Student.csv, GUARDIAN_OF.jsonl){hint}",
+                        value=path.name,
                     )
                 )
                 continue
@@ -443,6 +502,8 @@ def read(
             bucket.append((order[kind], path, cls, kind, fmt))
     for _, path, cls, kind, fmt in sorted(node_files, key=lambda t: t[0]) + sorted(edge_files, key=lambda t: t[0]):
         reader.read_file(path, cls, kind, fmt)
+    reader.report_duplicates()
+    reader.starts.report(result, "no valid_from in the row")
     return result
 
 
@@ -471,6 +532,7 @@ def check_references(result: LoadResult, known_ids: Callable[[str], NodeKind | N
         k = kinds.get(node_id)
         return k if k is not None else known_ids(node_id)
 
+    consequences: dict[str, list[tuple[str, int | None, str]]] = {}
     for i, edge in enumerate(result.edges):
         loc = locate(i) if locate is not None else None
         file, line = loc if loc is not None else (edge.source or "<bundle>", None)
@@ -483,11 +545,14 @@ def check_references(result: LoadResult, known_ids: Callable[[str], NodeKind | N
             checks.append(("program", edge.program, frozenset({NodeKind.PROGRAM})))
         for fld, node_id, allowed in checks:
             k = kind_of(node_id)
-            if k is None:
-                out.append(Problem(file, line, fld, f"{node_id!r} is neither in the bundle nor in the store"))
+            if k is None and node_id in result.rejected:
+                consequences.setdefault(node_id, []).append((file, line, fld))
+            elif k is None:
+                out.append(Problem(file, line, fld, f"{node_id!r} is neither in the bundle nor in the store", value=node_id))
             elif k not in allowed:
                 want = " or ".join(sorted(str(a) for a in allowed))
-                out.append(Problem(file, line, fld, f"{node_id!r} is a {k}; {edge.kind} {fld} must be a {want}"))
+                out.append(Problem(file, line, fld, f"{node_id!r} is a {k}; {edge.kind} {fld} must be a {want}", value=node_id))
+    out.extend(consequence_problems(consequences, result.rejected))
     return out
 
 

@@ -36,7 +36,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -46,8 +46,15 @@ from defusedxml import DefusedXmlException
 
 from graph.errors import Problem
 from graph.model import EdgeKind, FerpaRights, GuardianRelationship, NodeKind
-from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, node_or_problem
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
+from loaders.base import (
+    LoadResult,
+    MissingStarts,
+    edge_or_problem,
+    files_found,
+    node_or_problem,
+    warn_students_without_guardians,
+)
 
 __all__ = ["RELATIONS", "edfi_date", "program_id", "read", "relationship_for"]
 
@@ -128,8 +135,8 @@ _BOOL: Final = {"true": True, "1": True, "false": False, "0": False}
 # ----------------------------------------------------------------------- helpers
 
 
-def edfi_date(text: str) -> datetime:
-    """An ``xs:date`` (``YYYY-MM-DD``) as midnight UTC of that day.
+def edfi_date(text: str) -> date:
+    """An ``xs:date`` (``YYYY-MM-DD``) as a calendar date.
 
     Raises
     ------
@@ -139,7 +146,7 @@ def edfi_date(text: str) -> datetime:
     value = text.strip()
     if not _DATE.match(value):
         raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
-    return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    return date.fromisoformat(value)
 
 
 def _slug(text: str) -> str:
@@ -403,11 +410,14 @@ class _ProgramRef:
 
 @dataclass
 class _Reader:
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
     strict_references: bool
+    starts: MissingStarts
+    dates: LocalDates = field(default_factory=LocalDates)
+    inclusive_exit: bool = False
     result: LoadResult = field(default_factory=LoadResult)
     xml_ids: dict[str, str] = field(default_factory=dict)
     program_xml_ids: dict[str, tuple[_Ref | None, str | None]] = field(default_factory=dict)
@@ -572,7 +582,7 @@ class _Reader:
         birth = _text(rec, "BirthData", "BirthDate") or _text(rec, "BirthDate")
         if birth is not None:
             try:
-                data["birth_date"] = edfi_date(birth).date()
+                data["birth_date"] = edfi_date(birth)
             except ValueError as err:
                 self.result.problems.append(where.problem("BirthDate", str(err)))
                 return
@@ -681,20 +691,26 @@ class _Reader:
         return True
 
     def _edge(self, kind: EdgeKind, data: dict[str, Any], where: _Where) -> None:
-        data.setdefault("valid_from", self.default_valid_from)
+        if data.get("valid_from") is None:
+            start = self.starts.start(None, where.file, where.line, str(kind), data["id"])
+            if start is None:
+                return
+            data["valid_from"] = start
         data["recorded_at"] = self.recorded_at
         data["source"] = f"{self.source}:{where.file}"
         if edge_or_problem(self.result, kind, data, where.file, where.line, where.path) is not None:
             self.result.origin[data["id"]] = (where.file, where.line)
 
-    def _date(self, text: str | None, where: _Where, date_field: str) -> datetime | None:
+    def _date(self, text: str | None, where: _Where, date_field: str, *, end: bool = False) -> datetime | None:
+        """A begin date as local 00:00 of its day; an exit/end date per `inclusive_exit` (docs/dates.md)."""
         if text is None:
             return None
         try:
-            return edfi_date(text)
+            day = edfi_date(text)
         except ValueError as err:
             self.result.problems.append(where.problem(date_field, str(err)))
             raise
+        return self.dates.end(day, inclusive=self.inclusive_exit) if end else self.dates.start(day)
 
     def _bool(self, text: str | None, where: _Where, bool_field: str) -> bool | None:
         if text is None:
@@ -729,6 +745,13 @@ class _Reader:
         self._emit_guardians()
         self._emit_employment()
         self._report_unmapped()
+        self.starts.report(self.result, "Ed-Fi dates no PART_OF, OFFERS or GUARDIAN_OF")
+        if not self.result.problems:
+            first = next((n.id for n in self.result.nodes if n.kind is NodeKind.STUDENT), "")
+            file = self.result.origin.get(first, ("Student.xml", None))[0]
+            warn_students_without_guardians(
+                self.result, file, "StudentParentAssociation / StudentContactAssociation (InterchangeStudentParent)"
+            )
         return self.result
 
     def _emit_part_of(self) -> None:
@@ -780,7 +803,7 @@ class _Reader:
                 continue
             try:
                 valid_from = self._date(a.entry, a.where, "EntryDate")
-                valid_to = self._date(a.exit, a.where, "ExitWithdrawDate")
+                valid_to = self._date(a.exit, a.where, "ExitWithdrawDate", end=True)
             except ValueError:
                 continue
             if not ok:
@@ -848,7 +871,7 @@ class _Reader:
                 continue
             try:
                 valid_from = self._date(e.begin, e.where, e.begin_field)
-                valid_to = self._date(e.end, e.where, "EndDate")
+                valid_to = self._date(e.end, e.where, "EndDate", end=True)
             except ValueError:
                 continue
             if not ok:
@@ -882,11 +905,13 @@ class _Reader:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "edfi",
     include_names: bool = False,
     strict_references: bool = True,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    inclusive_exit_date: bool = False,
 ) -> LoadResult:
     """Read Ed-Fi XML interchange files into canonical records.
 
@@ -910,29 +935,46 @@ def read(
         True: a reference to a student, school, contact, staff member or organisation not
         read from `paths` is a Problem. False: it is a warning and the edge is kept, for
         loading on top of a store that already holds those nodes (e.g. from OneRoster).
+    time_zone : str
+        The partnership's IANA zone: every date names a calendar day there (docs/dates.md).
+    inclusive_exit_date : bool
+        *policy*: ExitWithdrawDate and EndDate are the last day at the school or job (the
+        edge ends at local 00:00 of the next day). Default False: they are the first day
+        away (the edge ends at local 00:00 of that day), so a same-day exit and entry
+        moves the student at local midnight.
 
     Returns
     -------
     LoadResult
         Nodes, then edges; Problems (file, line of the record's start tag, field,
         message, element path) and warnings (unmapped elements, unmodelled relations).
-        Dates become midnight UTC of the day named (docs/loaders/edfi.md).
+        A begin date becomes local 00:00 of its day in `time_zone` (docs/loaders/edfi.md).
 
     Raises
     ------
     NaiveDatetimeError
         `default_valid_from` or `recorded_at` is naive.
+    InvalidTime
+        Unknown `time_zone`.
     """
     reader = _Reader(
-        default_valid_from=ensure_aware(default_valid_from),
+        default_valid_from=None if default_valid_from is None else ensure_aware(default_valid_from),
+        starts=MissingStarts(None if default_valid_from is None else ensure_aware(default_valid_from)),
         recorded_at=None if recorded_at is None else ensure_aware(recorded_at),
         source=source,
         include_names=include_names,
         strict_references=strict_references,
+        dates=LocalDates(time_zone),
+        inclusive_exit=inclusive_exit_date,
     )
     for path in paths:
         path = Path(path)
         # A directory stands for the interchange files in it (as the other loaders accept).
-        for file in sorted(path.glob("*.xml")) if path.is_dir() else [path]:
+        files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            reader.result.problems.append(
+                files_found(path, "*.xml", "Ed-Fi is read from XML interchange files (InterchangeStudent, ...).")
+            )
+        for file in files:
             reader.read_file(file)
     return reader.finish()

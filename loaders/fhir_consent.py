@@ -16,14 +16,14 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
-from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, loads_json, node_or_problem
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
+from loaders.base import LoadResult, MissingStarts, edge_or_problem, files_found, loads_json, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
 
@@ -110,14 +110,15 @@ class _TimeError(ValueError):
     """An unparsable or naive FHIR date/dateTime."""
 
 
-def parse_fhir_time(text: str) -> tuple[datetime, datetime, bool]:
+def parse_fhir_time(text: str, dates: LocalDates | None = None) -> tuple[datetime, datetime, bool]:
     """Parse a FHIR date or dateTime into ``(start, end, date_only)``.
 
     ``start`` is the first instant the value denotes and ``end`` the first instant
     after it at the value's precision (FHIR Period.end includes everything matching
-    its precision: ``2015-02-01`` as an end means up to ``2015-02-02T00:00Z``
-    exclusive). A value without a time (``2015``, ``2015-11``, ``2015-11-18``) is taken
-    in UTC and ``date_only`` is True.
+    its precision: ``2015-02-01`` as an end means up to local 00:00 of 2015-02-02,
+    exclusive). A value without a time (``2015``, ``2015-11``, ``2015-11-18``) names
+    calendar days in the partnership's zone (`dates`; default America/Denver,
+    docs/dates.md) and ``date_only`` is True.
 
     Returns
     -------
@@ -135,14 +136,15 @@ def parse_fhir_time(text: str) -> tuple[datetime, datetime, bool]:
     try:
         y, mo, d = int(m["y"]), int(m["m"] or 1), int(m["d"] or 1)
         if m["H"] is None:
-            start = datetime(y, mo, d, tzinfo=UTC)
+            local = dates if dates is not None else LocalDates()
+            first = date(y, mo, d)
             if m["d"]:
-                end = start + timedelta(days=1)
+                after = first + timedelta(days=1)
             elif m["m"]:
-                end = datetime(y + mo // 12, mo % 12 + 1, 1, tzinfo=UTC)
+                after = date(y + mo // 12, mo % 12 + 1, 1)
             else:
-                end = datetime(y + 1, 1, 1, tzinfo=UTC)
-            return start, end, True
+                after = date(y + 1, 1, 1)
+            return local.start(first), local.start(after), True
         if m["tz"] is None:
             raise _TimeError(f"naive time {text!r}: a dateTime with a time needs an offset (e.g. 'Z')")
         frac = m["f"] or ""
@@ -187,17 +189,38 @@ class _Rule:
 @dataclass(slots=True)
 class _Ctx:
     result: LoadResult
-    default_valid_from: datetime
+    default_valid_from: datetime | None
     recorded_at: datetime | None
     source: str
     include_names: bool
     id_map: Mapping[str, str]
     purpose_map: Mapping[str, str]
     category_map: Mapping[str, str]
+    dates: LocalDates = field(default_factory=LocalDates)
+    starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
+    strict: bool = False
+    unmapped: dict[tuple[str, str], tuple[str, int | None, str, set[str]]] = field(default_factory=dict)
     index: dict[str, _Res] = field(default_factory=dict)  # "Type/id" -> resource
     full_urls: dict[str, str] = field(default_factory=dict)  # Bundle fullUrl -> "Type/id"
     signature: dict[str, str] = field(default_factory=dict)  # Consent id -> signature_method
     edge_ids: set[str] = field(default_factory=set)
+
+    def unmapped_code(self, what: str, key: str, r: _Res, fld: str, msg: str, path: str) -> None:
+        """A code or reference with no mapping: warned where it is, summed up once in `report_unmapped`."""
+        self.warn(r, fld, msg, path)
+        self.unmapped.setdefault((what, key), (r.file, r.line, fld, set()))[3].add(str(r.body.get("id")))
+
+    def report_unmapped(self) -> None:
+        """One line per unmapped code or reference: count and the consents it left incomplete.
+
+        With `strict` these are Problems (the load is refused); otherwise warnings.
+        """
+        for (what, key), (file, line, fld, ids) in sorted(self.unmapped.items()):
+            shown = ", ".join(sorted(ids)[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            msg = (f"unmapped {what} {key}: {len(ids)} consent(s) left without it ({shown}); "
+                   "map it with --map (kind,source,target)")
+            (self.result.problems if self.strict else self.result.warnings).append(Problem(file, line, fld, msg, value=key))
+        self.unmapped.clear()
 
     def warn(self, r: _Res, fld: str | None, msg: str, path: str | None = None) -> None:
         self.result.warnings.append(Problem(r.file, r.line, fld, msg, path or r.path))
@@ -206,11 +229,21 @@ class _Ctx:
         self.result.problems.append(Problem(r.file, r.line, fld, msg, path or r.path))
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
+_XML_HINT: Final = (
+    "FHIR XML is not read: convert it to FHIR JSON (the same resource; any FHIR library or HL7's validator "
+    "converts between the two) and load the .json file."
+)
+
+
+def _expand(paths: Sequence[Path], result: LoadResult) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson")))
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson"))
+            if not files:
+                xml = any(q.suffix.lower() == ".xml" for q in p.iterdir())
+                result.problems.append(files_found(p, "*.json or *.ndjson", _XML_HINT if xml else "FHIR is read from JSON or NDJSON."))
+            out.extend(files)
         else:
             out.append(p)
     return out
@@ -222,6 +255,9 @@ def _load_file(path: Path, result: LoadResult) -> Iterator[tuple[Any, int | None
         raw = path.read_bytes()
     except OSError as err:
         result.problems.append(Problem(path.name, None, None, f"cannot read file: {err.strerror or err}"))
+        return
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        result.problems.append(Problem(path.name, 1, None, "XML, not JSON. " + _XML_HINT))
         return
     try:
         text = raw.decode("utf-8-sig")
@@ -298,7 +334,7 @@ def _node_id(key: str, ctx: _Ctx) -> str | None:
 def _referenced(key: str, r: _Res, fld: str, ctx: _Ctx, path: str) -> None:
     rtype = key.partition("/")[0]
     if rtype != "Patient" and key not in ctx.id_map and key not in ctx.index:
-        ctx.warn(r, fld, f"{key} is not in the input: {_node_id(key, ctx)} must already be in the store", path)
+        ctx.unmapped_code("reference", key, r, fld, f"{key} is not in the input: {_node_id(key, ctx)} must already be in the store", path)
 
 
 # ---------------------------------------------------------------------------- codes
@@ -328,7 +364,8 @@ def _purposes(obj: Mapping[str, Any], r: _Res, path: str, ctx: _Ctx) -> frozense
         if mapped is None and system in _PURPOSE_SYSTEMS:
             mapped = PURPOSE_CODES.get(code)
         if mapped is None:
-            ctx.warn(r, "provision.purpose", f"purpose {system}|{code} has no purpose code of ours: not mapped", path)
+            ctx.unmapped_code("purpose", f"{system}|{code}", r, "provision.purpose",
+                              f"purpose {system}|{code} has no purpose code of ours: not mapped", path)
         else:
             out.add(mapped)
     return frozenset(out)
@@ -347,7 +384,7 @@ def _categories(obj: Mapping[str, Any], r: _Res, path: str, ctx: _Ctx) -> frozen
             if mapped is None and system == OUR_CATEGORY_SYSTEM:
                 mapped = code
             if mapped is None:
-                ctx.warn(r, f"provision.{fld}", f"{key} is not a data category of ours: not mapped", path)
+                ctx.unmapped_code("category", key, r, f"provision.{fld}", f"{key} is not a data category of ours: not mapped", path)
             else:
                 out.add(mapped)
     return frozenset(out)
@@ -376,12 +413,13 @@ def _time(value: Any, r: _Res, fld: str, path: str, ctx: _Ctx, *, end: bool = Fa
     if value is None:
         return None
     try:
-        start, stop, date_only = parse_fhir_time(str(value))
+        start, stop, date_only = parse_fhir_time(str(value), ctx.dates)
     except ValueError as err:
         ctx.problem(r, fld, str(err), path)
         return False
     if date_only:
-        rule = "the end of that day/month/year (exclusive, UTC)" if end else "00:00 UTC"
+        zone_name = ctx.dates.time_zone
+        rule = f"the end of that day/month/year (local 00:00 after it, {zone_name})" if end else f"local 00:00 ({zone_name})"
         ctx.warn(r, fld, f"{value!r} has no time of day: taken as {rule}", path)
     return stop if end else start
 
@@ -480,7 +518,9 @@ def _emit(
             # The document's terms hold from signing (or its effective date, if earlier);
             # decide() judges effective/expired from the node, not from these edges.
             known = [t for t in (doc.signed_at, eff) if t is not None]
-            vf = min(known) if known else ctx.default_valid_from
+            vf = ctx.starts.start(min(known) if known else None, r.file, r.line, "Consent", node_id)
+            if vf is None:
+                return
             _edge(ctx, EdgeKind.ABOUT, node_id, doc.student, vf, r, rule.path)
             for s in doc.signers:
                 _edge(ctx, EdgeKind.GIVEN_BY, node_id, s, vf, r, rule.path)
@@ -583,13 +623,15 @@ def _name(body: Mapping[str, Any]) -> str:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "fhir",
     include_names: bool = False,
     id_map: Mapping[str, str] | None = None,
     purpose_map: Mapping[str, str] | None = None,
     category_map: Mapping[str, str] | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    strict: bool = False,
 ) -> LoadResult:
     """Read FHIR Consent resources (and the resources they name) into canonical records.
 
@@ -615,6 +657,13 @@ def read(
     purpose_map, category_map : Mapping[str, str], optional
         Extra ``"system|code"`` (or bare ``"code"``) -> our purpose / category code,
         consulted before the built-in `PURPOSE_CODES` / `CATEGORY_CODES`.
+    time_zone : str
+        The partnership's IANA zone: a date without a time (``2026-06-30``) names a
+        calendar day there; ``Period.end`` is inclusive (docs/dates.md).
+    strict : bool
+        Unmapped purposes, categories and references not in the input are Problems
+        (the load is refused) instead of warnings. Either way each is summed up once:
+        the code, how many consents it left incomplete, which.
 
     Returns
     -------
@@ -631,13 +680,17 @@ def read(
     ------
     NaiveDatetimeError
         `default_valid_from` or `recorded_at` is naive.
+    InvalidTime
+        Unknown `time_zone`.
     """
+    start = None if default_valid_from is None else ensure_aware(default_valid_from)
     ctx = _Ctx(
-        LoadResult(), ensure_aware(default_valid_from), None if recorded_at is None else ensure_aware(recorded_at),
+        LoadResult(), start, None if recorded_at is None else ensure_aware(recorded_at),
         source, include_names, dict(id_map or {}), dict(purpose_map or {}), dict(category_map or {}),
+        LocalDates(time_zone), MissingStarts(start), strict,
     )
     resources: list[_Res] = []
-    for path in _expand(paths):
+    for path in _expand(paths, ctx.result):
         for doc, line in _load_file(path, ctx.result):
             resources.extend(_resources(doc, path.name, line, "", ctx))
     for r in resources:
@@ -670,5 +723,7 @@ def read(
             ctx.warn(r, None, f"{key}: students come from a roster; the Patient resource is not loaded")
         elif rtype != "Provenance":
             ctx.warn(r, None, f"{key}: a {rtype} is not held")
+    ctx.starts.report(ctx.result, "neither dateTime nor provision.period.start")
+    ctx.report_unmapped()
     # Dependency order: nodes first, then edges (already separate lists).
     return ctx.result

@@ -34,7 +34,8 @@ from typing import Any, Final, Literal
 from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, edge_or_problem, loads_json, node_or_problem
+from loaders.base import LoadResult, MissingStarts, edge_or_problem, loads_json, node_or_problem
+from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
 
@@ -103,9 +104,10 @@ class _Ctx:
     """One read: settings plus what has been emitted (records are deduplicated by id)."""
 
     result: LoadResult
-    valid_from: datetime
+    valid_from: datetime | None
     recorded_at: datetime | None
     source: str
+    starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
     node_ids: dict[str, str] = field(default_factory=dict)  # id -> name
     edge_ids: set[str] = field(default_factory=set)
 
@@ -125,8 +127,11 @@ class _Ctx:
         edge_id = f"{kind.value.lower()}:{from_id}:{to_id}"
         if edge_id in self.edge_ids:
             return
+        start = self.starts.start(None, file, line, str(kind), edge_id)
+        if start is None:
+            return
         data: dict[str, Any] = {
-            "id": edge_id, "from_id": from_id, "to_id": to_id, "valid_from": self.valid_from,
+            "id": edge_id, "from_id": from_id, "to_id": to_id, "valid_from": start,
             "recorded_at": self.recorded_at, "source": f"{self.source}:{file}",
         }
         if edge_or_problem(self.result, kind, data, file, line, path) is not None:
@@ -183,8 +188,10 @@ def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[
     header = [h.strip() for h in header]
     missing = sorted(required - set(header))
     if missing:
+        found = [f"{m} (found {alt})" for m in missing if (alt := near_miss(m, header)) is not None]
+        near = f"; near misses: {', '.join(found)} (names are case-sensitive)" if found else ""
         result.problems.append(
-            Problem(name, 1, ",".join(missing), f"missing required column(s) {', '.join(missing)}; header is {header!r}")
+            Problem(name, 1, ",".join(missing), f"missing required column(s) {', '.join(missing)}; header is {header!r}{near}")
         )
         return None
     rows: list[_Row] = []
@@ -517,11 +524,12 @@ def _check_datapackage(path: Path, ctx: _Ctx) -> None:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "hsds",
     include_names: bool = False,
     layout: Layout | None = None,
+    time_zone: str | None = None,
 ) -> LoadResult:
     """Read HSDS files (3.0 CSV/JSON or Ohana CSV) into Partner, Program and Community records.
 
@@ -545,6 +553,9 @@ def read(
         names, and organisation, service and community names are always kept.
     layout : {"3.0", "ohana"}, optional
         Force the layout; by default `detect_layout` decides.
+    time_zone : str, optional
+        Accepted for the common loader signature; no HSDS field read here is a date
+        (``program.start_date`` ... are not read; docs/dates.md).
 
     Returns
     -------
@@ -560,9 +571,9 @@ def read(
         `default_valid_from` or `recorded_at` is naive.
     """
     del include_names
-    valid_from = ensure_aware(default_valid_from)
+    valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     rec = None if recorded_at is None else ensure_aware(recorded_at)
-    ctx = _Ctx(LoadResult(), valid_from, rec, source)
+    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from))
     files = _expand(paths)
     chosen = layout or detect_layout(paths)
     if chosen is None:
@@ -581,6 +592,10 @@ def read(
             tables[p.name] = p
         elif p.name in _NOT_HELD:
             ctx.result.warnings.append(Problem(p.name, None, None, "not read: this table is never held"))
+        elif (alt := near_miss(p.name, [*REQUIRED_V3, *REQUIRED_OHANA, "programs.csv"])) is not None:
+            ctx.result.problems.append(
+                Problem(p.name, None, None, f"file name {p.name} is not {alt} (names are case-sensitive): rename it", value=p.name)
+            )
         else:
             ctx.result.warnings.append(Problem(p.name, None, None, "not an HSDS table this loader reads"))
     if chosen == "ohana":
@@ -589,5 +604,6 @@ def read(
         _read_v3_csv(tables, ctx)
         for p in json_files:
             _read_json(p, ctx)
+    ctx.starts.report(ctx.result, "HSDS has no begin dates")
     # Dependency order for the importer: nodes are already first; keep edges after them.
     return ctx.result

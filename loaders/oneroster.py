@@ -19,13 +19,12 @@ shared with `loaders.sds`.
 from __future__ import annotations
 
 import csv
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
@@ -45,9 +44,16 @@ from graph.model import (
     School,
     Student,
 )
-from graph.timeutil import ensure_aware
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from graph.trusted import bulk_allocation, constructor
-from loaders.base import LoadResult, problems_from_validation
+from loaders.base import (
+    LoadResult,
+    MissingStarts,
+    consequence_problems,
+    problems_from_validation,
+    warn_students_without_guardians,
+)
+from loaders.columns import ONEROSTER, Columns, near_miss
 
 __all__ = [
     "GUARDIAN_ROLES",
@@ -132,6 +138,7 @@ def read_table(
     *,
     must_exist: bool = True,
     dropped: Iterable[str] = (),
+    columns: Columns | None = None,
 ) -> Iterator[Row]:
     """Stream the data rows of one CSV file; bad rows become Problems in `result`.
 
@@ -149,6 +156,12 @@ def read_table(
     dropped : Iterable[str]
         Columns present in the source that are deliberately not kept; one warning per
         file names those found (so an operator sees what was dropped).
+    columns : Columns, optional
+        The columns the format defines for this file (`loaders.columns`). A required or
+        relationship-bearing column present only under another case or a near-miss
+        spelling is a Problem naming both (``required column agentSourcedIds is missing
+        (found agentSourcedId)``) and no row is yielded; columns the format does not
+        define are listed in one warning.
 
     Yields
     ------
@@ -159,7 +172,8 @@ def read_table(
     name = path.name
     if not path.is_file():
         if must_exist:
-            result.problems.append(Problem(name, None, None, "file not found"))
+            result.problems.append(Problem(name, None, None, "file not found" + _found_instead(path, columns)))
+            result.refused_files.add(name)
         return
     with path.open("rb") as fb:
         reader = csv.reader(_lines(fb, name, result))
@@ -167,9 +181,11 @@ def read_table(
             header = next(reader, None)
         except csv.Error as err:
             result.problems.append(Problem(name, 1, None, f"unreadable header: {err}"))
+            result.refused_files.add(name)
             return
         if not header or not any(h.strip() for h in header):
             result.problems.append(Problem(name, 1, None, "empty file: no header row"))
+            result.refused_files.add(name)
             return
         cols: dict[str, int] = {}
         for i, h in enumerate(header):
@@ -177,14 +193,32 @@ def read_table(
             if h in cols:
                 result.problems.append(Problem(name, 1, h, "column appears twice in the header"))
             cols.setdefault(h, i)
-        missing = [c for c in required if c not in cols]
-        if missing:
-            for c in missing:
-                result.problems.append(Problem(name, 1, c, f"required column {c!r} is missing from the header"))
+        dropped = frozenset(dropped)
+        defined = set(required) | dropped | (columns.known | columns.relations if columns is not None else set())
+        stray = [h for h in cols if h and h not in defined]
+        refused = False
+        for c in required:
+            if c not in cols:
+                alt = near_miss(c, stray)
+                message = f"required column {c} is missing (found {alt})" if alt else f"required column {c!r} is missing from the header"
+                result.problems.append(Problem(name, 1, c, message, value=alt))
+                refused = True
+        for c in sorted(columns.relations - cols.keys()) if columns is not None else ():
+            alt = near_miss(c, stray)
+            if alt is not None:
+                result.problems.append(
+                    Problem(name, 1, c, f"column {c} is missing (found {alt}); it carries relationships or dates "
+                                        "that are kept: rename the column (names are case-sensitive)", value=alt)
+                )
+                refused = True
+        if refused:
+            result.refused_files.add(name)
             return
         found = sorted(c for c in dropped if c in cols)
         if found:
             result.warnings.append(Problem(name, 1, None, "columns not kept (never held): " + ", ".join(found)))
+        if columns is not None and stray:
+            result.warnings.append(Problem(name, 1, None, "unknown columns, not read: " + ", ".join(stray)))
         width = len(header)
         prev = 1
         while True:
@@ -212,6 +246,36 @@ def read_table(
                 result.warnings.append(Problem(name, line, None, f"row has {len(values)} fields, header {width}; extra fields ignored"))
             result.rows_read += 1
             yield Row(line, values, cols)
+
+
+def _found_instead(path: Path, columns: Columns | None) -> str:
+    """`` (found Users.csv)`` when a file of another case or a near-miss name sits beside the missing one."""
+    if not path.parent.is_dir():
+        return ""
+    alt = near_miss(path.name, (p.name for p in path.parent.iterdir() if p.is_file()))
+    return f" (found {alt}; names are case-sensitive)" if alt else ""
+
+
+def check_file_names(files: Mapping[str, Path], read: Iterable[str], not_read: Iterable[str], result: LoadResult) -> None:
+    """Files of a package whose name is a near miss of one the loader reads are Problems; others a warning.
+
+    ``Users.csv`` beside no ``users.csv`` would otherwise be skipped silently, with every
+    relationship it carries (names are case-sensitive in OneRoster and SDS).
+    """
+    read, known = frozenset(read), frozenset(read) | frozenset(not_read)
+    unknown: list[str] = []
+    for name in files:
+        if name in known:
+            continue
+        alt = near_miss(name, (r for r in read if r not in files))
+        if alt is not None:
+            message = f"file name {name} is not {alt} (names are case-sensitive): rename it"
+            result.problems.append(Problem(name, None, None, message, value=name))
+            result.refused_files.add(alt)
+        else:
+            unknown.append(name)
+    if unknown:
+        result.warnings.append(Problem(unknown[0], None, None, "files not read (not part of the format): " + ", ".join(unknown)))
 
 
 def package_files(paths: Sequence[Path]) -> list[dict[str, Path]]:
@@ -284,14 +348,46 @@ yields the Problem. Tests compare every record with its validated twin."""
 
 @dataclass(slots=True)
 class _Span:
-    """ATTENDS evidence for one (student, school): the widest dated span seen."""
+    """ATTENDS evidence for one (student, school): its first dated period, then any others.
+
+    A period is ``(begin, end)`` with ``end`` exclusive and None for open. Periods stay
+    separate unless they overlap or touch (issue 11: a gap is a gap); ``more`` is only
+    allocated for the rare student with several.
+    """
 
     begin: date | None
     end: date | None
-    open_end: bool
     dated: bool
     file: str
     line: int
+    more: list[tuple[date | None, date | None]] | None = None
+
+    def periods(self) -> list[tuple[date | None, date | None]]:
+        """The periods merged where they overlap or touch, in order of begin (None first)."""
+        spans = [(self.begin, self.end), *(self.more or ())]
+        if len(spans) == 1:
+            return spans
+        spans.sort(key=lambda p: p[0] or date.min)
+        out: list[tuple[date | None, date | None]] = [spans[0]]
+        for begin, end in spans[1:]:
+            last_begin, last_end = out[-1]
+            if last_end is None or (begin or date.min) <= last_end:
+                out[-1] = (last_begin, None if last_end is None or end is None else max(last_end, end))
+            else:
+                out.append((begin, end))
+        return out
+
+
+# The files whose rows define what a reference expects (users.csv, and SDS roles.csv for a user's kind).
+_USERS: Final = frozenset({"users.csv", "roles.csv", "relationships.csv"})
+_DEFINED_IN: Final[Mapping[str, frozenset[str]]] = {
+    "a student": _USERS,
+    "a guardian": _USERS,
+    "a user": _USERS,
+    "a user in users.csv": _USERS,
+    "a school": frozenset({"orgs.csv"}),
+    "an org in orgs.csv": frozenset({"orgs.csv"}),
+}
 
 
 class RosterBuilder:
@@ -324,24 +420,25 @@ class RosterBuilder:
     def __init__(
         self,
         *,
-        default_valid_from: datetime,
+        default_valid_from: datetime | None,
         recorded_at: datetime | None,
         source: str,
         include_names: bool,
-        time_zone: str = "UTC",
+        time_zone: str = DEFAULT_TIME_ZONE,
         id_tag: str = "oneroster",
     ) -> None:
         self.result = LoadResult()
         self.id_tag = id_tag
-        self.default_valid_from = ensure_aware(default_valid_from)
+        self.guardians_in = "relationships.csv" if id_tag == "sds" else "users.csv agentSourcedIds"
+        self.default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
+        self.starts = MissingStarts(self.default_valid_from)
         self.recorded_at = None if recorded_at is None else ensure_aware(recorded_at)
         self.source = source
         self.include_names = include_names
-        try:
-            self._zone = ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise InvalidTime(f"unknown time zone {time_zone!r}") from err
-        self._midnight = lru_cache(maxsize=4096)(self._midnight_uncached)
+        # OneRoster dates are calendar days in the partnership's zone (docs/dates.md): beginDate
+        # is inclusive (local 00:00 of it), endDate exclusive (local 00:00 of it too).
+        self.dates = LocalDates(time_zone)
+        self._midnight = self.dates.start
         # One namespace: every node id -> its index in result.nodes.
         self._index: dict[str, int] = {}
         self._modified: dict[str, datetime] = {}
@@ -356,12 +453,35 @@ class RosterBuilder:
         self._unmapped_orgs: set[str] = set()
         # Ids of rows skipped as tobedeleted: references to them are dropped quietly, not broken.
         self.deleted: set[str] = set()
+        # Where each node of result.nodes was read (compact: rosters run to millions of rows).
+        self._files: list[str] = []
+        self._node_file: array[int] = array("H")
+        self._node_line: array[int] = array("L")
+        self._dups: dict[str, tuple[str, list[tuple[str, int]]]] = {}
+        # References that may only be missing because a file was refused: (file, field, what) -> [(line, id)].
+        self._consequences: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        self._rejected_refs: dict[str, list[tuple[str, int | None, str]]] = {}
 
     # -- nodes --------------------------------------------------------------------
 
     def begin_package(self) -> None:
         """Mark the start of a new package: a sourcedId repeated within it is a duplicate."""
         self._package_start = len(self.result.nodes)
+
+    def _file_no(self, file: str) -> int:
+        if not self._files or self._files[-1] != file:
+            if file not in self._files:
+                self._files.append(file)
+            return self._files.index(file)
+        return len(self._files) - 1
+
+    def _report_duplicates(self) -> None:
+        for node_id, (field_name, places) in self._dups.items():
+            where = ", ".join(f"{f}:{n}" for f, n in places)
+            self.result.problems.append(
+                Problem(places[1][0], places[1][1], field_name, f"duplicate sourcedId {node_id!r}: on {len(places)} lines ({where})")
+            )
+        self._dups.clear()
 
     def kind_of(self, node_id: str) -> NodeKind | None:
         """The kind of a node added so far, or None."""
@@ -376,11 +496,14 @@ class RosterBuilder:
         except ValidationError as err:
             for p in problems_from_validation(err, file, line):
                 self.result.problems.append(Problem(p.file, p.line, field_name if p.field == "id" else p.field, p.message))
+            self.result.rejected.setdefault(node_id, (file, line))
             return False
         i = self._index.get(node_id)
         if i is None:
             self._index[node_id] = len(self.result.nodes)
             self.result.nodes.append(node)
+            self._node_file.append(self._file_no(file))
+            self._node_line.append(line)
             if modified is not None:
                 self._modified[node_id] = modified
             return True
@@ -391,12 +514,17 @@ class RosterBuilder:
             )
             return False
         if i >= self._package_start:
-            self.result.problems.append(Problem(file, line, field_name, f"duplicate sourcedId {node_id!r}"))
+            # Reported once per id in `finish`, naming every line it is on.
+            seen = self._dups.get(node_id)
+            if seen is None:
+                seen = self._dups[node_id] = (field_name, [(self._files[self._node_file[i]], self._node_line[i])])
+            seen[1].append((file, line))
             return False
         # A later package updates an earlier one only when its row is newer (dateLastModified).
         before = self._modified.get(node_id)
         if modified is not None and (before is None or modified > before):
             self.result.nodes[i] = node
+            self._node_file[i], self._node_line[i] = self._file_no(file), line
             self._modified[node_id] = modified
             return True
         self.result.warnings.append(
@@ -483,29 +611,23 @@ class RosterBuilder:
         dated: bool = False,
     ) -> None:
         """Evidence that a student attends an org. Dated evidence (enrolments, roles) wins over undated
-        (orgSourcedIds); among dated evidence the span is the earliest begin to the latest end
-        (open if any is open-ended)."""
+        (orgSourcedIds); dated periods are kept apart unless they overlap or touch (a gap between two
+        enrolments is a gap, not attendance)."""
         key = (student_id, school_id)
         span = self._attends.get(key)
         if span is None:
-            self._attends[key] = _Span(begin, end, end is None, dated, file, line)
+            self._attends[key] = _Span(begin, end, dated, file, line)
             return
         if dated and not span.dated:
-            span.begin, span.end, span.open_end, span.dated, span.file, span.line = begin, end, end is None, True, file, line
+            span.begin, span.end, span.dated, span.file, span.line, span.more = begin, end, True, file, line, None
             return
         if not dated:
             return
-        if span.begin is not None and (begin is None or begin < span.begin):
-            span.begin = begin
-        if end is None:
-            span.open_end = True
-        elif span.end is None or end > span.end:
-            span.end = end
+        if span.more is None:
+            span.more = []
+        span.more.append((begin, end))
 
     # -- finish ----------------------------------------------------------------------
-
-    def _midnight_uncached(self, day: date) -> datetime:
-        return datetime(day.year, day.month, day.day, tzinfo=self._zone).astimezone(UTC)
 
     def _edge(self, make: type[Edge], file: str, line: int, **data: Any) -> None:
         # from_id/to_id are ids of nodes already added (so valid); the edge id and interval are checked here.
@@ -523,8 +645,29 @@ class RosterBuilder:
 
     def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> None:
         kind = self.kind_of(ref)
+        if kind is None and ref in self.result.rejected:
+            self._rejected_refs.setdefault(ref, []).append((file, line, field_name))
+            return
+        if kind is None and self.result.refused_files & _DEFINED_IN.get(what, frozenset()):
+            # The consequence of the file that would define it not being read: reported once, in `finish`.
+            self._consequences.setdefault((file, field_name, what), []).append((line, ref))
+            return
         found = f"is a {kind}" if kind is not None else "is not in the package"
-        self.result.problems.append(Problem(file, line, field_name, f"{ref!r} {found}; expected {what}"))
+        self.result.problems.append(Problem(file, line, field_name, f"{ref!r} {found}; expected {what}", value=ref))
+
+    def _report_consequences(self) -> None:
+        self.result.problems.extend(consequence_problems(self._rejected_refs, self.result.rejected))
+        self._rejected_refs.clear()
+        for (file, field_name, what), refs in self._consequences.items():
+            refused = ", ".join(sorted(self.result.refused_files & _DEFINED_IN[what]))
+            line = refs[0][0]
+            sample = ", ".join(f"{r!r} (line {n})" for n, r in refs[:5]) + (f" and {len(refs) - 5} more" if len(refs) > 5 else "")
+            self.result.problems.append(
+                Problem(file, line, field_name,
+                        f"{len(refs)} reference(s) to {what} not found: {sample}; a consequence of {refused} not being read "
+                        "(the problem above): fix that first")
+            )
+        self._consequences.clear()
 
     def finish(self) -> LoadResult:
         """Resolve references and emit the edges; return the result (nodes, then edges).
@@ -536,15 +679,10 @@ class RosterBuilder:
         for school, parent, file, line in self._parents:
             kind = self.kind_of(parent)
             if kind is N.DISTRICT:
-                self._edge(
-                    PartOf,
-                    file,
-                    line,
-                    id=f"part_of:{school}:{parent}",
-                    from_id=school,
-                    to_id=parent,
-                    valid_from=self.default_valid_from,
-                )
+                edge_id = f"part_of:{school}:{parent}"
+                start = self.starts.start(self._modified.get(school), file, line, "PART_OF", edge_id)
+                if start is not None:
+                    self._edge(PartOf, file, line, id=edge_id, from_id=school, to_id=parent, valid_from=start)
             elif kind is None and parent in skip:
                 continue
             elif kind is None and parent not in self._unmapped_orgs:
@@ -562,18 +700,25 @@ class RosterBuilder:
                 if okind is None and school not in self._unmapped_orgs:
                     self._ref_problem(span.file, span.line, "orgSourcedId", school, "a school")
                 continue  # a district or an unmapped org type: no ATTENDS
-            start = self.default_valid_from if span.begin is None else self._midnight(span.begin)
-            stop = None if span.open_end or span.end is None else self._midnight(span.end)
-            self._edge(
-                Attends,
-                span.file,
-                span.line,
-                id=f"attends:{student}:{school}",
-                from_id=student,
-                to_id=school,
-                valid_from=start,
-                valid_to=stop,
-            )
+            for n, (begin, end) in enumerate(span.periods()):
+                # The first period keeps the plain id (stable across loads); later ones carry their begin date.
+                edge_id = f"attends:{student}:{school}" if n == 0 else f"attends:{student}:{school}:{begin}"
+                stop = None if end is None else self._midnight(end)
+                own = self._modified.get(student) if begin is None else self._midnight(begin)
+                start = self.starts.start(own if stop is None or own is None or own <= stop else None,
+                                          span.file, span.line, "ATTENDS", edge_id)
+                if start is None:
+                    continue
+                self._edge(
+                    Attends,
+                    span.file,
+                    span.line,
+                    id=edge_id,
+                    from_id=student,
+                    to_id=school,
+                    valid_from=start,
+                    valid_to=stop,
+                )
         del self._attends
         self._parents.clear()
         emitted: set[str] = set()
@@ -596,7 +741,7 @@ class RosterBuilder:
                 continue
             guardian, student = (a, b) if ka is N.GUARDIAN else (b, a)
             rel = self._guardian_role.get(guardian, GuardianRelationship.PARENT)
-            self._guardian_of(emitted, guardian, student, rel, file, line)
+            self._guardian_of(emitted, guardian, student, rel, file, line, stated_by=a)
         self._agents.clear()
         for student, guardian, rel, file, line in self._guardian_links:
             ks, kg = self.kind_of(student), self.kind_of(guardian)
@@ -611,15 +756,26 @@ class RosterBuilder:
         for user, file, line, field_name in self._user_refs:
             if user not in self._index and user not in skip:
                 self._ref_problem(file, line, field_name, user, "a user")
+        self._report_duplicates()
+        self._report_consequences()
+        self.starts.report(self.result, "no beginDate, and no dateLastModified on the row that states it")
+        if not self.result.problems:
+            warn_students_without_guardians(self.result, "users.csv", self.guardians_in)
         return self.result
 
-    def _guardian_of(self, emitted: set[str], guardian: str, student: str, rel: GuardianRelationship, file: str, line: int) -> None:
+    def _guardian_of(
+        self, emitted: set[str], guardian: str, student: str, rel: GuardianRelationship, file: str, line: int, stated_by: str = ""
+    ) -> None:
         # Tagged with the format: the same pair from Ed-Fi (`guardian_of:<g>:<s>`) states verified rights, and the
         # importer's merge would let this roster's `unverified` overwrite them (docs/identity.md).
         edge_id = f"guardian_of:{self.id_tag}:{guardian}:{student}"
         if edge_id in emitted:
             return
         emitted.add(edge_id)
+        # The link holds from when the row stating it says so (its dateLastModified), else the explicit start.
+        start = self.starts.start(self._modified.get(stated_by), file, line, "GUARDIAN_OF", edge_id)
+        if start is None:
+            return
         # ferpa_rights is always unverified: a roster link carries no custody meaning (DOMAIN.md).
         self._edge(
             GuardianOf,
@@ -628,7 +784,7 @@ class RosterBuilder:
             id=edge_id,
             from_id=guardian,
             to_id=student,
-            valid_from=self.default_valid_from,
+            valid_from=start,
             relationship=rel,
             ferpa_rights=FerpaRights.UNVERIFIED,
         )
@@ -647,6 +803,30 @@ class RosterBuilder:
 _ORG_KINDS: Final[Mapping[str, NodeKind]] = {"district": NodeKind.DISTRICT, "school": NodeKind.SCHOOL}
 _VERSIONS: Final = frozenset({"1.0", "1.1", "1.2"})
 _FILE_MODES: Final = frozenset({"bulk", "delta", "absent"})
+# Files of the OneRoster CSV binding this loader does not read (no warning for them).
+_ONEROSTER_NOT_READ: Final = frozenset(
+    f"{n}.csv"
+    for n in (
+        "academicSessions",
+        "categories",
+        "classes",
+        "classResources",
+        "courses",
+        "courseResources",
+        "lineItems",
+        "resources",
+        "results",
+        "lineItemLearningObjectiveIds",
+        "lineItemScoreScales",
+        "resultLearningObjectiveIds",
+        "resultScoreScales",
+        "scoreScales",
+        "userProfiles",
+        "userResources",
+        "assessmentLineItems",
+        "assessmentResults",
+    )
+)
 _USERS_DROPPED: Final = (
     "email",
     "sms",
@@ -710,7 +890,7 @@ def row_dates(
         try:
             out.append(parse_date(text))
         except ValueError:
-            result.problems.append(Problem(file, row.line, name, f"not a date (YYYY-MM-DD): {text!r}"))
+            result.problems.append(Problem(file, row.line, name, f"not a date (YYYY-MM-DD): {text!r}", value=text))
             return False, None, None
     b, e = out
     if b is not None and e is not None and e < b:
@@ -720,7 +900,11 @@ def row_dates(
 
 
 def read_orgs(
-    builder: RosterBuilder, path: Path, kinds: Mapping[str, NodeKind] = _ORG_KINDS, fold: Callable[[str], str] = str
+    builder: RosterBuilder,
+    path: Path,
+    kinds: Mapping[str, NodeKind] = _ORG_KINDS,
+    fold: Callable[[str], str] = str,
+    columns: Columns = ONEROSTER["orgs.csv"],
 ) -> dict[str, str]:
     """orgs.csv: district -> District, school -> School (+PART_OF); other types are a warning.
 
@@ -729,7 +913,7 @@ def read_orgs(
     """
     file = path.name
     types: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "name", "type")):
+    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -746,13 +930,15 @@ def read_orgs(
     return types
 
 
-def read_birth_dates(builder: RosterBuilder, path: Path, id_field: str = "sourcedId") -> dict[str, date]:
+def read_birth_dates(
+    builder: RosterBuilder, path: Path, id_field: str = "sourcedId", columns: Columns = ONEROSTER["demographics.csv"]
+) -> dict[str, date]:
     """demographics.csv -> {user sourcedId: birthDate}. Every other column is dropped unread."""
     file = path.name
     out: dict[str, date] = {}
     result = builder.result
     header_dropped = _demographic_columns(path)
-    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped):
+    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped, columns=columns):
         keep, _ = row_state(row, file, builder, id_field)
         if not keep:
             continue
@@ -780,7 +966,7 @@ def _read_manifest(path: Path, result: LoadResult) -> tuple[str | None, dict[str
     version: str | None = None
     modes: dict[str, str] = {}
     file = path.name
-    for row in read_table(path, result, ("propertyName", "value"), must_exist=False):
+    for row in read_table(path, result, ("propertyName", "value"), must_exist=False, columns=ONEROSTER["manifest.csv"]):
         prop, value = row.get("propertyName"), row.get("value")
         if prop == "oneroster.version":
             if value not in _VERSIONS:
@@ -803,7 +989,7 @@ def _primary_roles(builder: RosterBuilder, path: Path) -> dict[str, str]:
     file = path.name
     roles: dict[str, str] = {}
     rank = {"student": 3, **dict.fromkeys(STAFF_ROLES, 2), **dict.fromkeys(GUARDIAN_ROLES, 1)}
-    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId")):
+    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId"), columns=ONEROSTER["roles.csv"]):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -836,7 +1022,7 @@ def _read_users(builder: RosterBuilder, path: Path, birth_dates: Mapping[str, da
     required = ("sourcedId",) if roles is not None else ("sourcedId", "role", "orgSourcedIds")
     result = builder.result
     names = builder.include_names  # building a name that would be dropped costs a tenth of the read
-    for row in read_table(path, result, required, dropped=_USERS_DROPPED):
+    for row in read_table(path, result, required, dropped=_USERS_DROPPED, columns=ONEROSTER["users.csv"]):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -880,7 +1066,8 @@ def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
     """enrollments.csv: a student row dates ATTENDS (beginDate/endDate); others are reference-checked."""
     file = path.name
     result = builder.result
-    for row in read_table(path, result, ("userSourcedId", "schoolSourcedId", "role"), must_exist=False):
+    for row in read_table(path, result, ("userSourcedId", "schoolSourcedId", "role"), must_exist=False,
+                          columns=ONEROSTER["enrollments.csv"]):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -896,11 +1083,11 @@ def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "oneroster",
     include_names: bool = False,
-    time_zone: str = "UTC",
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LoadResult:
     """Read OneRoster 1.1 / 1.2 CSV packages into canonical records.
 
@@ -953,6 +1140,7 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     def path(name: str) -> Path:
         return files.get(name, base / name)
 
+    check_file_names(files, ONEROSTER, _ONEROSTER_NOT_READ, result)
     version: str | None = None
     modes: dict[str, str] = {}
     if "manifest.csv" in files:

@@ -19,10 +19,13 @@ from typing import Final
 
 from graph.errors import Problem
 from graph.model import GuardianRelationship, NodeKind
+from graph.timeutil import DEFAULT_TIME_ZONE
 from loaders.base import LoadResult
+from loaders.columns import SDS
 from loaders.oneroster import (
     RosterBuilder,
     bulk_allocation,
+    check_file_names,
     package_files,
     person_name,
     read_birth_dates,
@@ -88,11 +91,11 @@ def _code(text: str) -> str:
 def read(
     paths: Sequence[Path],
     *,
-    default_valid_from: datetime,
+    default_valid_from: datetime | None = None,
     recorded_at: datetime | None = None,
     source: str = "sds",
     include_names: bool = False,
-    time_zone: str = "UTC",
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> LoadResult:
     """Read SDS v2.1 CSV packages into canonical records.
 
@@ -140,10 +143,11 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     def path(name: str) -> Path:
         return files.get(name, base / name)
 
+    check_file_names(files, SDS, ("academicSessions.csv", "courses.csv", "userFlags.csv"), result)
     if "userFlags.csv" in files:
         result.warnings.append(Problem("userFlags.csv", None, None, "not read: flags (iep, 504, freeLunch) are never held"))
-    org_types = read_orgs(builder, path("orgs.csv"), _ORG_KINDS, _code)
-    birth_dates = read_birth_dates(builder, path("demographics.csv"), "userSourcedId")
+    org_types = read_orgs(builder, path("orgs.csv"), _ORG_KINDS, _code, SDS["orgs.csv"])
+    birth_dates = read_birth_dates(builder, path("demographics.csv"), "userSourcedId", SDS["demographics.csv"])
     roles, postsecondary = _read_roles(builder, path("roles.csv"), org_types)
     related = _read_relationships(builder, path("relationships.csv"))
     _read_users(builder, path("users.csv"), birth_dates, roles, postsecondary, related)
@@ -160,7 +164,7 @@ def _read_roles(builder: RosterBuilder, path: Path, org_types: Mapping[str, str]
     file = path.name
     roles: dict[str, str] = {}
     postsecondary: set[str] = set()
-    for row in read_table(path, builder.result, ("userSourcedId", "orgSourcedId", "role")):
+    for row in read_table(path, builder.result, ("userSourcedId", "orgSourcedId", "role"), columns=SDS["roles.csv"]):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -184,7 +188,10 @@ def _read_relationships(builder: RosterBuilder, path: Path) -> dict[str, Guardia
     """relationships.csv: student -> related adult links; returns {adult id: first relationship}."""
     file = path.name
     related: dict[str, GuardianRelationship] = {}
-    for row in read_table(path, builder.result, ("userSourcedId", "relationshipUserSourcedId", "relationshipRole"), must_exist=False):
+    for row in read_table(
+        path, builder.result, ("userSourcedId", "relationshipUserSourcedId", "relationshipRole"), must_exist=False,
+        columns=SDS["relationships.csv"],
+    ):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -211,7 +218,7 @@ def _read_users(
     """users.csv: the kind comes from roles.csv (student, staff) or relationships.csv (guardian)."""
     file = path.name
     result = builder.result
-    for row in read_table(path, result, ("sourcedId",), dropped=_USERS_DROPPED):
+    for row in read_table(path, result, ("sourcedId",), dropped=_USERS_DROPPED, columns=SDS["users.csv"]):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -237,7 +244,7 @@ def _read_users(
 def _class_orgs(builder: RosterBuilder, path: Path) -> dict[str, str]:
     """classes.csv -> {class sourcedId: orgSourcedId} (to place student enrolments at a school)."""
     out: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "orgSourcedId")):
+    for row in read_table(path, builder.result, ("sourcedId", "orgSourcedId"), columns=SDS["classes.csv"]):
         keep, _ = row_state(row, path.name, builder)
         if keep:
             out[row.get("sourcedId")] = row.get("orgSourcedId")
@@ -247,7 +254,7 @@ def _class_orgs(builder: RosterBuilder, path: Path) -> dict[str, str]:
 def _read_enrollments(builder: RosterBuilder, path: Path, class_orgs: Mapping[str, str]) -> None:
     """enrollments.csv: a student's class enrolment is undated ATTENDS evidence at the class's org."""
     file = path.name
-    for row in read_table(path, builder.result, ("classSourcedId", "userSourcedId", "role")):
+    for row in read_table(path, builder.result, ("classSourcedId", "userSourcedId", "role"), columns=SDS["enrollments.csv"]):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue

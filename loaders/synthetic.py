@@ -65,13 +65,16 @@ from graph.model import (
     Trained,
     WorksIn,
 )
-from graph.timeutil import ensure_aware
+from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from graph.trusted import construct
 from loaders.bundle import BundleWriter, Format, write_bundle
 
 __all__ = ["COURSE_ID", "DATA_SHARING_ID", "CONFIDENTIALITY_IDS", "PURPOSES", "generate"]
 
-DEFAULT_START: Final = datetime(2025, 8, 15, 6, 0, tzinfo=UTC)
+# The generated partnership is in the default zone: day-level events (school start, transfers,
+# court orders, a consent's 1 July expiry) happen at local midnight there (docs/dates.md).
+_LOCAL: Final = LocalDates(DEFAULT_TIME_ZONE)
+DEFAULT_START: Final = _LOCAL.start(date(2025, 8, 15))  # 2025-08-15T06:00Z
 DEFAULT_NOW: Final = datetime(2026, 11, 15, 17, 0, tzinfo=UTC)
 SOURCE: Final = "synthetic"
 
@@ -485,7 +488,7 @@ class _Planner:
             school = rng.choice(pool)
             schools: list[tuple[int, datetime, datetime | None]] = [(school, start, None)]
             if rng.random() < 0.03 and len(w.schools) > 1:
-                moved = start + timedelta(days=rng.randint(30, max(31, year_days - 30)))
+                moved = _LOCAL.start(_LOCAL.day_of(start) + timedelta(days=rng.randint(30, max(31, year_days - 30))))
                 here = w.schools[school][2]
                 same = [j for j in w.schools_by_community[here] if j != school]
                 if same and rng.random() < 0.6:
@@ -521,8 +524,9 @@ class _Planner:
             order = None
             if len(guardians) >= 2 and guardians[1].new and rng.random() < 0.004:
                 n_orders += 1
-                o_from = start - timedelta(days=rng.randint(0, 365))
-                o_to = None if rng.random() < 0.7 else o_from + timedelta(days=rng.randint(200, 700))
+                o_day = _LOCAL.day_of(start) - timedelta(days=rng.randint(0, 365))
+                o_from = _LOCAL.start(o_day)
+                o_to = None if rng.random() < 0.7 else _LOCAL.start(o_day + timedelta(days=rng.randint(200, 700)))
                 order = (f"ord-{n_orders:05d}", guardians[1].id, o_from, o_to)
             # Services (~12%), the big provider's caseload, the big student's many providers.
             services: list[_Service] = []
@@ -605,8 +609,8 @@ class _Planner:
         else:
             signer = rng.choice(guardians).id
         r = rng.random()
-        expires = None if r < 0.5 else signed + timedelta(days=365) if r < 0.85 else datetime(
-            signed.year + (signed.month >= 7), 7, 1, 6, 0, tzinfo=UTC)
+        expires = None if r < 0.5 else signed + timedelta(days=365) if r < 0.85 else _LOCAL.start(
+            date(signed.year + (signed.month >= 7), 7, 1))
         revoked = None
         if rng.random() < 0.03:
             revoked = min(now - timedelta(hours=1), signed + timedelta(days=rng.randint(1, max(2, (now - signed).days))))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Final
@@ -21,14 +20,12 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from api.cli import render
-from api.cli.app import BackendOption, DbOption, app
+from api.cli.app import AT_HELP, BackendOption, DbOption, app, parse_at
 from api.cli.core import engine_for
 from api.schema.analytics import MAX_EXPIRING_DAYS
 from graph.analytics.coverage import CoverageReport, GroupBy, coverage
 from graph.analytics.network import ExportFormat, partner_network, write_network
 from graph.analytics.table import PublishedTable
-from graph.errors import InputError
-from graph.timeutil import check_instant, parse_datetime, utcnow
 
 __all__ = ["coverage_command", "export_command"]
 
@@ -61,15 +58,9 @@ _EXPORT: Final[dict[NetworkFormat, ExportFormat]] = {
 }
 
 
-def _parse_at(at: str | None) -> datetime:
-    try:
-        return check_instant(parse_datetime(at)) if at else utcnow()
-    except InputError as err:
-        render.error(f"--at: {err}")
-        raise typer.Exit(2) from err
+_parse_at = parse_at
 
-
-AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time with offset (default: now).")]
+AtOption = Annotated[str | None, typer.Option("--at", help=AT_HELP)]
 
 
 @app.command("coverage")

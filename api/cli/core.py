@@ -14,12 +14,24 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from api.cli import render
-from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
+from api.cli.app import AT_HELP, BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, parse_at, settings_for
+from api.cli.loading import (
+    SUMMARY_LEGEND,
+    AllowEmptyOption,
+    MapOption,
+    ReportOption,
+    StrictOption,
+    ValidFromOption,
+    more_hint,
+    reader_options,
+    refuse_if_empty,
+    report_to,
+)
 from graph.decision import CheckRequest
 from graph.engine import Engine
 from graph.errors import InputError, LoadError, NeedToKnowError
 from graph.open import open_engine
-from graph.timeutil import check_instant, parse_datetime, utcnow
+from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
 
@@ -32,7 +44,7 @@ FORMATS: dict[str, str] = {
     "fhir-consent": "loaders.fhir_consent",
 }
 
-AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time with offset (default: now).")]
+AtOption = Annotated[str | None, typer.Option("--at", help=AT_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -88,11 +100,7 @@ def _first_problem(err: ValidationError) -> str:
 
 
 def _at(at: str | None, as_json: bool = False) -> datetime:
-    try:
-        return check_instant(parse_datetime(at)) if at else utcnow()
-    except InputError as err:
-        render.error(f"--at: {err}", as_json=as_json)
-        raise typer.Exit(2) from err
+    return parse_at(at, as_json=as_json)
 
 
 @app.command()
@@ -114,11 +122,19 @@ def load(
     neo4j_user: Neo4jUserOption = None,
     neo4j_database: Neo4jDatabaseOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
-    valid_from: Annotated[
-        str | None, typer.Option("--valid-from", help="Start of relationships whose source gives no date (ISO 8601).")
-    ] = None,
+    valid_from: ValidFromOption = None,
+    report: ReportOption = None,
+    allow_empty: AllowEmptyOption = False,
+    maps: MapOption = None,
+    strict: StrictOption = False,
 ) -> None:
-    """Load source files; all or nothing (a failed load leaves the store as it was)."""
+    """Load source files; all or nothing (a failed load leaves the store as it was).
+
+    The summary counts source rows read, then graph records created, updated (changed),
+    unchanged (already identical) and rejected; the token is the consistency token of the
+    write (pass it to a query to read at least this state). Exit 0 loaded, 2 refused or
+    nothing read.
+    """
     if fmt not in FORMATS:
         render.error(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
@@ -128,21 +144,26 @@ def load(
             raise typer.Exit(2)
     module = importlib.import_module(FORMATS[fmt])
     reader: Callable[..., LoadResult] = module.read
-    start = _at(valid_from) if valid_from else datetime(2025, 8, 15, 6, tzinfo=utcnow().tzinfo)
+    # No hidden default (issue 11): an edge the source does not date needs --valid-from, or the load says so.
+    start = _at(valid_from) if valid_from else None
     settings = settings_for(db, backend)
+    options = reader_options(fmt, settings.policy(), maps, strict, report)
     with render.console.status(f"reading {fmt} ..."):
-        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names)
+        result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
+    refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
                 summary = import_result(engine.store, result, dry_run=dry_run)
         except LoadError as err:
+            report_to(report, err.problems, result.warnings)
             render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
             for problem in err.problems[:50]:
                 render.err_console.print(escape(f"  {problem}"))
             if len(err.problems) > 50:
-                render.err_console.print(f"  ... and {len(err.problems) - 50} more")
+                render.err_console.print(escape(f"  ... and {len(err.problems) - 50} more; {more_hint(report)}"))
             raise typer.Exit(2) from err
+    report_to(report, [], summary.warnings)
     verb = "would create" if dry_run else "created"
     render.console.print(
         f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
@@ -153,7 +174,8 @@ def load(
     for w in summary.warnings[:20]:
         render.console.print("  [yellow]warning[/] " + escape(str(w)))
     if len(summary.warnings) > 20:
-        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings[/]")
+        render.console.print(f"  [yellow]... and {len(summary.warnings) - 20} more warnings;[/] " + escape(more_hint(report)))
+    render.console.print(SUMMARY_LEGEND, style="dim")
 
 
 def _request(

@@ -1,4 +1,4 @@
-"""Every example of docs/api.md runs as written against the demo.
+"""Every example of docs/api.md and docs/writes.md runs as written against the demo.
 
 The demo is built as of now (as `needtoknow demo` does) and served by uvicorn on a
 loopback port. Each ``sh`` code block of docs/api.md is run by bash, as written, with
@@ -27,13 +27,21 @@ from graph.timeutil import utcnow
 from tests.api.conftest import Server
 from tests.demo.conftest import build_demo
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+DOCS = [Path(__file__).resolve().parents[2] / "docs" / name for name in ("api.md", "writes.md")]
 BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+HEADERS = "H=(-H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -H 'Accept: application/graphql-response+json')\n"
 
 
 def blocks() -> list[str]:
-    """The ``sh`` code blocks of docs/api.md, except the one that starts the server."""
-    return [b for b in BLOCK.findall(DOC.read_text(encoding="utf-8")) if not b.lstrip().startswith("needtoknow serve")]
+    """The ``sh`` code blocks of docs/api.md and docs/writes.md, except the one that starts the
+    server; a block that uses ``$H`` without setting it gets the headers api.md sets."""
+    found = []
+    for doc in DOCS:
+        for b in BLOCK.findall(doc.read_text(encoding="utf-8")):
+            if b.lstrip().startswith("needtoknow serve"):
+                continue
+            found.append(b if "H=(" in b or "${H[@]}" not in b else "TOKEN=ntk_...\n" + HEADERS + b)
+    return found
 
 
 @pytest.fixture(scope="module")

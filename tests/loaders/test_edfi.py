@@ -12,6 +12,7 @@ import tracemalloc
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as safe_et
 import pytest
@@ -73,7 +74,8 @@ def enrollment_xml(student: str, school: str, entry: str, exit_: str | None = No
 
 
 def midnight(d: str) -> datetime:
-    return datetime.fromisoformat(d).replace(tzinfo=UTC)
+    """Local 00:00 of the day in the partnership's default zone (Ed-Fi dates are local days)."""
+    return datetime.fromisoformat(d).replace(tzinfo=ZoneInfo("America/Denver")).astimezone(UTC)
 
 
 # ----------------------------------------------------------------------- Grand Bend

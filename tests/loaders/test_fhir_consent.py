@@ -12,6 +12,7 @@ import pytest
 from graph.model import Consent, ConsentKind, ConsentStatus, EdgeKind, NodeKind, record_to_dict
 from loaders import fhir_consent
 from loaders.base import LoadResult
+from tests.dates import local
 
 FHIR = Path(__file__).resolve().parents[1] / "fixtures" / "fhir-r4-consent"
 T0 = datetime(2024, 9, 1, tzinfo=UTC)
@@ -81,9 +82,10 @@ def test_examples_subject_signer_and_status() -> None:
 def test_examples_periods() -> None:
     r = load(FHIR)
     c = consent(r, "fhir-consent:consent-example-notTime")
-    # date-only: start at 00:00 UTC; the end day is included, so the exclusive end is the next midnight
-    assert (c.effective_from, c.expires_at) == (utc(2015, 1, 1), utc(2015, 2, 2))
-    assert c.signed_at == utc(2015, 11, 18)
+    # date-only: start at local 00:00 (America/Denver); the end day is included, so the exclusive
+    # end is the next local midnight
+    assert (c.effective_from, c.expires_at) == (local(2015, 1, 1), local(2015, 2, 2))
+    assert c.signed_at == local(2015, 11, 18)
     assert any(w.file == "consent-example-notTime.json" and w.field == "dateTime" for w in r.warnings)
     s = consent(r, "fhir-consent:consent-example-smartonfhir")
     assert s.effective_from == utc(2016, 6, 23, 7, 2, 33)
@@ -100,7 +102,7 @@ def test_examples_purposes_and_nested() -> None:
     sig = consent(r, "fhir-consent:consent-example-signature#1")
     # nested permit: its AUT actor is a data constraint, so the enclosing recipient is inherited
     assert sig.consent_kind is ConsentKind.PERMIT and sig.categories == frozenset({"health"})  # LOINC notes
-    assert (sig.effective_from, sig.expires_at) == (utc(2015, 10, 10), utc(2016, 10, 11))
+    assert (sig.effective_from, sig.expires_at) == (local(2015, 10, 10), local(2016, 10, 11))
     assert targets(r, EdgeKind.PERMITS, sig.id) == {"fhir-practitioner:13"}
     smart = consent(r, "fhir-consent:consent-example-smartonfhir#1")
     assert smart.categories == frozenset({"health"})  # class MedicationRequest
@@ -113,7 +115,7 @@ def test_examples_are_deterministic_and_dated() -> None:
     ids = [e.id for e in a.edges]
     assert len(ids) == len(set(ids))
     e = next(e for e in a.edges if e.id == "permits:fhir-consent:consent-example-signature:fhir-practitioner:13")
-    assert e.valid_from == utc(2015, 10, 10) and e.source == "fhir:consent-example-signature.json"
+    assert e.valid_from == local(2015, 10, 10) and e.source == "fhir:consent-example-signature.json"
 
 
 def test_names_only_when_asked() -> None:
@@ -245,10 +247,10 @@ def test_period_end_before_start(tmp_path: Path) -> None:
     assert [(p.field, p.path) for p in r.problems] == [("provision.period", "/provision")]
 
 
-def test_date_only_is_midnight_utc_with_a_warning(tmp_path: Path) -> None:
+def test_date_only_is_local_midnight_with_a_warning(tmp_path: Path) -> None:
     r = load(write(tmp_path, make_consent(dateTime="2024-08-20")))
     assert r.ok
-    assert consent(r, "fhir-consent:c1").signed_at == utc(2024, 8, 20)
+    assert consent(r, "fhir-consent:c1").signed_at == local(2024, 8, 20)  # 06:00Z (MDT)
     assert [w.field for w in r.warnings if "no time of day" in w.message] == ["dateTime"]
 
 
@@ -282,7 +284,7 @@ def test_r5_consent(tmp_path: Path) -> None:
     assert r.ok, r.problems
     root = consent(r, "fhir-consent:r5")
     assert root.consent_kind is ConsentKind.PERMIT
-    assert (root.effective_from, root.expires_at) == (utc(2024, 9, 1), utc(2025, 7, 1))
+    assert (root.effective_from, root.expires_at) == (local(2024, 9, 1), local(2025, 7, 1))
     assert targets(r, EdgeKind.PERMITS, root.id) == {"fhir-org:bgc"}
     assert targets(r, EdgeKind.GIVEN_BY, root.id) == {"fhir-relatedperson:mom"}
     exception = consent(r, "fhir-consent:r5#1")  # an R5 provision is an exception: the opposite decision
@@ -325,9 +327,11 @@ def test_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "start", "end", "date_only"),
     [
-        ("2015", utc(2015, 1, 1), utc(2016, 1, 1), True),
-        ("2015-12", utc(2015, 12, 1), utc(2016, 1, 1), True),
-        ("2015-02-01", utc(2015, 2, 1), utc(2015, 2, 2), True),
+        ("2015", local(2015, 1, 1), local(2016, 1, 1), True),
+        ("2015-12", local(2015, 12, 1), local(2016, 1, 1), True),
+        ("2015-02-01", local(2015, 2, 1), local(2015, 2, 2), True),
+        ("2026-03-08", local(2026, 3, 8), datetime(2026, 3, 9, 6, tzinfo=UTC), True),  # a 23-hour day (DST starts)
+        ("2026-11-01", local(2026, 11, 1), datetime(2026, 11, 2, 7, tzinfo=UTC), True),  # a 25-hour day (DST ends)
         ("2015-02-01T10:00:00Z", utc(2015, 2, 1, 10), utc(2015, 2, 1, 10, 0, 1), False),
         ("2015-02-01T10:00:00.5+02:00", utc(2015, 2, 1, 8, 0, 0, 500000), utc(2015, 2, 1, 8, 0, 0, 600000), False),
     ],

@@ -12,6 +12,7 @@ from graph.model import Attends, FerpaRights, GuardianOf, GuardianRelationship, 
 from loaders import oneroster
 from loaders.base import LoadResult
 from loaders.synthetic_oneroster import write_package
+from tests.dates import local
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "oneroster-v1p1-grandbend"
 T0 = datetime(2020, 7, 1, tzinfo=UTC)
@@ -55,7 +56,8 @@ def by_id(result: LoadResult) -> dict[str, object]:
 def test_grand_bend_counts() -> None:
     result = load(FIXTURE)
     assert result.problems == []
-    assert result.counts() == {"ATTENDS": 8, "District": 1, "PART_OF": 1, "Provider": 2, "School": 1, "Student": 8}
+    # 8 students x (fall, spring): the winter break separates two ATTENDS each
+    assert result.counts() == {"ATTENDS": 16, "District": 1, "PART_OF": 1, "Provider": 2, "School": 1, "Student": 8}
     assert {n.id for n in result.nodes if isinstance(n, Student)} == STUDENTS
     # 17 manifest properties + 2 orgs + 8 demographics + 10 users + 24 enrollments
     assert result.rows_read == 61
@@ -66,11 +68,13 @@ def test_grand_bend_student_record() -> None:
     assert records["604863"] == Student(id="604863", birth_date=date(1997, 5, 30))
     attends = records["attends:604863:255901001"]
     assert isinstance(attends, Attends)
-    # The fall and spring enrolments make one ATTENDS from the first beginDate to the last endDate (exclusive).
+    # Two classes each in the fall (2020-08-17..2020-12-18) and the spring (2021-01-04..2021-05-28):
+    # overlapping enrolments merge, the winter break between them is a gap no source fills (issue 11).
     assert (attends.from_id, attends.to_id) == ("604863", "255901001")
-    assert attends.valid_from == datetime(2020, 8, 17, tzinfo=UTC)
-    assert attends.valid_to == datetime(2021, 5, 28, tzinfo=UTC)
+    assert (attends.valid_from, attends.valid_to) == (local(2020, 8, 17), local(2020, 12, 18))
     assert attends.source == "oneroster:enrollments.csv"
+    spring = records["attends:604863:255901001:2021-01-04"]
+    assert isinstance(spring, Attends) and (spring.valid_from, spring.valid_to) == (local(2021, 1, 4), local(2021, 5, 28))
     assert records["255901001"] == School(id="255901001", name="Grand Bend High School")
     part_of = records["part_of:255901001:255901"]
     assert isinstance(part_of, PartOf) and part_of.valid_from == T0 and part_of.source == "oneroster:orgs.csv"
@@ -169,9 +173,25 @@ def test_enrollments_span_and_open_end(tmp_path: Path) -> None:
         users=[user("s1", "student")],
         enrollments=["e1,,,c1,sch1,s1,student,,2024-08-20,2024-12-20", "e2,,,c2,sch1,s1,student,,2025-01-06,"],
     )
-    attends = by_id(load(root))["attends:s1:sch1"]
-    assert isinstance(attends, Attends)
-    assert attends.valid_from == datetime(2024, 8, 20, tzinfo=UTC) and attends.valid_to is None
+    records = by_id(load(root))
+    fall, spring = records["attends:s1:sch1"], records["attends:s1:sch1:2025-01-06"]
+    assert isinstance(fall, Attends) and isinstance(spring, Attends)
+    assert (fall.valid_from, fall.valid_to) == (local(2024, 8, 20), local(2024, 12, 20))
+    assert (spring.valid_from, spring.valid_to) == (local(2025, 1, 6), None)
+
+
+def test_overlapping_and_touching_enrolments_merge(tmp_path: Path) -> None:
+    root = package(
+        tmp_path,
+        users=[user("s1", "student")],
+        enrollments=[
+            "e1,,,c1,sch1,s1,student,,2024-08-20,2024-12-20",
+            "e2,,,c2,sch1,s1,student,,2024-09-01,2024-10-01",  # inside e1
+            "e3,,,c3,sch1,s1,student,,2024-12-20,2025-03-01",  # touches e1 (endDate is exclusive)
+        ],
+    )
+    (only,) = [e for e in load(root).edges if isinstance(e, Attends)]
+    assert (only.id, only.valid_from, only.valid_to) == ("attends:s1:sch1", local(2024, 8, 20), local(2025, 3, 1))
 
 
 def test_oneroster_1_2_roles(tmp_path: Path) -> None:
@@ -207,7 +227,7 @@ def test_oneroster_1_2_roles(tmp_path: Path) -> None:
     }
     records = by_id(result)
     attends = records["attends:s1:sch1"]
-    assert isinstance(attends, Attends) and attends.valid_to == datetime(2025, 6, 1, tzinfo=UTC) and attends.source == "oneroster:roles.csv"
+    assert isinstance(attends, Attends) and attends.valid_to == local(2025, 6, 1) and attends.source == "oneroster:roles.csv"
     edge = records["guardian_of:oneroster:p1:s1"]
     assert isinstance(edge, GuardianOf) and edge.relationship is GuardianRelationship.LEGAL_GUARDIAN
 
@@ -267,8 +287,8 @@ BAD = [
         id="truncated-file",
     ),
     pytest.param(
-        lambda r: package(r, users=[user("s1", "student"), user("s1", "student")]),
-        Problem("users.csv", 3, "sourcedId", "duplicate sourcedId 's1'"),
+        lambda r: package(r, users=[user("s1", "student"), user("s1", "student"), user("s1", "student")]),
+        Problem("users.csv", 3, "sourcedId", "duplicate sourcedId 's1': on 3 lines (users.csv:2, users.csv:3, users.csv:4)"),
         id="duplicate-sourcedId",
     ),
     pytest.param(
@@ -305,7 +325,7 @@ def test_bad_row_does_not_abort_the_file(tmp_path: Path) -> None:
     result = load(root)
     assert [p.line for p in result.problems] == [2]
     attends = by_id(result)["attends:s1:sch1"]
-    assert isinstance(attends, Attends) and attends.valid_from == datetime(2024, 8, 20, tzinfo=UTC)
+    assert isinstance(attends, Attends) and attends.valid_from == local(2024, 8, 20)
 
 
 def test_missing_users_file_is_one_problem(tmp_path: Path) -> None:
@@ -346,7 +366,7 @@ def test_synthetic_package_reads_back(tmp_path: Path) -> None:
     assert c["Provider"] == counts["staff"]
     assert all(isinstance(n, Student) and n.birth_date is not None for n in result.nodes if n.kind == "Student")
     attends = by_id(result)["attends:stu0:s0"]
-    assert isinstance(attends, Attends) and attends.valid_from == datetime(2025, 8, 18, tzinfo=UTC)
+    assert isinstance(attends, Attends) and attends.valid_from == local(2025, 8, 18)
 
 
 def test_synthetic_package_is_deterministic(tmp_path: Path) -> None:

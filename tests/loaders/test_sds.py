@@ -23,6 +23,7 @@ from graph.model import (
 )
 from loaders import sds
 from loaders.base import LoadResult
+from tests.dates import local
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "msft-sds-v2p1"
 T0 = datetime(2021, 7, 1, tzinfo=UTC)
@@ -56,7 +57,7 @@ def test_jack_craig_school_and_guardian() -> None:
     assert records["114001"] == Student(id="114001", birth_date=date(2001, 7, 2))
     attends = records["attends:114001:110003"]
     assert isinstance(attends, Attends)
-    assert (attends.valid_from, attends.valid_to) == (datetime(2021, 8, 24, tzinfo=UTC), datetime(2022, 6, 11, tzinfo=UTC))
+    assert (attends.valid_from, attends.valid_to) == (local(2021, 8, 24), local(2022, 6, 11))
     assert attends.source == "sds:roles.csv"
     edge = records["guardian_of:sds:114002:114001"]
     assert isinstance(edge, GuardianOf)
@@ -75,7 +76,7 @@ def test_college_student_is_postsecondary() -> None:
     assert isinstance(simon, Student) and simon.postsecondary_enrolled
     assert isinstance(records["114001"], Student) and not records["114001"].postsecondary_enrolled  # type: ignore[attr-defined]
     attends = records["attends:114008:110001"]
-    assert isinstance(attends, Attends) and attends.valid_to == datetime(2021, 12, 1, tzinfo=UTC)
+    assert isinstance(attends, Attends) and attends.valid_to == local(2021, 12, 1)
 
 
 def test_flags_demographics_and_contacts_are_never_held() -> None:
