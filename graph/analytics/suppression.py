@@ -35,7 +35,9 @@ Suppression only grows, so the loop ends; in the worst case every cell is suppre
 The result is not minimal (finding a minimal pattern is NP-hard) but it is safe against
 exact recovery by any linear combination of published rows and totals. It does not
 defend against interval (bounds) inference, which a 1..k-1 band already limits; nor
-against differencing two tables asked at two times or two groupings.
+against differencing two tables asked separately at two times or two groupings.
+`suppress_change` publishes two times *together* with their difference, so that within
+one comparison no small change can be recovered.
 
 Complementary cells are marked exactly like primary ones (``suppressed``, no value), so
 a reader cannot tell which suppressed cells are small.
@@ -58,7 +60,7 @@ from graph.analytics.table import (
 )
 from graph.policy import Policy
 
-__all__ = ["Constraint", "determined_cells", "is_small", "protect", "suppress", "table_constraints"]
+__all__ = ["Constraint", "determined_cells", "is_small", "protect", "suppress", "suppress_change", "table_constraints"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -257,13 +259,7 @@ def table_constraints(table: CountTable) -> list[Constraint[Cell]]:
     return out
 
 
-def suppress(table: CountTable, policy: Policy) -> PublishedTable:
-    """Publish `table`: primary and complementary suppression, then derived percentages.
-
-    Percentages are whole numbers, and are suppressed when the numerator or denominator
-    cell is suppressed or the denominator is small (below k); undefined (None, not
-    suppressed) when the denominator is 0. Rows keep the table's stable order.
-    """
+def _cell_values(table: CountTable) -> dict[Cell, int]:
     values: dict[Cell, int] = {}
     for i, row in enumerate(table.values):
         for j, v in enumerate(row):
@@ -271,8 +267,28 @@ def suppress(table: CountTable, policy: Policy) -> PublishedTable:
     if table.totals is not None:
         for j, v in enumerate(table.totals):
             values[(-1, j)] = v
-    hidden = {cell for cell in values if table.columns[cell[1]].hidden}
+    return values
+
+
+def _hidden_cells(table: CountTable, values: Mapping[Cell, int]) -> set[Cell]:
+    return {cell for cell in values if table.columns[cell[1]].hidden}
+
+
+def suppress(table: CountTable, policy: Policy) -> PublishedTable:
+    """Publish `table`: primary and complementary suppression, then derived percentages.
+
+    Percentages are whole numbers, and are suppressed when the numerator or denominator
+    cell is suppressed or the denominator is small (below k); undefined (None, not
+    suppressed) when the denominator is 0. Rows keep the table's stable order.
+    """
+    values = _cell_values(table)
+    hidden = _hidden_cells(table, values)
     suppressed = protect(values, table_constraints(table), policy, hidden=hidden)
+    return _publish(table, values, suppressed, hidden, policy)
+
+
+def _publish(table: CountTable, values: Mapping[Cell, int], suppressed: set[Cell], hidden: set[Cell], policy: Policy) -> PublishedTable:
+    """The published form of `table` given the cells to suppress."""
     published = [j for j, c in enumerate(table.columns) if not c.hidden]
 
     def publish_row(r: int, key: RowKey) -> PublishedRow:
@@ -302,4 +318,90 @@ def suppress(table: CountTable, policy: Policy) -> PublishedTable:
         k=policy.suppression_k,
         k_inclusive=policy.suppress_k_itself,
         notes=table.notes,
+        group=table.group,
     )
+
+
+PairCell = tuple[str, int, int]
+"""A cell of a compared pair: ("a" | "b" | "d", row index or -1, column index)."""
+
+
+def suppress_change(before: CountTable, after: CountTable, policy: Policy) -> tuple[PublishedTable, PublishedTable, PublishedTable]:
+    """Publish two tables of the same shape and their difference, suppressed together.
+
+    The cells are those of `before` (a), `after` (b) and the change ``d = b - a``. Every
+    table's own arithmetic holds for each of the three (the change by linearity), and
+    each cell ties the three: ``b = a + d``. A change counts as small when its absolute
+    value is in 1..k-1 (1..k): a small change reveals a few students' movement as surely
+    as a small count. `protect` then hides enough cells that no suppressed or small hidden
+    count, and no small change, is determined by what is published: a reader holding
+    both published tables and the published changes cannot work one out.
+
+    Returns
+    -------
+    (PublishedTable, PublishedTable, PublishedTable)
+        `before` and `after` as published in the comparison (often more suppressed than
+        alone), and the change: cells ``after - before`` (negative for a fall), ratios in
+        percentage points (``after% - before%`` of the published rounded percentages;
+        suppressed when either is, undefined when either is).
+
+    Raises
+    ------
+    ValueError
+        The tables differ in name, columns or rows.
+    """
+    if (before.name, before.columns, before.rows, before.totals is None) != (after.name, after.columns, after.rows, after.totals is None):
+        raise ValueError(f"{before.name}: the two tables to compare differ in shape")
+    va, vb = _cell_values(before), _cell_values(after)
+    hidden_ab = _hidden_cells(before, va)
+    values: dict[PairCell, int] = {}
+    for cell, v in va.items():
+        values[("a", *cell)] = v
+    for cell, v in vb.items():
+        values[("b", *cell)] = v
+    for cell in va:
+        values[("d", *cell)] = abs(vb[cell] - va[cell])
+    constraints: list[Constraint[PairCell]] = []
+    for side in ("a", "b", "d"):
+        for con in table_constraints(before):
+            constraints.append(Constraint((side, *con.total), tuple((side, *p) for p in con.parts)))
+    for cell in va:
+        constraints.append(Constraint(("b", *cell), (("a", *cell), ("d", *cell))))
+    hidden = {(side, *cell) for side in ("a", "b", "d") for cell in hidden_ab}
+    sides = {"a": 0, "b": 1, "d": 2}
+    suppressed = protect(values, constraints, policy, hidden=hidden, order=lambda c: (c[1] == -1, c[1], c[2], sides[c[0]]))
+    sup_a = {(r, j) for side, r, j in suppressed if side == "a"}
+    sup_b = {(r, j) for side, r, j in suppressed if side == "b"}
+    sup_d = {(r, j) for side, r, j in suppressed if side == "d"}
+    pub_a = _publish(before, va, sup_a, hidden_ab, policy)
+    pub_b = _publish(after, vb, sup_b, hidden_ab, policy)
+    change = {cell: vb[cell] - va[cell] for cell in va}
+    published = [j for j, c in enumerate(before.columns) if not c.hidden]
+
+    def change_row(r: int, ra: PublishedRow, rb: PublishedRow) -> PublishedRow:
+        cells = tuple(PublishedCell(None, True) if (r, j) in sup_d else PublishedCell(change[(r, j)], False) for j in published)
+        ratios = []
+        for qa, qb in zip(ra.ratios, rb.ratios, strict=True):
+            if qa.suppressed or qb.suppressed:
+                ratios.append(PublishedRatio(None, True))
+            elif qa.value is None or qb.value is None:
+                ratios.append(PublishedRatio(None, False))
+            else:
+                ratios.append(PublishedRatio(qb.value - qa.value, False))
+        return PublishedRow(ra.id, ra.label, cells, tuple(ratios))
+
+    rows = tuple(change_row(i, ra, rb) for i, (ra, rb) in enumerate(zip(pub_a.rows, pub_b.rows, strict=True)))
+    total = change_row(-1, pub_a.total, pub_b.total) if pub_a.total is not None and pub_b.total is not None else None
+    pub_d = PublishedTable(
+        name=before.name,
+        title=f"Change: {before.title}",
+        columns=pub_a.columns,
+        ratios=pub_a.ratios,
+        rows=rows,
+        total=total,
+        k=policy.suppression_k,
+        k_inclusive=policy.suppress_k_itself,
+        notes=(*before.notes, "Change: the later count minus the earlier; percentages change in points."),
+        group=before.group,
+    )
+    return pub_a, pub_b, pub_d
