@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.config import ApiSettings
+from api.coverage_data import coverage_data
 from api.http import AppState, authenticate, graphql_endpoint
 from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
 from api.schema import build_schema
@@ -94,6 +95,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/coverage/data", coverage_data, methods=["GET"]),
         *web_routes(),
     ]
     if settings.test_hooks:

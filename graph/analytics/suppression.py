@@ -148,6 +148,7 @@ def protect(
     *,
     hidden: Iterable[K] = (),
     order: Callable[[K], object] | None = None,
+    prefer: Callable[[K], object] | None = None,
 ) -> set[K]:
     """The published cells to suppress (primary and complementary); see the module docstring.
 
@@ -163,6 +164,9 @@ def protect(
         Cells never published (unknown to a reader from the start).
     order : callable, optional
         Sort key for ties between candidate cells (default: the order of `values`).
+    prefer : callable, optional
+        Sort key applied before the value when choosing a complementary cell (smaller is
+        hidden first); for example, to hide an earlier time's cell before a later one's.
 
     Returns
     -------
@@ -173,6 +177,7 @@ def protect(
     hidden_set = set(hidden)
     position = {key: i for i, key in enumerate(values)}
     rank: Callable[[K], object] = order if order is not None else position.__getitem__
+    first: Callable[[K], object] = prefer if prefer is not None else (lambda _: 0)
     suppressed = {c for c, v in values.items() if c not in hidden_set and is_small(v, policy)}
     sensitive_hidden = {c for c in hidden_set if is_small(values[c], policy)}
     by_cell: dict[K, list[int]] = {}
@@ -183,7 +188,7 @@ def protect(
 
     def candidates(cons: Iterable[int]) -> list[K]:
         cells = {c for n in cons for c in constraints[n].cells() if c not in suppressed and c not in hidden_set}
-        return sorted(cells, key=lambda c: (values[c] == 0, values[c], rank(c)))  # type: ignore[return-value]
+        return sorted(cells, key=lambda c: (values[c] == 0, first(c), values[c], rank(c)))  # type: ignore[return-value]
 
     while True:
         added = _peel(values, constraints, suppressed, hidden_set, sensitive_hidden, candidates)
@@ -368,8 +373,11 @@ def suppress_change(before: CountTable, after: CountTable, policy: Policy) -> tu
     for cell in va:
         constraints.append(Constraint(("b", *cell), (("a", *cell), ("d", *cell))))
     hidden = {(side, *cell) for side in ("a", "b", "d") for cell in hidden_ab}
-    sides = {"a": 0, "b": 1, "d": 2}
-    suppressed = protect(values, constraints, policy, hidden=hidden, order=lambda c: (c[1] == -1, c[1], c[2], sides[c[0]]))
+    sides = {"a": 0, "d": 1, "b": 2}
+    # Complementary cells: the earlier time's first, so the later (newer) figures stay visible where they can.
+    suppressed = protect(
+        values, constraints, policy, hidden=hidden, order=lambda c: (c[1] == -1, c[1], c[2]), prefer=lambda c: sides[c[0]]
+    )
     sup_a = {(r, j) for side, r, j in suppressed if side == "a"}
     sup_b = {(r, j) for side, r, j in suppressed if side == "b"}
     sup_d = {(r, j) for side, r, j in suppressed if side == "d"}
