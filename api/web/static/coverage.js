@@ -103,6 +103,9 @@
   /* Append a Plot figure to `container` without its inline <style> (see the header comment). */
   function place(container, figure) {
     Array.prototype.forEach.call(figure.querySelectorAll("style"), function (s) { s.remove(); });
+    /* A chart is one image with a text alternative; Plot's aria-label on each <g> has no role to belong to. */
+    Array.prototype.forEach.call(figure.querySelectorAll("g[aria-label]"), function (g) { g.removeAttribute("aria-label"); });
+    figure.setAttribute("role", "img");
     if (figure.tagName && figure.tagName.toLowerCase() === "style") { return; }
     container.appendChild(figure);
   }
