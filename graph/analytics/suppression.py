@@ -45,6 +45,7 @@ a reader cannot tell which suppressed cells are small.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -111,32 +112,46 @@ def determined_cells(unknown: Iterable[K], constraints: Sequence[Constraint[K]])
         row = {i: c for i, c in row.items() if c}
         if row:
             rows.append(row)
+    # Fully reduced rows: a pivot row is zero in every other pivot column, so one pass over
+    # a new row's pivot columns reduces it. `holders[i]`: pivot rows with an entry in
+    # column i, so a new pivot is cleared from just the rows that hold it.
     pivots: dict[int, dict[int, int]] = {}
+    holders: dict[int, set[int]] = defaultdict(set)
     for row in rows:
-        for p, prow in pivots.items():
+        for p in [k for k in row if k in pivots]:
             c = row.get(p)
-            if c:
-                for i, v in prow.items():
-                    nv = (row.get(i, 0) - c * v) % _PRIME
-                    if nv:
-                        row[i] = nv
-                    else:
-                        row.pop(i, None)
+            if not c:
+                continue
+            for i, v in pivots[p].items():
+                nv = (row.get(i, 0) - c * v) % _PRIME
+                if nv:
+                    row[i] = nv
+                else:
+                    row.pop(i, None)
         if not row:
             continue
         p = min(row)
         inv = pow(row[p], _PRIME - 2, _PRIME)
         row = {i: (v * inv) % _PRIME for i, v in row.items()}
-        for other in pivots.values():
+        for q in list(holders.pop(p, ())):
+            other = pivots[q]
             c = other.get(p)
-            if c:
-                for i, v in row.items():
-                    nv = (other.get(i, 0) - c * v) % _PRIME
-                    if nv:
-                        other[i] = nv
-                    else:
-                        other.pop(i, None)
+            if not c:
+                continue
+            for i, v in row.items():
+                nv = (other.get(i, 0) - c * v) % _PRIME
+                if nv:
+                    other[i] = nv
+                    if i != q:
+                        holders[i].add(q)
+                else:
+                    other.pop(i, None)
+                    holders[i].discard(q)
+            holders.pop(p, None)
         pivots[p] = row
+        for i in row:
+            if i != p:
+                holders[i].add(p)
     cells = {i: cell for cell, i in index.items()}
     return {cells[p] for p, row in pivots.items() if len(row) == 1}
 
