@@ -181,7 +181,9 @@ def test_cli_reads_a_running_servers_cache(tmp_path: Path) -> None:
     local = runner.invoke(app, ["coverage", "--db", str(db), "--at", NOON.isoformat(), "--format", "csv"])
     with Server(ApiSettings(db=db)) as server:
         url = server.url
-        remote = runner.invoke(app, ["coverage", "--url", server.url, "--at", NOON.isoformat(), "--format", "csv"], env={"NTK_TOKEN": analyst})
+        remote = runner.invoke(
+            app, ["coverage", "--url", server.url, "--at", NOON.isoformat(), "--format", "csv"], env={"NTK_TOKEN": analyst}
+        )
         assert remote.exit_code == 0, remote.output
         assert remote.stdout == local.stdout
         again = runner.invoke(app, ["coverage", "--url", server.url, "--at", NOON.isoformat()], env={"NTK_TOKEN": analyst})
