@@ -1,7 +1,9 @@
 """Aggregate commands: ``coverage`` and ``export`` (suppressed counts only; no student data).
 
-Thin: parse, call `graph.analytics`, render. Coverage is not a disclosure about a student,
-so nothing is written to the record of decisions.
+Thin: parse, call `graph.analytics` (or, with ``--url``, a running server's
+``/coverage/data``), render (`api.cli.coverage_view` for terminals; `graph.analytics.tidy`
+and `graph.analytics.xlsx` for files). Coverage is not a disclosure about a student, so
+nothing is written to the record of decisions.
 """
 
 from __future__ import annotations
