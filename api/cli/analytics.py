@@ -89,7 +89,7 @@ def coverage_command(
         int | None, typer.Option("--width", min=40, help="Table width in columns (default: the terminal's, else 100).")
     ] = None,
     url: Annotated[
-        str | None, typer.Option("--url", help="Read from a running server (http://host:port), using its cache; needs a token.")
+        str | None, typer.Option("--url", help="Read from a running server (its base URL, such as the one `needtoknow serve` prints), using its cache; needs a token.")
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", envvar="NTK_TOKEN", help="Bearer token for --url (env NTK_TOKEN; staff, analyst or admin).")
@@ -155,7 +155,7 @@ def fetch_coverage(url: str, token: str | None, q: Question) -> CoverageReport |
     if q.compare is not None:
         params["compare"] = to_iso(q.compare) or ""
     target = url.rstrip("/") + "/coverage/data?" + urllib.parse.urlencode(params)
-    if not target.startswith(("http://", "https://")):
+    if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
         render.error(f"--url: {url!r} is not an http(s) URL")
         raise typer.Exit(2)
     request = urllib.request.Request(target, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
