@@ -89,7 +89,8 @@ def coverage_command(
         int | None, typer.Option("--width", min=40, help="Table width in columns (default: the terminal's, else 100).")
     ] = None,
     url: Annotated[
-        str | None, typer.Option("--url", help="Read from a running server (its base URL, such as the one `needtoknow serve` prints), using its cache; needs a token.")
+        str | None,
+        typer.Option("--url", help="Read from a running server (base URL, as `needtoknow serve` prints it) and its cache; needs a token."),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", envvar="NTK_TOKEN", help="Bearer token for --url (env NTK_TOKEN; staff, analyst or admin).")
