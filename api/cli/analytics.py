@@ -31,7 +31,6 @@ from graph.analytics.compare import CoverageComparison, compare
 from graph.analytics.coverage import CoverageReport, GroupBy, coverage
 from graph.analytics.network import ExportFormat, partner_network, write_network
 from graph.analytics.tidy import from_json, tidy
-from graph.analytics.xlsx import to_xlsx
 from graph.errors import InputError
 from graph.timeutil import parse_datetime, to_iso, utcnow
 
@@ -126,6 +125,8 @@ def coverage_command(
     elif fmt is CoverageFormat.CSV:
         payload = data.to_csv().encode()
     else:
+        from graph.analytics.xlsx import to_xlsx  # openpyxl: imported only when a workbook is asked for
+
         payload = to_xlsx(data)
     if out is not None:
         out.write_bytes(payload)
