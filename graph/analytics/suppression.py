@@ -45,6 +45,7 @@ a reader cannot tell which suppressed cells are small.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ def determined_cells(unknown: Iterable[K], constraints: Sequence[Constraint[K]])
         row = {i: c for i, c in row.items() if c}
         if row:
             rows.append(row)
+    # Short (local) constraints first, long ones (column totals) last: the row space is the
+    # same in any order, and the few long rows then fill in few others.
+    rows.sort(key=len)
     # Fully reduced rows: a pivot row is zero in every other pivot column, so one pass over
     # a new row's pivot columns reduces it. `holders[i]`: pivot rows with an entry in
     # column i, so a new pivot is cleared from just the rows that hold it.
@@ -205,9 +209,20 @@ def protect(
         cells = {c for n in cons for c in constraints[n].cells() if c not in suppressed and c not in hidden_set}
         return sorted(cells, key=lambda c: (values[c] == 0, first(c), values[c], rank(c)))  # type: ignore[return-value]
 
+    base_count = [0] * len(constraints)
+    for cell in suppressed | hidden_set:
+        for n in by_cell.get(cell, ()):
+            base_count[n] += 1
+
+    def hide(cell: K) -> None:
+        suppressed.add(cell)
+        for n in by_cell.get(cell, ()):
+            base_count[n] += 1
+
     while True:
-        added = _peel(values, constraints, suppressed, hidden_set, sensitive_hidden, candidates)
-        if added:
+        added = _peel(constraints, suppressed, hidden_set, sensitive_hidden, candidates, by_cell, base_count)
+        if added is not None:
+            hide(added)
             continue
         unknown = suppressed | hidden_set
         bad = sorted((determined_cells(unknown, constraints) & (suppressed | sensitive_hidden)) - accepted, key=lambda c: position[c])
@@ -227,38 +242,45 @@ def protect(
         if choice is None:
             accepted.add(cell)  # every related cell is already unknown: nothing more to hide
         else:
-            suppressed.add(choice)
+            hide(choice)
 
 
 def _peel(
-    values: Mapping[K, int],
     constraints: Sequence[Constraint[K]],
     suppressed: set[K],
     hidden: set[K],
     sensitive_hidden: set[K],
     candidates: Callable[[Iterable[int]], list[K]],
-) -> bool:
-    """One peeling pass; suppress one complementary cell and return True, or False when stable."""
+    by_cell: Mapping[K, list[int]],
+    base_count: Sequence[int],
+) -> K | None:
+    """Peel until stable: the complementary cell to suppress next, or None when stable.
+
+    A worklist of constraints with exactly one unknown cell, lowest index first; deriving a
+    cell lowers the count of every constraint it is in. `base_count[n]`: unknown (suppressed
+    or hidden) cells of constraint n, kept up to date by the caller.
+    """
+    unknown = suppressed | hidden
+    count = list(base_count)
+    work = [n for n, k in enumerate(count) if k == 1]
+    heapq.heapify(work)
     derived: set[K] = set()
-    progress = True
-    while progress:
-        progress = False
-        for n, con in enumerate(constraints):
-            unknown = [c for c in con.cells() if (c in suppressed or c in hidden) and c not in derived]
-            if len(unknown) != 1:
-                continue
-            cell = unknown[0]
-            if cell in suppressed or cell in sensitive_hidden:
-                found = candidates([n])
-                if not found:
-                    derived.add(cell)  # all other cells are derived hidden ones: nothing published to hide
-                    progress = True
-                    continue
-                suppressed.add(found[0])
-                return True
-            derived.add(cell)
-            progress = True
-    return False
+    while work:
+        n = heapq.heappop(work)
+        if count[n] != 1:
+            continue
+        cell = next(c for c in constraints[n].cells() if c in unknown and c not in derived)
+        if cell in suppressed or cell in sensitive_hidden:
+            found = candidates([n])
+            if found:
+                return found[0]
+            # else: every other cell is a derived hidden one: nothing published to hide
+        derived.add(cell)
+        for m in by_cell.get(cell, ()):
+            count[m] -= 1
+            if count[m] == 1:
+                heapq.heappush(work, m)
+    return None
 
 
 Cell = tuple[int, int]
