@@ -61,7 +61,8 @@ class Tidy:
     """Long-form records plus what a reader needs to interpret them.
 
     ``meta``: at, by, expiring_days, k, k_inclusive, comparison (bool), since (comparison
-    only), partners (program id -> [[partner id, name], ...]). ``tables``: per table its
+    only), partners (program id -> [[partner id, name], ...]; a comparison also has
+    partners_before, at the earlier time). ``tables``: per table its
     name, title, group, columns, ratios and notes, in order. ``columns``: the record keys.
     """
 
@@ -166,6 +167,7 @@ def tidy(result: CoverageReport | CoverageComparison) -> Tidy:
             "k_inclusive": first.k_inclusive if first else None,
             "comparison": True,
             "partners": _partners_meta(after.partners),
+            "partners_before": _partners_meta(before.partners),
         }
         records = (
             _records(before.tables, before.at, before.partners, {"series": "before", "since": None})
@@ -200,7 +202,7 @@ def from_json(data: Mapping[str, Any]) -> CoverageReport | CoverageComparison:
         metas = list(data["tables"])
         records = list(data["records"])
         k, k_inclusive = int(meta["k"]), bool(meta["k_inclusive"])
-        partners = {prog: tuple(RowKey(str(i), str(n)) for i, n in ptns) for prog, ptns in meta.get("partners", {}).items()}
+        partners = _partners(meta.get("partners", {}))
         by = GroupBy(meta["by"])
         days = int(meta["expiring_days"])
         at = parse_datetime(meta["at"])
@@ -214,13 +216,17 @@ def from_json(data: Mapping[str, Any]) -> CoverageReport | CoverageComparison:
         if meta.get("comparison"):
             since = parse_datetime(meta["since"])
             return CoverageComparison(
-                CoverageReport(since, by, days, tables("before"), partners),
+                CoverageReport(since, by, days, tables("before"), _partners(meta.get("partners_before", meta.get("partners", {})))),
                 CoverageReport(at, by, days, tables("after"), partners),
                 tables("change", change=True),
             )
         return CoverageReport(at, by, days, tables(""), partners)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"not a tidy coverage document: {err}") from err
+
+
+def _partners(data: Mapping[str, Any]) -> dict[str, tuple[RowKey, ...]]:
+    return {prog: tuple(RowKey(str(i), str(n)) for i, n in ptns) for prog, ptns in data.items()}
 
 
 def _table(meta: Mapping[str, Any], records: list[dict[str, Any]], k: int, k_inclusive: bool, change: bool) -> PublishedTable:
