@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) web http-audit
 
-# The partner-network page's JavaScript comes from the npm registry at setup time.
+# The web pages' JavaScript (cytoscape, Observable Plot + d3, GraphiQL, axe-core for tests) comes from npm at setup time.
 web:
 	@if [ -f $(WEB)/package.json ]; then \
 	  if [ ! -d $(WEB)/node_modules ] || [ $(WEB)/package.json -nt $(WEB)/node_modules ]; then \

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.config import ApiSettings
+from api.coverage_data import coverage_data
 from api.errors import RequestRefused
 from api.http import AppState, BearerTokens, graphql_endpoint, principal_of, refusal
 from api.limits import BodyLimit, parse_json_body
@@ -108,6 +109,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/coverage/data", coverage_data, methods=["GET"]),
         *web_routes(),
     ]
     if settings.test_hooks:

@@ -57,7 +57,7 @@ AT_HELP = (
 )
 
 
-def parse_at(at: str | None, *, as_json: bool = False) -> datetime:
+def parse_at(at: str | None, *, as_json: bool = False, option: str = "--at") -> datetime:
     """Every command's ``--at``: aware UTC; a bare date is local midnight in the policy's zone.
 
     The one place the CLI reads a time (docs/dates.md). Exits 2 with a message (JSON with
@@ -70,5 +70,5 @@ def parse_at(at: str | None, *, as_json: bool = False) -> datetime:
         zone = settings_for().policy().default_time_zone
         return check_instant(parse_instant(at, zone))
     except (InputError, NeedToKnowError, ValueError, OSError) as err:
-        render.error(f"--at: {err}", as_json=as_json)
+        render.error(f"{option}: {err}", as_json=as_json)
         raise typer.Exit(2) from err

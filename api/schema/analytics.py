@@ -15,7 +15,7 @@ filtered view publishes exactly the cells the whole view does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Final
@@ -28,12 +28,15 @@ from api.errors import BadInput
 from api.roles import Principal, Role, require
 from api.schema.context import Context
 from api.schema.overview import OverviewQuery
-from graph.analytics import CoverageReport, GroupBy, PublishedTable, coverage, partner_network
-from graph.analytics.table import PublishedCell, PublishedRatio, PublishedRow
+from graph.analytics import CoverageReport, GroupBy, PublishedTable, partner_network
+from graph.analytics.cache import Question, cache_for
+from graph.analytics.compare import CoverageComparison
+from graph.analytics.table import PublishedCell, PublishedRatio, PublishedRow, RowKey
 
 __all__ = [
     "AGGREGATE_ROLES",
     "AnalyticsQuery",
+    "CoverageComparisonType",
     "CoverageGroup",
     "CoverageReportType",
     "PartnerNetworkType",
@@ -131,6 +134,12 @@ class CoverageRatioCell:
     percent: SuppressedPercent = strawberry.field(description="The percentage, possibly suppressed.")
 
 
+@strawberry.type(description="A partner offering a program (on program rows).")
+class CoverageRowPartner:
+    id: strawberry.ID = strawberry.field(description="The partner's id.")
+    name: str = strawberry.field(description="The partner's name.")
+
+
 @strawberry.type(description="A group's row of a coverage table (or the total row).")
 class CoverageRow:
     id: strawberry.ID = strawberry.field(description="The group's id; '(none)' for units in no group, '(total)' for the total row.")
@@ -138,14 +147,21 @@ class CoverageRow:
     is_total: bool = strawberry.field(description="True for the total row (each unit counted once).")
     cells: list[CoverageCell] = strawberry.field(description="One cell per published column, in column order.")
     ratios: list[CoverageRatioCell] = strawberry.field(description="One percentage per ratio column, in order.")
+    partners: list[CoverageRowPartner] = strawberry.field(
+        description="Program rows: the partners offering the program at the time asked about, by name; empty on other rows."
+    )
 
     @classmethod
-    def of(cls, table: PublishedTable, row: PublishedRow, *, total: bool = False) -> CoverageRow:
+    def of(
+        cls, table: PublishedTable, row: PublishedRow, *, total: bool = False, partners: Mapping[str, tuple[RowKey, ...]]
+    ) -> CoverageRow:
         """From a published row of `table`."""
+        mine = partners.get(row.id, ()) if table.group == "program" else ()
         return cls(
             id=strawberry.ID(row.id),
             label=row.label,
             is_total=total,
+            partners=[CoverageRowPartner(id=strawberry.ID(p.id), name=p.label) for p in mine],
             cells=[CoverageCell(column=c.name, count=SuppressedCount.of(v)) for c, v in zip(table.columns, row.cells, strict=True)],
             ratios=[
                 CoverageRatioCell(ratio=q.name, percent=SuppressedPercent.of(v)) for q, v in zip(table.ratios, row.ratios, strict=True)
@@ -166,8 +182,8 @@ class CoverageTable:
     notes: list[str] = strawberry.field(description="Definitions of the measures.")
 
     @classmethod
-    def of(cls, t: PublishedTable) -> CoverageTable:
-        """From a published table."""
+    def of(cls, t: PublishedTable, partners: Mapping[str, tuple[RowKey, ...]]) -> CoverageTable:
+        """From a published table (`partners`: program id -> its partners)."""
         return cls(
             name=t.name,
             title=t.title,
@@ -175,8 +191,8 @@ class CoverageTable:
             ratio_columns=[
                 CoverageRatioColumn(name=q.name, title=q.title, numerator=q.numerator, denominator=q.denominator) for q in t.ratios
             ],
-            rows=[CoverageRow.of(t, r) for r in t.rows],
-            total=CoverageRow.of(t, t.total, total=True) if t.total is not None else None,
+            rows=[CoverageRow.of(t, r, partners=partners) for r in t.rows],
+            total=CoverageRow.of(t, t.total, total=True, partners=partners) if t.total is not None else None,
             suppression_k=t.k,
             suppression_k_inclusive=t.k_inclusive,
             notes=list(t.notes),
@@ -204,8 +220,39 @@ class CoverageReportType:
             at=report.at,
             by=CoverageGroup(str(report.by)),
             expiring_within_days=report.expiring_days,
-            tables=[CoverageTable.of(t) for t in report.tables],
+            tables=[CoverageTable.of(t, report.partners) for t in report.tables],
             gaps=[NeedGap(community_id=strawberry.ID(c), category=cat) for c, cat in report.gaps()],
+        )
+
+
+@strawberry.type(
+    name="CoverageComparison",
+    description="Coverage at two times and the change between them, suppressed together: no count and no change of 1..k-1 "
+    "students is published or can be worked out from the rest. Both reports are often more suppressed than alone.",
+)
+class CoverageComparisonType:
+    since: datetime = strawberry.field(description="The earlier time.")
+    at: datetime = strawberry.field(description="The later time.")
+    by: CoverageGroup = strawberry.field(description="What the rows are.")
+    expiring_within_days: int = strawberry.field(description="Window of the 'expiring' tables, in days after each time.")
+    before: CoverageReportType = strawberry.field(description="Coverage at `since`, as published in this comparison.")
+    after: CoverageReportType = strawberry.field(description="Coverage at `at`, as published in this comparison.")
+    change: list[CoverageTable] = strawberry.field(
+        description="Per table, the later count minus the earlier (negative for a fall; null when suppressed); "
+        "percentages change in points."
+    )
+
+    @classmethod
+    def of(cls, c: CoverageComparison) -> CoverageComparisonType:
+        """From a published comparison."""
+        return cls(
+            since=c.before.at,
+            at=c.after.at,
+            by=CoverageGroup(str(c.by)),
+            expiring_within_days=c.after.expiring_days,
+            before=CoverageReportType.of(c.before),
+            after=CoverageReportType.of(c.after),
+            change=[CoverageTable.of(t, c.after.partners) for t in c.change],
         )
 
 
@@ -338,8 +385,35 @@ class AnalyticsQuery(OverviewQuery):
             raise BadInput(f"expiringWithinDays must be in 0..{MAX_EXPIRING_DAYS}")
         engine = ctx.engine
         engine.store.sync(None)
-        report = coverage(engine.store, at or ctx.now, GroupBy(by.value), engine.policy, expiring_days=days)
+        report = cache_for(engine.store, engine.policy).result(Question(at or ctx.now, GroupBy(by.value), days))
+        assert isinstance(report, CoverageReport)
         return CoverageReportType.of(report)
+
+    @strawberry.field(
+        description="Coverage at two times and the change between them (per group; suppression applied to both and to the "
+        "difference, so no small change can be recovered). Staff, analysts, admins."
+    )
+    def coverage_comparison(
+        self,
+        info: Info[Context, None],
+        by: CoverageGroup,
+        compare: Annotated[datetime, strawberry.argument(description="The other time (earlier or later than `at`).")],
+        at: Annotated[datetime | None, strawberry.argument(description="One time (default: now).")] = None,
+        expiring_within_days: Annotated[
+            int | None,
+            strawberry.argument(description=f"Window of the 'expiring' tables, in days after each time (0..{MAX_EXPIRING_DAYS}; null: 30)"),
+        ] = 30,
+    ) -> CoverageComparisonType:
+        ctx = info.context
+        require(may_see_aggregates(ctx.principal))
+        days = 30 if expiring_within_days is None else expiring_within_days
+        if not 0 <= days <= MAX_EXPIRING_DAYS:
+            raise BadInput(f"expiringWithinDays must be in 0..{MAX_EXPIRING_DAYS}")
+        engine = ctx.engine
+        engine.store.sync(None)
+        result = cache_for(engine.store, engine.policy).result(Question(at or ctx.now, GroupBy(by.value), days, compare))
+        assert isinstance(result, CoverageComparison)
+        return CoverageComparisonType.of(result)
 
     @strawberry.field(
         description="The partner network at a time (default: now): partners, programs, communities and schools with suppressed "

@@ -4,6 +4,7 @@
 path                        what
 ==========================  =====================================================================
 ``GET /network``            the partner-network page (static HTML; data from ``/graphql``)
+``GET /coverage``           the coverage page (static HTML; data from ``/coverage/data``)
 ``GET /static/{file}``      our own JS, CSS and icons (``api/web/static/``)
 ``GET /static/vendor/{f}``  third-party files installed from npm into ``api/web/node_modules``
                             by ``make web`` (``npm ci``); only the files in `VENDOR`
@@ -46,6 +47,8 @@ VENDOR: Final = MappingProxyType(
         "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
         "graphiql.min.js": "graphiql/graphiql.min.js",
         "graphiql.min.css": "graphiql/graphiql.min.css",
+        "d3.min.js": "d3/dist/d3.min.js",
+        "plot.umd.min.js": "@observablehq/plot/dist/plot.umd.min.js",
     }
 )
 """``/static/vendor/<name>`` -> path under ``api/web/node_modules`` (versions pinned in package.json)."""
@@ -112,6 +115,11 @@ async def network_page(_: Request) -> Response:
     return _page("network.html")
 
 
+async def coverage_page(_: Request) -> Response:
+    """The coverage page (no data in it: its script fetches ``/coverage/data``)."""
+    return _page("coverage.html")
+
+
 def graphiql_page() -> Response:
     """GraphiQL, built from the npm packages in ``api/web/node_modules`` (served on ``GET /graphql``)."""
     return _page("graphiql.html")
@@ -132,6 +140,7 @@ def web_routes() -> list[BaseRoute]:
     """Routes of the pages and their assets (vendor files before the static mount, which would shadow them)."""
     return [
         Route("/network", network_page, methods=["GET"]),
+        Route("/coverage", coverage_page, methods=["GET"]),
         Route("/static/vendor/{name}", vendor_file, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

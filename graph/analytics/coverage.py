@@ -87,6 +87,7 @@ __all__ = [
     "count_coverage",
     "coverage",
     "gather_coverage_facts",
+    "reason_title",
 ]
 
 E = TypeVar("E", bound=Edge)
@@ -173,6 +174,11 @@ def consents_in_force(ev: Evidence, at: datetime, policy: Policy, consents: Iter
         if all(code is Reason.RECIPIENT_NOT_NAMED for code in fails):
             out.append(cf)
     return out
+
+
+def reason_title(code: Reason) -> str:
+    """A reason code in plain words for a column header: ``not_in_student_community`` -> "Not in student community"."""
+    return str(code).replace("_", " ").capitalize()
 
 
 def _consent_end(consent: Consent) -> datetime | None:
@@ -587,6 +593,7 @@ def _students_table(f: CoverageFacts, by: GroupBy, rows: list[RowKey], groups: M
     ]
     values, totals = _tabulate(units, groups, rows, measures, lambda s: (s in cons, s in served, s in full))
     return CountTable(
+        group=str(by),
         name="students",
         title=f"Student coverage by {by}",
         columns=tuple(c for c, _ in measures),
@@ -620,10 +627,11 @@ def _blocking_table(f: CoverageFacts, by: GroupBy, rows: list[RowKey], groups: M
     blocked = f.blocked_codes
     measures: list[tuple[Column, Any]] = [(_c("served_blocked", "Served, every provider blocked"), lambda s: s in blocked)]
     for code in BLOCKING_REASONS:
-        measures.append((_c(str(code), str(code)), lambda s, code=code: code in blocked.get(s, ())))
+        measures.append((_c(str(code), reason_title(code)), lambda s, code=code: code in blocked.get(s, ())))
     blocked_units = [s for s in units if s in blocked]
     values, totals = _tabulate(blocked_units, groups, rows, measures)
     return CountTable(
+        group=str(by),
         name="blocking_reasons",
         title=f"Served students whose every provider is blocked, by reason, by {by}",
         columns=tuple(c for c, _ in measures),
@@ -646,6 +654,7 @@ def _providers_table(f: CoverageFacts, by: GroupBy, rows: list[RowKey], groups: 
         measures.append((_c(_band_name(lo, hi), _band_title(lo, hi)), lambda p, i=i: _band(load[p]) == i))
     values, totals = _tabulate(units, groups, rows, measures)
     return CountTable(
+        group=str(by),
         name="providers",
         title=f"Providers and caseloads by {by}",
         columns=tuple(c for c, _ in measures),
@@ -689,13 +698,14 @@ def _expiring_table(
     s_values, s_totals = _tabulate(students, sgroups, rows, s_measures, lambda s: s in ends and _in_window(ends[s], at, days))
     p_values, p_totals = _tabulate(providers, pgroups, rows, p_measures)
     return CountTable(
+        group=str(by),
         name="expiring",
         title=f"Expiring within {days} days, by {by}",
         columns=tuple(c for c, _ in s_measures + p_measures),
         rows=tuple(rows),
         values=tuple(a + b for a, b in zip(s_values, p_values, strict=True)),
         totals=s_totals + p_totals,
-        notes=(f"Window: after {to_iso(at)}, up to {days} days later.",),
+        notes=(f"Window: after the time asked about, up to {days} days later.",),
     )
 
 
@@ -712,6 +722,7 @@ def _need_gap_table(f: CoverageFacts, policy: Policy) -> CountTable:
         row = [len(progs)] + [sum(1 for p in progs if cat in f.program_profile.get(p, ())) for cat in categories]
         values.append(tuple(row))
     return CountTable(
+        group=str(GroupBy.COMMUNITY),
         name="need_gaps",
         title="Programs serving each community, by data category their services need",
         columns=(_c("programs", "Programs serving the area"), *(_c(cat, cat) for cat in categories)),
@@ -736,6 +747,8 @@ class CoverageReport:
     by: GroupBy
     expiring_days: int
     tables: tuple[PublishedTable, ...]
+    partners: Mapping[str, tuple[RowKey, ...]] = field(default_factory=dict)
+    """Program id -> the partners offering it at `at` (id and name), for program rows."""
 
     def table(self, name: str) -> PublishedTable:
         """The table named `name` (students, blocking_reasons, providers, expiring, need_gaps)."""
@@ -784,5 +797,14 @@ def coverage(
     """
     policy = policy or Policy()
     at = ensure_aware(at)
-    tables = count_coverage(store, at, by, policy, expiring_days=expiring_days, facts=facts)
-    return CoverageReport(at, GroupBy(by), expiring_days, tuple(suppress(t, policy) for t in tables))
+    f = facts if facts is not None else gather_coverage_facts(store, at, policy)
+    tables = count_coverage(store, at, by, policy, expiring_days=expiring_days, facts=f)
+    return CoverageReport(at, GroupBy(by), expiring_days, tuple(suppress(t, policy) for t in tables), program_partners(f))
+
+
+def program_partners(f: CoverageFacts) -> dict[str, tuple[RowKey, ...]]:
+    """Program id -> its partners at ``f.at`` (OFFERS), by name then id."""
+    return {
+        prog: tuple(sorted((RowKey(p, f.names.get(p, p)) for p in ptns), key=lambda k: (k.label.casefold(), k.id)))
+        for prog, ptns in sorted(f.partners_of_program.items())
+    }

@@ -163,11 +163,51 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch >= " " and ch != "\x7f")
 
 
+GEXF_STYLE: Final = {
+    "Partner": (20.0, (59, 110, 165)),
+    "Program": (14.0, (199, 125, 26)),
+    "Community": (24.0, (63, 143, 90)),
+    "School": (10.0, (122, 90, 166)),
+}
+"""GEXF default size and colour (RGB) per node kind, as on the /network page; never sized by a count."""
+
+
+def _for_gexf(G: nx.DiGraph[str]) -> nx.DiGraph[str]:
+    """A copy of `G` for Gephi: suppressed counts left out (not -1), edge weights, size and colour per kind.
+
+    A suppressed count has no ``students`` attribute (``students_suppressed`` is true and
+    ``students_display`` is ``*``), so Gephi's ranking and sizing never read a made-up
+    number. An edge's GEXF ``weight`` is its published student count (0 included); a suppressed edge has
+    none (Gephi then uses 1.0, the format's default). Written as GEXF 1.2 (networkx's writer).
+    """
+    H: nx.DiGraph[str] = nx.DiGraph(**G.graph)
+    for n, d in G.nodes(data=True):
+        attrs = _gexf_counts(d)
+        size, (r, g, b) = GEXF_STYLE.get(str(d.get("kind")), (10.0, (128, 128, 128)))
+        attrs["viz"] = {"size": size, "color": {"r": r, "g": g, "b": b, "a": 1.0}}
+        H.add_node(n, **attrs)
+    for a, b_, d in G.edges(data=True):
+        attrs = _gexf_counts(d)
+        if "students" in attrs:
+            attrs["weight"] = float(attrs["students"])
+        H.add_edge(a, b_, **attrs)
+    return H
+
+
+def _gexf_counts(d: dict[str, Any]) -> dict[str, Any]:
+    attrs = {k: v for k, v in d.items() if k not in ("students", "students_suppressed")}
+    attrs["students_suppressed"] = bool(d.get("students_suppressed"))
+    if not d.get("students_suppressed"):
+        attrs["students"] = int(d.get("students", 0))
+    return attrs
+
+
 def write_network(G: nx.DiGraph[str], fmt: ExportFormat, out: Path) -> list[Path]:
     """Write `G` as `fmt` to `out`; return the files written.
 
     ``graphml``, ``gexf`` and ``node-link`` (JSON, ``nodes``/``edges`` keys) write the file
-    `out`; ``csv`` makes `out` a directory holding ``nodes.csv`` (id and node attributes)
+    `out`; ``gexf`` is GEXF 1.2 with suppressed counts left out, edge weights and a size and
+    colour per kind (`_for_gexf`); ``csv`` makes `out` a directory holding ``nodes.csv`` (id and node attributes)
     and ``edges.csv`` (source, target and edge attributes).
 
     Raises
@@ -180,7 +220,7 @@ def write_network(G: nx.DiGraph[str], fmt: ExportFormat, out: Path) -> list[Path
         nx.write_graphml(G, out)
         return [out]
     if fmt == "gexf":
-        nx.write_gexf(G, out)
+        nx.write_gexf(_for_gexf(G), out, version="1.2draft")
         return [out]
     if fmt == "node-link":
         out.write_text(json.dumps(nx.node_link_data(G, edges="edges"), indent=1, sort_keys=True), encoding="utf-8")

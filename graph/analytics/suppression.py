@@ -35,7 +35,9 @@ Suppression only grows, so the loop ends; in the worst case every cell is suppre
 The result is not minimal (finding a minimal pattern is NP-hard) but it is safe against
 exact recovery by any linear combination of published rows and totals. It does not
 defend against interval (bounds) inference, which a 1..k-1 band already limits; nor
-against differencing two tables asked at two times or two groupings.
+against differencing two tables asked separately at two times or two groupings.
+`suppress_change` publishes two times *together* with their difference, so that within
+one comparison no small change can be recovered.
 
 Complementary cells are marked exactly like primary ones (``suppressed``, no value), so
 a reader cannot tell which suppressed cells are small.
@@ -43,6 +45,8 @@ a reader cannot tell which suppressed cells are small.
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -58,7 +62,7 @@ from graph.analytics.table import (
 )
 from graph.policy import Policy
 
-__all__ = ["Constraint", "determined_cells", "is_small", "protect", "suppress", "table_constraints"]
+__all__ = ["Constraint", "determined_cells", "is_small", "protect", "suppress", "suppress_change", "table_constraints"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -109,32 +113,49 @@ def determined_cells(unknown: Iterable[K], constraints: Sequence[Constraint[K]])
         row = {i: c for i, c in row.items() if c}
         if row:
             rows.append(row)
+    # Short (local) constraints first, long ones (column totals) last: the row space is the
+    # same in any order, and the few long rows then fill in few others.
+    rows.sort(key=len)
+    # Fully reduced rows: a pivot row is zero in every other pivot column, so one pass over
+    # a new row's pivot columns reduces it. `holders[i]`: pivot rows with an entry in
+    # column i, so a new pivot is cleared from just the rows that hold it.
     pivots: dict[int, dict[int, int]] = {}
+    holders: dict[int, set[int]] = defaultdict(set)
     for row in rows:
-        for p, prow in pivots.items():
+        for p in [k for k in row if k in pivots]:
             c = row.get(p)
-            if c:
-                for i, v in prow.items():
-                    nv = (row.get(i, 0) - c * v) % _PRIME
-                    if nv:
-                        row[i] = nv
-                    else:
-                        row.pop(i, None)
+            if not c:
+                continue
+            for i, v in pivots[p].items():
+                nv = (row.get(i, 0) - c * v) % _PRIME
+                if nv:
+                    row[i] = nv
+                else:
+                    row.pop(i, None)
         if not row:
             continue
         p = min(row)
         inv = pow(row[p], _PRIME - 2, _PRIME)
         row = {i: (v * inv) % _PRIME for i, v in row.items()}
-        for other in pivots.values():
+        for q in list(holders.pop(p, ())):
+            other = pivots[q]
             c = other.get(p)
-            if c:
-                for i, v in row.items():
-                    nv = (other.get(i, 0) - c * v) % _PRIME
-                    if nv:
-                        other[i] = nv
-                    else:
-                        other.pop(i, None)
+            if not c:
+                continue
+            for i, v in row.items():
+                nv = (other.get(i, 0) - c * v) % _PRIME
+                if nv:
+                    other[i] = nv
+                    if i != q:
+                        holders[i].add(q)
+                else:
+                    other.pop(i, None)
+                    holders[i].discard(q)
+            holders.pop(p, None)
         pivots[p] = row
+        for i in row:
+            if i != p:
+                holders[i].add(p)
     cells = {i: cell for cell, i in index.items()}
     return {cells[p] for p, row in pivots.items() if len(row) == 1}
 
@@ -146,6 +167,7 @@ def protect(
     *,
     hidden: Iterable[K] = (),
     order: Callable[[K], object] | None = None,
+    prefer: Callable[[K], object] | None = None,
 ) -> set[K]:
     """The published cells to suppress (primary and complementary); see the module docstring.
 
@@ -161,6 +183,9 @@ def protect(
         Cells never published (unknown to a reader from the start).
     order : callable, optional
         Sort key for ties between candidate cells (default: the order of `values`).
+    prefer : callable, optional
+        Sort key applied before the value when choosing a complementary cell (smaller is
+        hidden first); for example, to hide an earlier time's cell before a later one's.
 
     Returns
     -------
@@ -171,6 +196,7 @@ def protect(
     hidden_set = set(hidden)
     position = {key: i for i, key in enumerate(values)}
     rank: Callable[[K], object] = order if order is not None else position.__getitem__
+    first: Callable[[K], object] = prefer if prefer is not None else (lambda _: 0)
     suppressed = {c for c, v in values.items() if c not in hidden_set and is_small(v, policy)}
     sensitive_hidden = {c for c in hidden_set if is_small(values[c], policy)}
     by_cell: dict[K, list[int]] = {}
@@ -181,11 +207,22 @@ def protect(
 
     def candidates(cons: Iterable[int]) -> list[K]:
         cells = {c for n in cons for c in constraints[n].cells() if c not in suppressed and c not in hidden_set}
-        return sorted(cells, key=lambda c: (values[c] == 0, values[c], rank(c)))  # type: ignore[return-value]
+        return sorted(cells, key=lambda c: (values[c] == 0, first(c), values[c], rank(c)))  # type: ignore[return-value]
+
+    base_count = [0] * len(constraints)
+    for cell in suppressed | hidden_set:
+        for n in by_cell.get(cell, ()):
+            base_count[n] += 1
+
+    def hide(cell: K) -> None:
+        suppressed.add(cell)
+        for n in by_cell.get(cell, ()):
+            base_count[n] += 1
 
     while True:
-        added = _peel(values, constraints, suppressed, hidden_set, sensitive_hidden, candidates)
-        if added:
+        added = _peel(constraints, suppressed, hidden_set, sensitive_hidden, candidates, by_cell, base_count)
+        if added is not None:
+            hide(added)
             continue
         unknown = suppressed | hidden_set
         bad = sorted((determined_cells(unknown, constraints) & (suppressed | sensitive_hidden)) - accepted, key=lambda c: position[c])
@@ -205,38 +242,45 @@ def protect(
         if choice is None:
             accepted.add(cell)  # every related cell is already unknown: nothing more to hide
         else:
-            suppressed.add(choice)
+            hide(choice)
 
 
 def _peel(
-    values: Mapping[K, int],
     constraints: Sequence[Constraint[K]],
     suppressed: set[K],
     hidden: set[K],
     sensitive_hidden: set[K],
     candidates: Callable[[Iterable[int]], list[K]],
-) -> bool:
-    """One peeling pass; suppress one complementary cell and return True, or False when stable."""
+    by_cell: Mapping[K, list[int]],
+    base_count: Sequence[int],
+) -> K | None:
+    """Peel until stable: the complementary cell to suppress next, or None when stable.
+
+    A worklist of constraints with exactly one unknown cell, lowest index first; deriving a
+    cell lowers the count of every constraint it is in. `base_count[n]`: unknown (suppressed
+    or hidden) cells of constraint n, kept up to date by the caller.
+    """
+    unknown = suppressed | hidden
+    count = list(base_count)
+    work = [n for n, k in enumerate(count) if k == 1]
+    heapq.heapify(work)
     derived: set[K] = set()
-    progress = True
-    while progress:
-        progress = False
-        for n, con in enumerate(constraints):
-            unknown = [c for c in con.cells() if (c in suppressed or c in hidden) and c not in derived]
-            if len(unknown) != 1:
-                continue
-            cell = unknown[0]
-            if cell in suppressed or cell in sensitive_hidden:
-                found = candidates([n])
-                if not found:
-                    derived.add(cell)  # all other cells are derived hidden ones: nothing published to hide
-                    progress = True
-                    continue
-                suppressed.add(found[0])
-                return True
-            derived.add(cell)
-            progress = True
-    return False
+    while work:
+        n = heapq.heappop(work)
+        if count[n] != 1:
+            continue
+        cell = next(c for c in constraints[n].cells() if c in unknown and c not in derived)
+        if cell in suppressed or cell in sensitive_hidden:
+            found = candidates([n])
+            if found:
+                return found[0]
+            # else: every other cell is a derived hidden one: nothing published to hide
+        derived.add(cell)
+        for m in by_cell.get(cell, ()):
+            count[m] -= 1
+            if count[m] == 1:
+                heapq.heappush(work, m)
+    return None
 
 
 Cell = tuple[int, int]
@@ -257,13 +301,7 @@ def table_constraints(table: CountTable) -> list[Constraint[Cell]]:
     return out
 
 
-def suppress(table: CountTable, policy: Policy) -> PublishedTable:
-    """Publish `table`: primary and complementary suppression, then derived percentages.
-
-    Percentages are whole numbers, and are suppressed when the numerator or denominator
-    cell is suppressed or the denominator is small (below k); undefined (None, not
-    suppressed) when the denominator is 0. Rows keep the table's stable order.
-    """
+def _cell_values(table: CountTable) -> dict[Cell, int]:
     values: dict[Cell, int] = {}
     for i, row in enumerate(table.values):
         for j, v in enumerate(row):
@@ -271,8 +309,28 @@ def suppress(table: CountTable, policy: Policy) -> PublishedTable:
     if table.totals is not None:
         for j, v in enumerate(table.totals):
             values[(-1, j)] = v
-    hidden = {cell for cell in values if table.columns[cell[1]].hidden}
+    return values
+
+
+def _hidden_cells(table: CountTable, values: Mapping[Cell, int]) -> set[Cell]:
+    return {cell for cell in values if table.columns[cell[1]].hidden}
+
+
+def suppress(table: CountTable, policy: Policy) -> PublishedTable:
+    """Publish `table`: primary and complementary suppression, then derived percentages.
+
+    Percentages are whole numbers, and are suppressed when the numerator or denominator
+    cell is suppressed or the denominator is small (below k); undefined (None, not
+    suppressed) when the denominator is 0. Rows keep the table's stable order.
+    """
+    values = _cell_values(table)
+    hidden = _hidden_cells(table, values)
     suppressed = protect(values, table_constraints(table), policy, hidden=hidden)
+    return _publish(table, values, suppressed, hidden, policy)
+
+
+def _publish(table: CountTable, values: Mapping[Cell, int], suppressed: set[Cell], hidden: set[Cell], policy: Policy) -> PublishedTable:
+    """The published form of `table` given the cells to suppress."""
     published = [j for j, c in enumerate(table.columns) if not c.hidden]
 
     def publish_row(r: int, key: RowKey) -> PublishedRow:
@@ -302,4 +360,93 @@ def suppress(table: CountTable, policy: Policy) -> PublishedTable:
         k=policy.suppression_k,
         k_inclusive=policy.suppress_k_itself,
         notes=table.notes,
+        group=table.group,
     )
+
+
+PairCell = tuple[str, int, int]
+"""A cell of a compared pair: ("a" | "b" | "d", row index or -1, column index)."""
+
+
+def suppress_change(before: CountTable, after: CountTable, policy: Policy) -> tuple[PublishedTable, PublishedTable, PublishedTable]:
+    """Publish two tables of the same shape and their difference, suppressed together.
+
+    The cells are those of `before` (a), `after` (b) and the change ``d = b - a``. Every
+    table's own arithmetic holds for each of the three (the change by linearity), and
+    each cell ties the three: ``b = a + d``. A change counts as small when its absolute
+    value is in 1..k-1 (1..k): a small change reveals a few students' movement as surely
+    as a small count. `protect` then hides enough cells that no suppressed or small hidden
+    count, and no small change, is determined by what is published: a reader holding
+    both published tables and the published changes cannot work one out.
+
+    Returns
+    -------
+    (PublishedTable, PublishedTable, PublishedTable)
+        `before` and `after` as published in the comparison (often more suppressed than
+        alone), and the change: cells ``after - before`` (negative for a fall), ratios in
+        percentage points (``after% - before%`` of the published rounded percentages;
+        suppressed when either is, undefined when either is).
+
+    Raises
+    ------
+    ValueError
+        The tables differ in name, columns or rows.
+    """
+    if (before.name, before.columns, before.rows, before.totals is None) != (after.name, after.columns, after.rows, after.totals is None):
+        raise ValueError(f"{before.name}: the two tables to compare differ in shape")
+    va, vb = _cell_values(before), _cell_values(after)
+    hidden_ab = _hidden_cells(before, va)
+    values: dict[PairCell, int] = {}
+    for cell, v in va.items():
+        values[("a", *cell)] = v
+    for cell, v in vb.items():
+        values[("b", *cell)] = v
+    for cell in va:
+        values[("d", *cell)] = abs(vb[cell] - va[cell])
+    constraints: list[Constraint[PairCell]] = []
+    for side in ("a", "b", "d"):
+        for con in table_constraints(before):
+            constraints.append(Constraint((side, *con.total), tuple((side, *p) for p in con.parts)))
+    for cell in va:
+        constraints.append(Constraint(("b", *cell), (("a", *cell), ("d", *cell))))
+    hidden = {(side, *cell) for side in ("a", "b", "d") for cell in hidden_ab}
+    sides = {"a": 0, "d": 1, "b": 2}
+    # Complementary cells: the earlier time's first, so the later (newer) figures stay visible where they can.
+    suppressed = protect(
+        values, constraints, policy, hidden=hidden, order=lambda c: (c[1] == -1, c[1], c[2]), prefer=lambda c: sides[c[0]]
+    )
+    sup_a = {(r, j) for side, r, j in suppressed if side == "a"}
+    sup_b = {(r, j) for side, r, j in suppressed if side == "b"}
+    sup_d = {(r, j) for side, r, j in suppressed if side == "d"}
+    pub_a = _publish(before, va, sup_a, hidden_ab, policy)
+    pub_b = _publish(after, vb, sup_b, hidden_ab, policy)
+    change = {cell: vb[cell] - va[cell] for cell in va}
+    published = [j for j, c in enumerate(before.columns) if not c.hidden]
+
+    def change_row(r: int, ra: PublishedRow, rb: PublishedRow) -> PublishedRow:
+        cells = tuple(PublishedCell(None, True) if (r, j) in sup_d else PublishedCell(change[(r, j)], False) for j in published)
+        ratios = []
+        for qa, qb in zip(ra.ratios, rb.ratios, strict=True):
+            if qa.suppressed or qb.suppressed:
+                ratios.append(PublishedRatio(None, True))
+            elif qa.value is None or qb.value is None:
+                ratios.append(PublishedRatio(None, False))
+            else:
+                ratios.append(PublishedRatio(qb.value - qa.value, False))
+        return PublishedRow(ra.id, ra.label, cells, tuple(ratios))
+
+    rows = tuple(change_row(i, ra, rb) for i, (ra, rb) in enumerate(zip(pub_a.rows, pub_b.rows, strict=True)))
+    total = change_row(-1, pub_a.total, pub_b.total) if pub_a.total is not None and pub_b.total is not None else None
+    pub_d = PublishedTable(
+        name=before.name,
+        title=f"Change: {before.title}",
+        columns=pub_a.columns,
+        ratios=pub_a.ratios,
+        rows=rows,
+        total=total,
+        k=policy.suppression_k,
+        k_inclusive=policy.suppress_k_itself,
+        notes=(*before.notes, "Change: the later count minus the earlier; percentages change in points."),
+        group=before.group,
+    )
+    return pub_a, pub_b, pub_d

@@ -94,6 +94,8 @@ class CountTable:
         Percentages published next to the counts.
     notes : tuple of str
         Definitions shown with the table.
+    group : str
+        What the rows are (community, school, program, partner); "" when not said.
     """
 
     name: str
@@ -105,6 +107,7 @@ class CountTable:
     identities: tuple[Identity, ...] = ()
     ratios: tuple[Ratio, ...] = ()
     notes: tuple[str, ...] = ()
+    group: str = ""
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -189,7 +192,8 @@ class PublishedRow:
 class PublishedTable:
     """A table after small-cell and complementary suppression: the only shape that is shown.
 
-    ``columns`` and ``ratios`` list only what is published (hidden columns are gone).
+    ``columns`` and ``ratios`` list only what is published (hidden columns are gone);
+    ``group`` says what the rows are (community, school, program, partner).
     """
 
     name: str
@@ -201,6 +205,7 @@ class PublishedTable:
     k: int
     k_inclusive: bool
     notes: tuple[str, ...] = ()
+    group: str = ""
 
     def cell(self, row_id: str, column: str) -> PublishedCell:
         """The published cell of one row (`row_id` may be `TOTAL_ID`) and column."""
@@ -235,4 +240,5 @@ class PublishedTable:
             "total": row(self.total) if self.total is not None else None,
             "suppression": {"k": self.k, "k_inclusive": self.k_inclusive},
             "notes": list(self.notes),
+            "group": self.group,
         }

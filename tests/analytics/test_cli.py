@@ -25,13 +25,12 @@ def test_coverage_json(tmp_path: Path) -> None:
     res = runner.invoke(app, ["coverage", "--db", str(db), "--at", AT, "--format", "json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    students = next(t for t in data["tables"] if t["name"] == "students")
-    east = next(r for r in students["rows"] if r["id"] == "eastside")
-    west = next(r for r in students["rows"] if r["id"] == "westside")
-    assert east["cells"]["students"] == {"value": 31, "suppressed": False}
-    assert west["cells"]["served"] == {"value": None, "suppressed": True}
-    assert "unconsented" not in east["cells"]  # hidden columns never leave
-    assert students["suppression"] == {"k": 10, "k_inclusive": False}
+    recs = {(r["table"], r["group_id"], r["measure"]): r for r in data["records"]}
+    assert recs[("students", "eastside", "students")]["value"] == 31
+    assert recs[("students", "westside", "served")] | {"value": None, "suppressed": True} == recs[("students", "westside", "served")]
+    assert ("students", "eastside", "unconsented") not in recs  # hidden columns never leave
+    assert recs[("students", "(total)", "students")]["is_total"] is True
+    assert (data["meta"]["k"], data["meta"]["k_inclusive"]) == (10, False)
 
 
 def test_coverage_table_and_csv(tmp_path: Path) -> None:
@@ -42,9 +41,9 @@ def test_coverage_table_and_csv(tmp_path: Path) -> None:
     res = runner.invoke(app, ["coverage", "--db", str(db), "--at", AT, "--format", "csv", "--expiring-days", "7"])
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
-    assert lines[0] == "table,group_id,group,measure,value,suppressed"
-    assert "students,eastside,Eastside,students,31,0" in lines
-    assert "students,westside,Westside,served,*,1" in lines
+    assert lines[0] == "at,group_by,table,group_id,group,partner_id,partner,row_kind,is_total,measure,measure_title,kind,value,suppressed"
+    assert f"{AT},community,students,eastside,Eastside,,,group,false,students,Students,count,31,false" in lines
+    assert f"{AT},community,students,westside,Westside,,,group,false,served,Actively served,count,,true" in lines
 
 
 def test_coverage_rejects_bad_input(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Staff, analysts and admins get suppressed aggregates; every other role gets FORB
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,17 @@ query($at: DateTime) {
 }"""
 
 
+COMPARISON = """
+query($by: CoverageGroup!, $at: DateTime, $compare: DateTime!) {
+  coverageComparison(by: $by, at: $at, compare: $compare) {
+    since at by
+    before { at tables { name rows { id cells { column count { value suppressed } } } } }
+    after { at tables { name rows { id partners { id name } cells { column count { value suppressed } } } } }
+    change { name rows { id cells { column count { value suppressed } } } total { id cells { column count { value suppressed } } } }
+  }
+}"""
+
+
 def test_network_overview_for_staff_is_suppressed_and_cached_per_token(client: Client) -> None:
     first = client.data(OVERVIEW, {"at": AT}, "staff")["networkOverview"]
     assert first["nodeCount"] == 9
@@ -233,5 +245,68 @@ def test_network_overview_for_staff_is_suppressed_and_cached_per_token(client: C
 
 @pytest.mark.parametrize("role", ["provider", "app", "guardian"])
 def test_network_overview_is_forbidden_to_other_roles(client: Client, role: str) -> None:
-    r = client.post(OVERVIEW, {"at": AT}, role)
-    assert r.status_code == 403 and r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    r = client.post(OVERVIEW, {"at": AT}, role)  # an executed operation: 200 with the error's code (GraphQL over HTTP)
+    assert r.status_code == 200 and r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("by", ["COMMUNITY", "PROGRAM"])
+def test_coverage_comparison_publishes_both_times_and_the_change(client: Client, by: str) -> None:
+    earlier = (NOON - timedelta(days=120)).isoformat()
+    data = client.data(COMPARISON, {"by": by, "at": AT, "compare": earlier}, role="analyst")["coverageComparison"]
+    assert data["since"] < data["at"] and data["by"] == by
+    k = Policy().suppression_k
+    checked = 0
+    for before, after, change in zip(data["before"]["tables"], data["after"]["tables"], data["change"], strict=True):
+        assert before["name"] == after["name"] == change["name"]
+        for rb, ra, rc in zip(before["rows"], after["rows"], change["rows"], strict=True):
+            for cb, ca, cc in zip(rb["cells"], ra["cells"], rc["cells"], strict=True):
+                b, a, c = cb["count"], ca["count"], cc["count"]
+                for x in (a, b, c):
+                    assert x["suppressed"] == (x["value"] is None)
+                    assert x["value"] is None or not 1 <= abs(x["value"]) < k
+                if not (a["suppressed"] or b["suppressed"] or c["suppressed"]):
+                    assert c["value"] == a["value"] - b["value"]
+                    checked += 1
+                # never two of the three published and the third suppressed: it would be recoverable
+                assert [a["suppressed"], b["suppressed"], c["suppressed"]].count(True) != 1
+    assert checked > 0
+    if by == "PROGRAM":
+        rows = {r["id"]: r for r in data["after"]["tables"][0]["rows"]}
+        assert any(r["partners"] for r in rows.values())
+
+
+def test_coverage_comparison_is_for_aggregate_roles_only(client: Client) -> None:
+    r = client.post(COMPARISON, {"by": "COMMUNITY", "at": AT, "compare": AT}, "provider")
+    assert r.status_code == 200 and r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "names"),
+    [
+        ("by=district", 400, "by"),
+        ("format=parquet", 400, "format"),
+        ("expiring_days=-3", 400, "expiring_days"),
+        ("at=2026-01-15T12:00:00", 400, "at"),
+        ("compare=yesterday", 400, "compare"),
+    ],
+)
+def test_coverage_data_refuses_bad_parameters_by_name(client: Client, query: str, status: int, names: str) -> None:
+    r = client.http.get(f"{client.url}/coverage/data?{query}", headers={"Authorization": f"Bearer {client.tokens['analyst']}"})
+    assert r.status_code == status
+    assert r.json()["errors"][0]["message"].startswith(names + ":")
+
+
+def test_coverage_data_formats_and_roles(client: Client) -> None:
+    url = f"{client.url}/coverage/data?by=school&at={AT.replace('+', '%2B')}"
+    assert client.http.get(url).status_code == 401
+    assert client.http.get(url, headers={"Authorization": f"Bearer {client.tokens['provider']}"}).status_code == 403
+    auth = {"Authorization": f"Bearer {client.tokens['staff']}"}
+    r = client.http.get(url + "&format=csv", headers=auth)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == 'attachment; filename="coverage-school-20260115.csv"'
+    assert r.headers["cache-control"] == "no-store"
+    assert r.text.splitlines()[0].startswith("at,group_by,table,group_id")
+    body = client.http.get(url, headers=auth).json()
+    assert body["meta"]["by"] == "school" and body["records"]
+    x = client.http.get(url + "&format=xlsx", headers=auth)
+    assert x.status_code == 200 and x.content[:2] == b"PK"
