@@ -121,7 +121,7 @@ def main() -> None:
     secrets = tokens(args.db)
     t = time.perf_counter()
     docs = pool(args.pool, args.seed)
-    print(f"pool: {len(docs):,} hypothesis-graphql documents in {time.perf_counter() - t:.0f} s")
+    print(f"pool: {len(docs):,} hypothesis-graphql documents in {time.perf_counter() - t:.0f} s", flush=True)
     rng = random.Random(args.seed)
     statuses: Counter[int] = Counter()
     codes: Counter[str] = Counter()
@@ -131,7 +131,7 @@ def main() -> None:
     started = time.perf_counter()
     try:
         with httpx.Client(timeout=60) as client:
-            for _ in range(args.requests):
+            for n in range(1, args.requests + 1):
                 kw = request(rng, docs)
                 role = rng.choice(list(secrets))
                 kw["headers"]["Authorization"] = f"Bearer {secrets[role]}"
@@ -148,6 +148,8 @@ def main() -> None:
                     code = str((e.get("extensions") or {}).get("code"))
                     codes[code] += 1
                     internal += code == "INTERNAL"
+                if n % 10_000 == 0:
+                    print(f"  {n:,} requests, {n / (time.perf_counter() - started):.0f}/s, 5xx so far: {sum(c for s, c in statuses.items() if s >= 500)}", flush=True)
     finally:
         server.stop()
     elapsed = time.perf_counter() - started

@@ -435,9 +435,9 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     released: frozenset[str] = frozenset()
     if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-    both_met = {Condition.CONSENT, Condition.NEED_TO_KNOW} <= {f.condition for f in findings if f.reason is None} - {
-        f.condition for f in findings if f.reason is not None
-    }
+    failed = {f.condition for f in findings if f.reason is not None}
+    held = {f.condition for f in findings if f.reason is None} - failed
+    both_met = {Condition.CONSENT, Condition.NEED_TO_KNOW} <= held
     reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
         outcome = Outcome.DENY

@@ -209,6 +209,7 @@ class ServerProcess:
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)
+        self.__exit__()  # never leave our own child running when it did not start in time
         raise RuntimeError("server did not start")
 
     def __exit__(self, *_: object) -> None:

@@ -128,3 +128,14 @@ def test_json_nested_100000_deep_is_a_problem(tmp_path: Path, reader: Any) -> No
     (tmp_path / "organization.json").write_text(deep, encoding="utf-8")
     result = reader([tmp_path], default_valid_from=START)
     assert any("nested too deeply" in p.message for p in result.problems), result.problems
+
+
+@FUZZ
+@given(
+    at=st.one_of(st.sampled_from([*TIMES, "2199-12-31T23:59:59Z", "1900-01-01T00:00:00Z"]), texts),
+    days=st.one_of(st.integers(min_value=-(2**40), max_value=2**40).map(str), texts),
+    by=st.one_of(st.sampled_from(["community", "school", "program", "partner"]), texts),
+    fmt=st.sampled_from(["table", "csv", "json", "xml"]),
+)
+def test_coverage(db: Path, at: str, days: str, by: str, fmt: str) -> None:
+    run("coverage", "--db", str(db), f"--at={at}", f"--expiring-days={days}", f"--by={by}", f"--format={fmt}")
