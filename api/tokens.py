@@ -25,7 +25,7 @@ from graph.timeutil import to_iso, utcnow
 if TYPE_CHECKING:
     from api.tokens_neo4j import Neo4jTokenStore
 
-__all__ = ["AnyTokenStore", "TokenInfo", "TokenStore", "hash_secret", "open_tokens"]
+__all__ = ["AnyTokenStore", "TokenInfo", "TokenStore", "hash_secret", "new_token", "open_tokens"]
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -63,6 +63,28 @@ class TokenInfo:
         return Principal(self.id, self.role, self.subject, self.partner_ids)
 
 
+def new_token(
+    role: Role | str, subject: str | None, partner_ids: tuple[str, ...], label: str | None
+) -> tuple[TokenInfo, str]:
+    """A new token's record and secret (``ntk_`` + 256 random bits), checked; nothing stored.
+
+    Raises
+    ------
+    InputError
+        Unknown role, a role that needs a subject without one, or an app without partners.
+    """
+    try:
+        role = Role(role)
+    except ValueError as err:
+        raise InputError(f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}") from err
+    if role in NEEDS_SUBJECT and not subject:
+        raise InputError(f"a {role} token needs --subject")
+    if role is Role.APP and not partner_ids:
+        raise InputError("an app token needs at least one --partner")
+    secret = "ntk_" + secrets.token_urlsafe(32)
+    return TokenInfo("tok_" + secrets.token_hex(8), role, subject, tuple(partner_ids), label, to_iso(utcnow()) or "", None), secret
+
+
 class TokenStore:
     """Create, look up, list and revoke tokens in a SQLite file (shared by every worker)."""
 
@@ -86,20 +108,11 @@ class TokenStore:
         InputError
             Unknown role, a role that needs a subject without one, or an app without partners.
         """
-        try:
-            role = Role(role)
-        except ValueError as err:
-            raise InputError(f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}") from err
-        if role in NEEDS_SUBJECT and not subject:
-            raise InputError(f"a {role} token needs --subject")
-        if role is Role.APP and not partner_ids:
-            raise InputError("an app token needs at least one --partner")
-        secret = "ntk_" + secrets.token_urlsafe(32)
-        info = TokenInfo("tok_" + secrets.token_hex(8), role, subject, tuple(partner_ids), label, to_iso(utcnow()) or "", None)
+        info, secret = new_token(role, subject, partner_ids, label)
         with self._lock:
             self.conn.execute(
                 "INSERT INTO tokens (id, hash, role, subject, partners, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (info.id, hash_secret(secret), str(role), subject, json.dumps(list(partner_ids)), label, info.created_at),
+                (info.id, hash_secret(secret), str(info.role), subject, json.dumps(list(partner_ids)), label, info.created_at),
             )
         return info, secret
 

@@ -9,15 +9,14 @@ a revocation through any is honoured by all on their next request (lookups read 
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 import neo4j
 import neo4j.exceptions as ne
 
-from api.roles import NEEDS_SUBJECT, Principal, Role
-from api.tokens import TokenInfo, hash_secret
-from graph.errors import InputError, StoreUnavailable
+from api.roles import Principal, Role
+from api.tokens import TokenInfo, hash_secret, new_token
+from graph.errors import StoreUnavailable
 from graph.timeutil import to_iso, utcnow
 
 if TYPE_CHECKING:
@@ -71,20 +70,11 @@ class Neo4jTokenStore:
             Unknown role, a role that needs a subject without one, or an app without partners.
         StoreUnavailable
         """
-        try:
-            role = Role(role)
-        except ValueError as err:
-            raise InputError(f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}") from err
-        if role in NEEDS_SUBJECT and not subject:
-            raise InputError(f"a {role} token needs --subject")
-        if role is Role.APP and not partner_ids:
-            raise InputError("an app token needs at least one --partner")
-        secret = "ntk_" + secrets.token_urlsafe(32)
-        info = TokenInfo("tok_" + secrets.token_hex(8), role, subject, tuple(partner_ids), label, to_iso(utcnow()) or "", None)
+        info, secret = new_token(role, subject, partner_ids, label)
         props = {
             "id": info.id,
             "hash": hash_secret(secret),
-            "role": str(role),
+            "role": str(info.role),
             "subject": subject,
             "partners": json.dumps(list(partner_ids)),
             "label": label,

@@ -25,7 +25,7 @@ from graph.errors import AuditUnavailable
 from graph.evidence import Evidence
 from graph.timeutil import ensure_aware, to_iso, utcnow
 
-__all__ = ["AuditLog", "Caller", "SqliteAuditLog", "evidence_summary"]
+__all__ = ["AuditLog", "Caller", "SqliteAuditLog", "evidence_summary", "record_body"]
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -92,6 +92,30 @@ def evidence_summary(ev: Evidence) -> dict[str, Any]:
             for s in ev.services
         ],
     }
+
+
+def record_body(d: Decision, rid: str, requested: str, decided: str, caller: Caller) -> str:
+    """The JSON body of a record (canonical: sorted keys, no spaces), hashed into the chain.
+
+    One shape for every store of the record (SQLite here, Neo4j in `graph.audit_neo4j`).
+    """
+    return json.dumps(
+        {
+            **d.to_dict(path_ids_only=True),
+            "id": rid,
+            "request_time": requested,
+            "decision_time": decided,
+            "asked_by": {
+                "role": caller.role,
+                "subject": caller.subject,
+                "application": caller.application,
+                "partners": list(caller.partner_ids),
+            },
+            "evidence": evidence_summary(d.evidence),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 class AuditLog(Protocol):
@@ -193,23 +217,7 @@ class SqliteAuditLog:
                 rows = []
                 for d in decisions:
                     rid = str(uuid.uuid4())
-                    body = json.dumps(
-                        {
-                            **d.to_dict(path_ids_only=True),
-                            "id": rid,
-                            "request_time": requested,
-                            "decision_time": decided,
-                            "asked_by": {
-                                "role": caller.role,
-                                "subject": caller.subject,
-                                "application": caller.application,
-                                "partners": list(caller.partner_ids),
-                            },
-                            "evidence": evidence_summary(d.evidence),
-                        },
-                        sort_keys=True,
-                        separators=(",", ":"),
-                    )
+                    body = record_body(d, rid, requested or "", decided or "", caller)
                     digest = hashlib.sha256((prev + body).encode()).hexdigest()
                     rows.append(
                         (

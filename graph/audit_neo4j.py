@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import neo4j
 import neo4j.exceptions as ne
 
-from graph.audit import GENESIS, Caller, evidence_summary
+from graph.audit import GENESIS, Caller, record_body
 from graph.decision import Decision
 from graph.errors import AuditUnavailable
 from graph.timeutil import ensure_aware, to_iso, utcnow
@@ -225,24 +225,3 @@ class Neo4jAuditLog:
 
     def close(self) -> None:
         """Nothing of its own to close: the store owns the driver."""
-
-
-def record_body(d: Decision, rid: str, requested: str, decided: str, caller: Caller) -> str:
-    """The JSON body of a record (the same shape as `graph.audit.SqliteAuditLog` writes)."""
-    return json.dumps(
-        {
-            **d.to_dict(path_ids_only=True),
-            "id": rid,
-            "request_time": requested,
-            "decision_time": decided,
-            "asked_by": {
-                "role": caller.role,
-                "subject": caller.subject,
-                "application": caller.application,
-                "partners": list(caller.partner_ids),
-            },
-            "evidence": evidence_summary(d.evidence),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )

@@ -37,10 +37,8 @@ Definitions (docs/analytics.md has the long form):
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -74,6 +72,7 @@ from graph.policy import Policy
 from graph.reasons import Reason
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware, to_iso
+from graph.trusted import bulk_allocation
 
 __all__ = [
     "BLOCKING_REASONS",
@@ -248,22 +247,7 @@ def gather_coverage_facts(store: GraphStore, at: datetime, policy: Policy) -> Co
         return _gather(store, at, policy)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while facts are built.
-
-    Gathering allocates millions of small acyclic objects; each allocation burst triggers
-    collections that scan the whole in-memory graph (about a quarter of the time at 170k
-    students). Reference counting still frees everything; the collector is re-enabled
-    (if it was enabled) on the way out, whatever happens.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+_gc_paused = bulk_allocation  # one GC pause for bulk work (graph.trusted): gathering allocates millions of acyclic objects
 
 
 def _gather(store: GraphStore, at: datetime, policy: Policy) -> CoverageFacts:
