@@ -16,14 +16,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.config import ApiSettings
 from api.http import AppState, authenticate, graphql_endpoint
 from api.limits import BodyLimit, RequestRefused, error_response, parse_json_body
 from api.schema import build_schema
+from api.subscriptions import SubscriptionsApp
 from api.tokens import TokenStore
 from api.web import SecurityHeaders, web_routes
+from api.webhooks.service import start_feed_service
 from graph.audit import SqliteAuditLog
 from graph.engine import Engine
 from graph.errors import NeedToKnowError
@@ -83,15 +85,19 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         engine = Engine(open_store(settings), settings.policy(), audit)
         tokens = TokenStore(settings.db)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
+        feed = start_feed_service(engine, settings.db)  # the access-change feed (docs/feed.md); None when off
         try:
             yield
         finally:
+            if feed is not None:
+                feed.stop()
             engine.store.close()
             tokens.close()
             audit.close()
 
     routes = [
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),
+        WebSocketRoute("/graphql", SubscriptionsApp()),  # subscriptions (graphql-transport-ws)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *web_routes(),
