@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Annotated
 
+import structlog
 import typer
 from rich.markup import escape
 
@@ -71,6 +73,7 @@ def feed_tail(
 
     When no server is running the feed, pending changes are derived first.
     """
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout carries the changes
     settings = settings_for(db)
     if not settings.db.exists():
         render.error(f"no store at {settings.db}: give --db (or NTK_DB)")
@@ -136,7 +139,7 @@ def webhooks_list(
         head = feed.head()
         for e in feed.endpoints(include_removed=removed):
             dead = len([d for d in feed.dead_letters(e.id) if d.delivered_at is None])
-            who = e.subject or ",".join(e.partners) or "-"
+            who = f"subject={e.subject or '-'} partners={','.join(e.partners) or '-'}"
             state = f"removed {to_iso(e.removed_at)}" if e.removed_at else "active"
             render.console.print(escape(f"{e.id}  {e.role:<8} {who}  {e.url}  cursor={e.cursor}/{head} dead={dead}  {state}"))
     finally:

@@ -12,7 +12,7 @@ of pairs a commit names (docs/feed.md).
 Ticks, in order, each time `step` runs:
 
 1. every lapse instant up to now, oldest first, each decided **at that instant**
-   (cause ``time``): the scheduler's heap holds, for every pair it has seen, each instant
+   (cause ``time``): the scheduler's heap holds, for every pair it has seen, the next instant
    at which the pair's evidence may decide differently (`graph.feed.lapses`), so a consent
    expiring at 09:00 is announced as of 09:00 even if the process was down then;
 2. every outbox row not yet derived, in commit order, decided at now (cause ``write``),
@@ -118,11 +118,16 @@ class Deriver:
     # ------------------------------------------------------------------ scheduling
 
     def _schedule(self, pair: Pair, ev: Evidence, after: datetime) -> None:
-        for t in lapse_instants(ev, self.policy, after=after):
-            item = (t, pair[0], pair[1])
-            if item not in self._queued:
-                self._queued.add(item)
-                heapq.heappush(self._heap, item)
+        # Only the pair's next instant: when it fires the pair is decided again and its next one
+        # pushed, so the heap holds about one entry per pair (a write re-schedules its pairs;
+        # an entry made stale by a write costs one decision that finds nothing to announce).
+        upcoming = lapse_instants(ev, self.policy, after=after)
+        if not upcoming:
+            return
+        item = (min(upcoming), pair[0], pair[1])
+        if item not in self._queued:
+            self._queued.add(item)
+            heapq.heappush(self._heap, item)
 
     def next_lapse(self) -> datetime | None:
         """The next instant the scheduler will decide again at, or None."""
