@@ -136,10 +136,21 @@ class Deriver:
     # ------------------------------------------------------------------ ticks
 
     def _tick(
-        self, pairs: Iterable[Pair], at: datetime, cause: Cause, ref: str, seq: int | None, effective_at: datetime
+        self,
+        pairs: Iterable[Pair],
+        at: datetime,
+        cause: Cause,
+        ref: str,
+        seq: int | None,
+        effective_at: datetime,
+        overlay: dict[Pair, tuple[str, ...]] | None = None,
     ) -> list[AccessChange]:
+        """Decide `pairs` at `at`; an event for each whose released categories differ from the
+        ones announced (`overlay`: announced earlier in this step, not stored yet; updated)."""
+        overlay = {} if overlay is None else overlay
         evidence = self._evidence(pairs)
-        announced = self.feed.announced(evidence)
+        announced = self.feed.announced(p for p in evidence if p not in overlay)
+        announced.update((p, v) for p, v in overlay.items() if p in evidence)
         token = self.store.token()
         now = self.clock()
         events: list[AccessChange] = []
@@ -155,6 +166,7 @@ class Deriver:
             before = announced.get(pair, ())
             if after == before:
                 continue
+            overlay[pair] = after
             shown = disclose(d, sees_all=False, lookback_days=self.policy.relationship_lookback_days)
             partners = sorted({e.to_id for e in ev.employments if e.active_at(at) or e.active_at(at - _EPSILON)})
             guardians = sorted(
@@ -205,14 +217,20 @@ class Deriver:
         log.info("feed_started", pending_lapses=len(self._heap), snapshot_events=len(stored))
         return stored
 
-    def step(self, *, max_rows: int = 100) -> list[AccessChange]:
-        """Process every lapse instant up to now, then the outbox rows not yet derived; return events stored."""
+    def step(self, *, max_rows: int = 500) -> list[AccessChange]:
+        """Process every lapse instant up to now, then the outbox rows not yet derived; return events stored.
+
+        One transaction records the whole step (events, announced access, both cursors); a
+        step with nothing to do writes nothing.
+        """
         if not self.started:
             return self.start()
         now = ensure_aware(self.clock())
-        stored: list[AccessChange] = []
         rows = self.outbox.since(int(self.feed.meta("outbox_done") or 0), limit=max_rows)
         self.store.sync(None)  # after reading the rows: the graph holds at least their commits
+        overlay: dict[Pair, tuple[str, ...]] = {}
+        events: list[AccessChange] = []
+        lapsed = False
         while self._heap and self._heap[0][0] <= now:
             t = self._heap[0][0]
             pairs: set[Pair] = set()
@@ -220,16 +238,20 @@ class Deriver:
                 item = heapq.heappop(self._heap)
                 self._queued.discard(item)
                 pairs.add((item[1], item[2]))
-            events = self._tick(pairs, t, Cause.TIME, t.isoformat(), None, t)
-            stored += self.feed.record(events, {"clock_done": t.isoformat()})
+            events += self._tick(pairs, t, Cause.TIME, t.isoformat(), None, t, overlay)
+            lapsed = True
         for row in rows:
             stated = [e for e in row.effective if e <= now]
             effective_at = max(stated) if stated else min(row.recorded_at, now)
-            events = self._tick(self.pairs_of(row), now, Cause.WRITE, str(row.seq), row.seq, effective_at)
-            stored += self.feed.record(events, {"outbox_done": str(row.seq), "clock_done": now.isoformat()})
-        if not rows:
-            self.feed.record([], {"clock_done": now.isoformat()})
-        return stored
+            events += self._tick(self.pairs_of(row), now, Cause.WRITE, str(row.seq), row.seq, effective_at, overlay)
+        if not rows and not lapsed:
+            return []
+        # Every pair decided in this step was decided at `now` or earlier: `clock_done` = now
+        # (a restart must not decide a pair at an instant before one it was announced at).
+        meta = {"clock_done": now.isoformat()}
+        if rows:
+            meta["outbox_done"] = str(rows[-1].seq)
+        return self.feed.record(events, meta)
 
     def close(self) -> None:
         """Release the outbox reader."""
