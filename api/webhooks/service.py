@@ -25,7 +25,7 @@ from api.webhooks.deliver import EndpointWorker
 from api.webhooks.settings import FeedSettings
 from graph.engine import Engine
 from graph.errors import NeedToKnowError
-from graph.feed.deriver import Deriver
+from graph.feed.deriver import Deriver, LeaseLost
 from graph.feed.registry import feed_for
 from graph.feed.store import FeedStore
 from graph.policy import Policy
@@ -66,6 +66,7 @@ class FeedService:
         self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
         self._renewed = 0.0
         self.leader = False
+        self.deriver.heartbeat = self._heartbeat
 
     def start(self) -> None:
         """Start the background thread."""
@@ -100,6 +101,11 @@ class FeedService:
         self.leader = leader
         return leader
 
+    def _heartbeat(self) -> None:
+        """Renew the lease during long work (a first snapshot, a bulk load); LeaseLost if another took it."""
+        if not self._hold_lease():
+            raise LeaseLost(self.holder)
+
     def _sync_workers(self) -> None:
         current = {e.id: e for e in self.feed.endpoints()}
         for endpoint_id in [i for i, w in self.workers.items() if i not in current or not w.is_alive()]:
@@ -130,6 +136,10 @@ class FeedService:
                     if self.deriver.started or self.workers:
                         self.deriver.started = False
                         self._stop_workers()
+            except LeaseLost:
+                log.info("feed_lease_lost", holder=self.holder)
+                self.deriver.started = False
+                self._stop_workers()
             except NeedToKnowError as err:
                 log.error("feed_tick_failed", error=str(err), since_last=time.time() - last_sync)
                 self._stop.wait(1.0)

@@ -47,12 +47,17 @@ from graph.policy import Policy
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware
 
-__all__ = ["Deriver"]
+__all__ = ["Deriver", "LeaseLost"]
 
 log = structlog.get_logger("needtoknow.feed")
 
 Pair = tuple[str, str]
 _EPSILON: Final = timedelta(microseconds=1)
+
+
+class LeaseLost(Exception):
+    """Raised by a heartbeat when this process no longer holds the feed's lease: the step is
+    abandoned unrecorded (the new holder derives it)."""
 
 
 def _reasons(d: Decision) -> tuple[dict[str, Any], ...]:
@@ -86,6 +91,8 @@ class Deriver:
         self._heap: list[tuple[datetime, str, str]] = []
         self._queued: set[tuple[datetime, str, str]] = set()
         self.started = False
+        self.heartbeat: Callable[[], None] = lambda: None
+        """Called between units of work (a provider's pairs, an outbox row); may raise `LeaseLost`."""
 
     # ------------------------------------------------------------------ pairs
 
@@ -111,6 +118,7 @@ class Deriver:
             by_provider[p].append(s)
         found: dict[Pair, Evidence] = {}
         for p, students in by_provider.items():
+            self.heartbeat()
             for s, ev in self.store.gather_evidence_many(p, None, students).items():
                 found[(p, s)] = ev
         return found

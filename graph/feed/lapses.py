@@ -13,6 +13,7 @@ yields no event.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -25,11 +26,27 @@ from graph.policy import Policy
 __all__ = ["birthday_instant", "lapse_instants"]
 
 
+_TIME_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _time_fields(cls: type) -> tuple[str, ...]:
+    """Names of a record class's fields that may hold a datetime (from its type hints; cached)."""
+    names = _TIME_FIELDS.get(cls)
+    if names is None:
+        try:
+            hints = typing.get_type_hints(cls, include_extras=True)
+            names = tuple(f.name for f in dataclasses.fields(cls) if "datetime" in str(hints.get(f.name, "")).lower())
+        except (NameError, TypeError):  # unresolvable hints: look at every field
+            names = tuple(f.name for f in dataclasses.fields(cls))
+        _TIME_FIELDS[cls] = names
+    return names
+
+
 def _datetimes(record: Any) -> Iterator[datetime]:
     if record is None or not dataclasses.is_dataclass(record):
         return
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name, None)
+    for name in _time_fields(type(record)):
+        value = getattr(record, name, None)
         if isinstance(value, datetime):
             yield value
 
