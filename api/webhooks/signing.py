@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures with the `standardwebhooks` package (https://www.standardwebhooks.com/).
+"""Standard Webhooks signatures (the Standard Webhooks specification) with the `standardwebhooks` package.
 
 Each delivery carries ``webhook-id`` (the event's stable id: receivers deduplicate on it),
 ``webhook-timestamp`` (Unix seconds of this attempt) and ``webhook-signature``

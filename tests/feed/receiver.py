@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
 
 @dataclass
 class Received:
@@ -21,6 +24,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    verified: bool | None = None
+    """With the receiver's ``secret`` set: whether the `standardwebhooks` verifier accepted it on arrival."""
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
     _requests: int = 0
+    secret: str | None = None
 
     def __post_init__(self) -> None:
         self.arrived = threading.Condition(self.lock)
@@ -50,8 +56,16 @@ class Receiver:
                     self.send_response(503)
                     self.end_headers()
                     return
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                verified = None
+                if receiver.secret is not None:
+                    try:
+                        Webhook(receiver.secret).verify(body, headers)  # on arrival: the timestamp tolerance is 5 minutes
+                        verified = True
+                    except WebhookVerificationError:
+                        verified = False
                 with receiver.arrived:
-                    receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, at))
+                    receiver.received.append(Received(headers, body, at, verified))
                     receiver.arrived.notify_all()
                 self.send_response(204)
                 self.end_headers()

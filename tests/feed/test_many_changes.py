@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-from standardwebhooks import Webhook
 
 from api.tokens import TokenStore
 from api.webhooks.signing import new_secret
@@ -185,6 +184,8 @@ def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch:
         name: add_webhook(feed, store, AddWebhook(receivers[name].url, a.role, a.subject, a.partners), now=utcnow(), secret=new_secret())
         for name, a in audiences.items()
     }
+    for name, ep in endpoints.items():
+        receivers[name].secret = ep.secret
     try:
         with ServerProcess(db) as one, ServerProcess(db) as two:
             writer = Writer([one.url, two.url], admin_token, rng)
@@ -211,8 +212,7 @@ def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch:
         assert len(events) > N_CHANGES // 10  # the writes changed access often
         for name, audience in audiences.items():
             got = receivers[name].received
-            for r in got:
-                Webhook(endpoints[name].secret).verify(r.body, r.headers)
+            assert all(r.verified for r in got)  # checked with the package's verifier on arrival
             ids = {r.headers["webhook-id"] for r in got}
             expected = {e.id for e in events if audience.admits(e)}
             assert ids == expected, f"{name}: missing {len(expected - ids)}, unexpected {len(ids - expected)}"
