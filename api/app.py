@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.config import ApiSettings
 from api.coverage_data import coverage_data
@@ -27,8 +27,10 @@ from api.errors import RequestRefused
 from api.http import AppState, BearerTokens, graphql_endpoint, principal_of, refusal
 from api.limits import BodyLimit, parse_json_body
 from api.schema import build_schema
+from api.subscriptions import SubscriptionsApp
 from api.tokens import open_tokens
 from api.web import SecurityHeaders, web_routes
+from api.webhooks.service import start_feed_service
 from graph.errors import NeedToKnowError
 from graph.open import open_engine
 
@@ -97,9 +99,14 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         engine = open_engine(settings)
         tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
+        # The access-change feed (docs/feed.md); None when off. Its delivery tables live in the
+        # SQLite file, so with Neo4j (nothing on an instance's disk) it is not started here yet.
+        feed = start_feed_service(engine, settings.db) if settings.backend == "networkx" else None
         try:
             yield
         finally:
+            if feed is not None:
+                feed.stop()
             tokens.close()
             if engine.audit is not None:
                 engine.audit.close()
@@ -107,6 +114,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
 
     routes = [
         Route("/graphql", graphql_endpoint, methods=ALL_METHODS),
+        WebSocketRoute("/graphql", SubscriptionsApp()),  # subscriptions (graphql-transport-ws)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/coverage/data", coverage_data, methods=["GET"]),

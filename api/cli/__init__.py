@@ -12,7 +12,7 @@ from api.cli.app import app
 
 __all__ = ["app", "main"]
 
-for _module in ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.analytics", "api.cli.replay", "api.cli.verify"):
+for _module in ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as err:  # a part not built in this checkout

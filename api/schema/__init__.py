@@ -33,6 +33,7 @@ from strawberry.types import ExecutionContext
 from api.config import ApiSettings
 from api.errors import code_for
 from api.schema.expansion import ExpansionLimiter
+from api.schema.feed import FeedSubscription
 from api.schema.inputs import IdRule
 from api.schema.limits import CodedMaskErrors, NonEmptySelectionSets, OperationLimits
 from api.schema.mutations import Mutation
@@ -88,6 +89,7 @@ def build_schema(settings: ApiSettings | None = None) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=FeedSubscription,
         extensions=extensions,
         scalar_overrides={datetime: DATETIME},
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled),

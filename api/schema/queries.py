@@ -20,6 +20,7 @@ from api.roles import may_ask_about_provider, may_see_network, may_see_student_r
 from api.schema.analytics import AnalyticsQuery
 from api.schema.context import Context
 from api.schema.enums import OutcomeEnum, ReasonCode, ServiceStatusEnum, to_gql
+from api.schema.feed import FeedQuery
 from api.schema.replay import ReplayQuery
 from api.schema.types import (
     AccessConnection,
@@ -111,7 +112,7 @@ def _node(
 
 
 @strawberry.type(description="Questions about who may see what, and aggregates (coverage, the partner network).")
-class Query(AnalyticsQuery, ReplayQuery):
+class Query(AnalyticsQuery, ReplayQuery, FeedQuery):
     @strawberry.field(description="May a provider see a student's record, and why. Recorded before it is answered.")
     def check(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> DecisionType:
         return decide_for(info, [request], consistency_token)[0]

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS events (
     data        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_outbox (
+    seq         INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    data        TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     key         TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -116,6 +121,14 @@ class Journal:
         except sqlite3.Error as err:
             raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
 
+    def outbox(self, seq: int, now_at: datetime, data: str) -> None:
+        """Write the feed's outbox row for the commit ending at `seq`, in the transaction opened by `begin`
+        (`graph.feed.outbox`)."""
+        try:
+            self.conn.execute("INSERT INTO feed_outbox (seq, recorded_at, data) VALUES (?, ?, ?)", (seq, now_at.isoformat(), data))
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
+
     def commit(self) -> None:
         """Commit the transaction opened by `begin`."""
         try:
@@ -129,9 +142,7 @@ class Journal:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def read_since(
-        self, seq: int, batch: int = 50_000, *, trusted: bool = True, until: int | None = None
-    ) -> Iterator[tuple[int, Change]]:
+    def read_since(self, seq: int, batch: int = 50_000, *, trusted: bool = True, until: int | None = None) -> Iterator[tuple[int, Change]]:
         """Changes with a sequence number above `seq` (and at most `until`), in order.
 
         ``trusted`` (default): rows are rebuilt without re-validation (graph.trusted);

@@ -24,6 +24,7 @@ import networkx as nx
 from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, validate
 from graph.errors import IdempotencyConflict, InputError, StaleRead, StoreUnavailable
 from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
+from graph.feed.outbox import outbox_row
 from graph.model import (
     About,
     Agreement,
@@ -127,6 +128,9 @@ class MemoryStore:
                 view = StateView(self._node_kind, self.edge)
                 effective = validate(changes, view, existing_node=self.node, now=now)
                 seq = self.journal.append(effective, now) if effective else self._seq
+                if effective:  # the feed's outbox row, in the same transaction (graph.feed.outbox)
+                    closed = [e for c in effective if isinstance(c, CloseEdge) and (e := self.edge(c.edge_id)) is not None]
+                    self.journal.outbox(seq, now, outbox_row(effective, _MemoryTx(self, now), closed))
                 if idempotency is not None:
                     self.journal.remember(idempotency.key, idempotency.fingerprint, result, str(seq), now)
                 self.journal.commit()

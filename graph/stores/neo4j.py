@@ -49,9 +49,10 @@ import neo4j.exceptions as ne
 import neo4j.time
 from pydantic import ValidationError
 
-from graph.changes import Change, PutEdge, PutNode, StateView, change_to_json, validate
+from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, change_to_json, validate
 from graph.errors import ChangeRejected, IdempotencyConflict, InputError, StaleRead, StoreUnavailable
 from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
+from graph.feed.outbox import outbox_row
 from graph.model import (
     About,
     Agreement,
@@ -312,9 +313,11 @@ class Neo4jStore:
                 tx.rollback()
                 return seen, False, result, False
             plan = self._plan(fetched, effective, seen, now)
+            closed = [fetched.edges[c.edge_id] for c in effective if isinstance(c, CloseEdge) and c.edge_id in fetched.edges]
+            outbox = outbox_row(effective, _Neo4jTx(self, tx, now), closed)
             if self.max_tx_rows is not None and idempotency is None and sum(len(rows) for _, rows in plan) > self.max_tx_rows:
                 tx.rollback()  # nothing written yet
-                chunked = self._apply_chunked(session, plan, seen, len(effective))
+                chunked = self._apply_chunked(session, plan, seen, len(effective), (now, outbox))
                 return None if chunked is None else (*chunked, result, False)
             if not lock_first and self._lock_journal(tx) != seen:
                 tx.rollback()
@@ -322,6 +325,8 @@ class Neo4jStore:
             for query, rows in plan:
                 tx.run(query, rows=rows).consume()
             seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=len(effective)).single(strict=True)["seq"])
+            if effective:  # the feed's outbox row, in the same transaction (graph.feed.outbox)
+                tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=now, data=outbox).consume()
             if idempotency is not None:
                 tx.run(
                     q.PUT_IDEMPOTENCY,
@@ -345,7 +350,7 @@ class Neo4jStore:
         return int(tx.run(q.LOCK_JOURNAL, key=q.META_KEY, writer=uuid.uuid4().hex).single(strict=True)["seq"])
 
     def _apply_chunked(
-        self, session: neo4j.Session, plan: list[tuple[str, list[dict[str, Any]]]], seen: int, n_changes: int
+        self, session: neo4j.Session, plan: list[tuple[str, list[dict[str, Any]]]], seen: int, n_changes: int, outbox: tuple[datetime, str]
     ) -> tuple[int, bool] | None:
         """Bulk mode (`max_tx_rows`): commit the validated plan in transactions of at most
         `max_tx_rows` rows, in plan order (nodes, then edges, then the change log), the
@@ -375,6 +380,7 @@ class Neo4jStore:
                     tx.run(query, rows=rows).consume()
                 if i == len(groups) - 1:
                     seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=n_changes).single(strict=True)["seq"])
+                    tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=outbox[0], data=outbox[1]).consume()
                 tx.commit()
             finally:
                 tx.close()

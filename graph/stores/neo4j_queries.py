@@ -57,6 +57,8 @@ __all__ = [
     "GET_IDEMPOTENCY",
     "PUT_IDEMPOTENCY",
     "VERSIONS",
+    "FEED_OUTBOX_PUT",
+    "FEED_OUTBOX_SINCE",
 ]
 
 VERSIONS: Final = "ntk_versions"
@@ -78,6 +80,7 @@ SCHEMA: Final[tuple[tuple[str, str], ...]] = (
     ("ntk_meta_key", "CREATE CONSTRAINT ntk_meta_key IF NOT EXISTS FOR (m:NtkMeta) REQUIRE m.key IS UNIQUE"),
     ("ntk_change_seq", "CREATE CONSTRAINT ntk_change_seq IF NOT EXISTS FOR (c:Change) REQUIRE c.seq IS UNIQUE"),
     ("ntk_idempotency_key", "CREATE CONSTRAINT ntk_idempotency_key IF NOT EXISTS FOR (i:NtkIdempotency) REQUIRE i.key IS UNIQUE"),
+    ("ntk_feed_outbox_seq", "CREATE CONSTRAINT ntk_feed_outbox_seq IF NOT EXISTS FOR (o:NtkFeedOutbox) REQUIRE o.seq IS UNIQUE"),
     *(_rel_constraint(k) for k in EdgeKind),
 )
 """(name, statement) of every constraint, each idempotent; edge ids are unique per type
@@ -316,4 +319,16 @@ RETURN COLLECT {
   MATCH (s)<-[:SERVES]-(x) WITH DISTINCT x
   MATCH (x)<-[:MEMBER_OF*0..]-(q:Provider) RETURN DISTINCT q.id
 } AS ids
+"""
+
+
+FEED_OUTBOX_PUT: Final = """
+CREATE (:NtkFeedOutbox {seq: $seq, recorded_at: $recorded_at, data: $data})
+"""
+"""The feed's outbox row of a commit, written in the committing transaction (graph.feed.outbox)."""
+
+FEED_OUTBOX_SINCE: Final = """
+MATCH (o:NtkFeedOutbox) WHERE o.seq > $after
+RETURN o.seq AS seq, o.recorded_at AS recorded_at, o.data AS data
+ORDER BY o.seq LIMIT $limit
 """

@@ -1,0 +1,156 @@
+"""The feed service of one server process: take the lease, derive, schedule, deliver.
+
+Several processes (``serve --workers N``, or servers on several machines over one SQLite
+file) may run it; one holds the ``feed`` lease at a time and does the work; the others wait
+and take over when the lease lapses (``NTK_FEED_LEASE_SECONDS``). Nothing is held only in
+memory: outbox rows, events, announced access and every cursor are durable, so a process
+killed at any point loses nothing (docs/feed.md). Subscriptions do not need the lease: each
+process reads stored events (`graph.feed.store.FeedStore.events_after`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from api.webhooks.deliver import EndpointWorker
+from api.webhooks.settings import FeedSettings
+from graph.engine import Engine
+from graph.errors import NeedToKnowError
+from graph.feed.deriver import Deriver, LeaseLost
+from graph.feed.registry import feed_for
+from graph.feed.store import FeedStore
+from graph.policy import Policy
+from graph.stores.base import GraphStore
+
+__all__ = ["FeedService", "start_feed_service"]
+
+log = structlog.get_logger("needtoknow.feed")
+
+LEASE = "feed"
+
+
+class FeedService:
+    """Runs the deriver and the webhook workers in a daemon thread while this process holds the lease.
+
+    Parameters
+    ----------
+    store, feed, policy, clock
+        As for `graph.feed.deriver.Deriver`.
+    settings : FeedSettings
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        feed: FeedStore,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        settings: FeedSettings | None = None,
+    ) -> None:
+        self.settings = settings or FeedSettings()
+        self.feed = feed
+        self.clock = clock
+        self.deriver = Deriver(store, feed, policy, clock)
+        self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.workers: dict[str, EndpointWorker] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
+        self._renewed = 0.0
+        self.leader = False
+        self.deriver.heartbeat = self._heartbeat
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and the workers; give up the lease."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._stop_workers()
+        if self.leader:
+            with contextlib.suppress(NeedToKnowError):
+                self.feed.release(LEASE, self.holder)
+        self.deriver.close()
+
+    def _stop_workers(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+        for w in self.workers.values():
+            w.join(timeout=10)
+        self.workers.clear()
+
+    def _hold_lease(self) -> bool:
+        now = time.time()
+        if self.leader and now - self._renewed < self.settings.lease_seconds / 3:
+            return True
+        leader = self.feed.lease(LEASE, self.holder, now, self.settings.lease_seconds)
+        if leader:
+            self._renewed = now
+        if leader != self.leader:
+            log.info("feed_lease", holder=self.holder, leader=leader)
+        self.leader = leader
+        return leader
+
+    def _heartbeat(self) -> None:
+        """Renew the lease during long work (a first snapshot, a bulk load); LeaseLost if another took it."""
+        if not self._hold_lease():
+            raise LeaseLost(self.holder)
+
+    def _sync_workers(self) -> None:
+        current = {e.id: e for e in self.feed.endpoints()}
+        for endpoint_id in [i for i, w in self.workers.items() if i not in current or not w.is_alive()]:
+            self.workers.pop(endpoint_id).stop()
+        for endpoint_id, endpoint in current.items():
+            if endpoint_id not in self.workers:
+                worker = EndpointWorker(self.feed, endpoint, self.settings, self.clock)
+                self.workers[endpoint_id] = worker
+                worker.start()
+
+    def tick(self) -> int:
+        """One round as lease holder: derive, then wake the workers. Returns events stored."""
+        stored = self.deriver.step()
+        self._sync_workers()
+        if stored:
+            for w in self.workers.values():
+                w.wake.set()
+        return len(stored)
+
+    def _run(self) -> None:
+        last_sync = 0.0
+        while not self._stop.is_set():
+            try:
+                if self._hold_lease():
+                    self.tick()
+                    last_sync = time.time()
+                else:
+                    if self.deriver.started or self.workers:
+                        self.deriver.started = False
+                        self._stop_workers()
+            except LeaseLost:
+                log.info("feed_lease_lost", holder=self.holder)
+                self.deriver.started = False
+                self._stop_workers()
+            except NeedToKnowError as err:
+                log.error("feed_tick_failed", error=str(err), since_last=time.time() - last_sync)
+                self._stop.wait(1.0)
+            self._stop.wait(self.settings.poll_seconds)
+
+
+def start_feed_service(engine: Engine, db: Path) -> FeedService | None:
+    """Start the feed service for a server process (None when ``NTK_FEED_ENABLED`` is off)."""
+    settings = FeedSettings()
+    if not settings.enabled:
+        return None
+    service = FeedService(engine.store, feed_for(db), engine.policy, engine.clock, settings)
+    service.start()
+    return service

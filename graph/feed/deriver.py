@@ -1,0 +1,266 @@
+"""Deriving access changes: outbox rows and lapsed instants in, events out (exactly once per cause).
+
+A **tick** re-decides a set of (provider, student) pairs at one instant and compares each
+decision's released categories with the ones last announced for the pair (``feed_access``);
+a difference is an event. The events, the new announced access and the cursor of the tick's
+cause (``outbox_done`` or ``clock_done``) are written in one transaction, so a crash before
+it re-derives the tick and a crash after it never repeats it. Comparing with what was
+announced (rather than with a rebuilt "before" state) is what makes the feed, folded per
+pair, equal `check` at every tick, whatever order causes arrive in and however wide the set
+of pairs a commit names (docs/feed.md).
+
+Ticks, in order, each time `step` runs:
+
+1. every lapse instant up to now, oldest first, each decided **at that instant**
+   (cause ``time``): the scheduler's heap holds, for every pair it has seen, the next instant
+   at which the pair's evidence may decide differently (`graph.feed.lapses`), so a consent
+   expiring at 09:00 is announced as of 09:00 even if the process was down then;
+2. every outbox row not yet derived, in commit order, decided at now (cause ``write``),
+   the event's ``effective_at`` being the latest effective instant the commit states
+   that is not in the future (a revocation's ``at``).
+
+On the first run the feed announces every pair at once (cause ``snapshot``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import structlog
+
+from graph.decide import decide
+from graph.decision import CheckRequest, Decision
+from graph.disclosure import disclose
+from graph.errors import DepthLimitExceeded
+from graph.evidence import Evidence
+from graph.feed.events import AccessChange, Cause, event_id
+from graph.feed.lapses import lapse_instants
+from graph.feed.outbox import OutboxRow
+from graph.feed.outbox_read import OutboxReader
+from graph.feed.store import FeedStore
+from graph.model import EdgeKind, FerpaRights
+from graph.policy import Policy
+from graph.stores.base import GraphStore
+from graph.timeutil import ensure_aware
+
+__all__ = ["Deriver", "LeaseLost"]
+
+log = structlog.get_logger("needtoknow.feed")
+
+Pair = tuple[str, str]
+_EPSILON: Final = timedelta(microseconds=1)
+
+
+class LeaseLost(Exception):
+    """Raised by a heartbeat when this process no longer holds the feed's lease: the step is
+    abandoned unrecorded (the new holder derives it)."""
+
+
+def _reasons(d: Decision) -> tuple[dict[str, Any], ...]:
+    return tuple({"code": str(r.code), "message": r.message, "subject": r.subject, "category": r.category, "ref": r.ref} for r in d.reasons)
+
+
+def _released(d: Decision) -> tuple[str, ...]:
+    return tuple(sorted(d.released)) if d.allowed else ()
+
+
+class Deriver:
+    """Turns commits and the passing of time into stored `AccessChange` events.
+
+    Parameters
+    ----------
+    store : GraphStore
+        The graph (synced before each tick).
+    feed : FeedStore
+        Where events, announced access and cursors are kept.
+    policy : Policy
+    clock : callable returning an aware datetime
+        The feed's now (a test clock in tests).
+    """
+
+    def __init__(self, store: GraphStore, feed: FeedStore, policy: Policy, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.feed = feed
+        self.policy = policy
+        self.clock = clock
+        self.outbox = OutboxReader(store)
+        self._heap: list[tuple[datetime, str, str]] = []
+        self._queued: set[tuple[datetime, str, str]] = set()
+        self.started = False
+        self.heartbeat: Callable[[], None] = lambda: None
+        """Called between units of work (a provider's pairs, an outbox row); may raise `LeaseLost`."""
+
+    # ------------------------------------------------------------------ pairs
+
+    def all_pairs(self) -> set[Pair]:
+        """Every (provider, student) pair with a SERVES edge between them, directly or through teams."""
+        students = {e.to_id for e in self.store.edges(EdgeKind.SERVES)}
+        return self._student_pairs(students)
+
+    def _student_pairs(self, students: Iterable[str]) -> set[Pair]:
+        return {(p, s) for s in students for p in self.store.providers_serving(s)}
+
+    def pairs_of(self, row: OutboxRow) -> set[Pair]:
+        """The pairs an outbox row may have changed (a superset; see `graph.feed.outbox`)."""
+        if row.all:
+            return self.all_pairs()
+        pairs = self._student_pairs(row.students)
+        pairs.update((p, s) for p in row.providers for s in self.store.students_served_by(p))
+        return pairs
+
+    def _evidence(self, pairs: Iterable[Pair]) -> dict[Pair, Evidence]:
+        by_provider: dict[str, list[str]] = defaultdict(list)
+        for p, s in sorted(pairs):
+            by_provider[p].append(s)
+        found: dict[Pair, Evidence] = {}
+        for p, students in by_provider.items():
+            self.heartbeat()
+            for s, ev in self.store.gather_evidence_many(p, None, students).items():
+                found[(p, s)] = ev
+        return found
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _schedule(self, pair: Pair, ev: Evidence, after: datetime) -> None:
+        # Only the pair's next instant: when it fires the pair is decided again and its next one
+        # pushed, so the heap holds about one entry per pair (a write re-schedules its pairs;
+        # an entry made stale by a write costs one decision that finds nothing to announce).
+        upcoming = lapse_instants(ev, self.policy, after=after)
+        if not upcoming:
+            return
+        item = (min(upcoming), pair[0], pair[1])
+        if item not in self._queued:
+            self._queued.add(item)
+            heapq.heappush(self._heap, item)
+
+    def next_lapse(self) -> datetime | None:
+        """The next instant the scheduler will decide again at, or None."""
+        return self._heap[0][0] if self._heap else None
+
+    # ------------------------------------------------------------------ ticks
+
+    def _tick(
+        self,
+        pairs: Iterable[Pair],
+        at: datetime,
+        cause: Cause,
+        ref: str,
+        seq: int | None,
+        effective_at: datetime,
+        overlay: dict[Pair, tuple[str, ...]] | None = None,
+    ) -> list[AccessChange]:
+        """Decide `pairs` at `at`; an event for each whose released categories differ from the
+        ones announced (`overlay`: announced earlier in this step, not stored yet; updated)."""
+        overlay = {} if overlay is None else overlay
+        evidence = self._evidence(pairs)
+        announced = self.feed.announced(p for p in evidence if p not in overlay)
+        announced.update((p, v) for p, v in overlay.items() if p in evidence)
+        token = self.store.token()
+        now = self.clock()
+        events: list[AccessChange] = []
+        for pair, ev in sorted(evidence.items()):
+            p, s = pair
+            try:
+                d = decide(ev, CheckRequest(p, s, at), self.policy)
+            except DepthLimitExceeded as err:
+                log.error("feed_pair_undecidable", provider_id=p, student_id=s, error=str(err))
+                continue
+            self._schedule(pair, ev, at)
+            after = _released(d)
+            before = announced.get(pair, ())
+            if after == before:
+                continue
+            overlay[pair] = after
+            shown = disclose(d, sees_all=False, lookback_days=self.policy.relationship_lookback_days)
+            partners = sorted({e.to_id for e in ev.employments if e.active_at(at) or e.active_at(at - _EPSILON)})
+            guardians = sorted(
+                {
+                    g.from_id
+                    for g in ev.as_at(at).guardian_links
+                    if g.ferpa_rights is FerpaRights.FULL and (g.active_at(at) or g.active_at(at - _EPSILON))
+                }
+            )
+            events.append(
+                AccessChange(
+                    id=event_id(cause, ref, p, s, effective_at),
+                    provider_id=p,
+                    student_id=s,
+                    before=before,
+                    after=after,
+                    effective_at=effective_at,
+                    consistency_token=token,
+                    cause=cause,
+                    cause_seq=seq,
+                    recorded_at=now,
+                    reasons=_reasons(d),
+                    reasons_redacted=_reasons(shown),
+                    partners=tuple(partners),
+                    guardians=tuple(guardians),
+                )
+            )
+        return events
+
+    def start(self) -> list[AccessChange]:
+        """Load the schedule (every pair's lapse instants after the last one processed); on the
+        very first run, announce every pair's access as a snapshot. Returns events stored."""
+        self.store.sync(None)
+        self._heap.clear()
+        self._queued.clear()
+        done = self.feed.meta("clock_done")
+        stored: list[AccessChange] = []
+        if done is None:
+            now = ensure_aware(self.clock())
+            head = self.outbox.head()
+            events = self._tick(self.all_pairs(), now, Cause.SNAPSHOT, now.isoformat(), None, now)
+            stored = self.feed.record(events, {"clock_done": now.isoformat(), "outbox_done": str(head)})
+        else:
+            after = ensure_aware(datetime.fromisoformat(done))
+            for pair, ev in self._evidence(self.all_pairs()).items():
+                self._schedule(pair, ev, after)
+        self.started = True
+        log.info("feed_started", pending_lapses=len(self._heap), snapshot_events=len(stored))
+        return stored
+
+    def step(self, *, max_rows: int = 500) -> list[AccessChange]:
+        """Process every lapse instant up to now, then the outbox rows not yet derived; return events stored.
+
+        One transaction records the whole step (events, announced access, both cursors); a
+        step with nothing to do writes nothing.
+        """
+        if not self.started:
+            return self.start()
+        now = ensure_aware(self.clock())
+        rows = self.outbox.since(int(self.feed.meta("outbox_done") or 0), limit=max_rows)
+        self.store.sync(None)  # after reading the rows: the graph holds at least their commits
+        overlay: dict[Pair, tuple[str, ...]] = {}
+        events: list[AccessChange] = []
+        lapsed = False
+        while self._heap and self._heap[0][0] <= now:
+            t = self._heap[0][0]
+            pairs: set[Pair] = set()
+            while self._heap and self._heap[0][0] == t:
+                item = heapq.heappop(self._heap)
+                self._queued.discard(item)
+                pairs.add((item[1], item[2]))
+            events += self._tick(pairs, t, Cause.TIME, t.isoformat(), None, t, overlay)
+            lapsed = True
+        for row in rows:
+            stated = [e for e in row.effective if e <= now]
+            effective_at = max(stated) if stated else min(row.recorded_at, now)
+            events += self._tick(self.pairs_of(row), now, Cause.WRITE, str(row.seq), row.seq, effective_at, overlay)
+        if not rows and not lapsed:
+            return []
+        # Every pair decided in this step was decided at `now` or earlier: `clock_done` = now
+        # (a restart must not decide a pair at an instant before one it was announced at).
+        meta = {"clock_done": now.isoformat()}
+        if rows:
+            meta["outbox_done"] = str(rows[-1].seq)
+        return self.feed.record(events, meta)
+
+    def close(self) -> None:
+        """Release the outbox reader."""
+        self.outbox.close()
