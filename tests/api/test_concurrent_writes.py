@@ -32,11 +32,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.tokens import TokenStore
+from api.tokens import TokenStore, open_tokens
 from graph import commands
 from graph.changes import Change, PutEdge, PutNode
 from graph.errors import PreconditionFailed
 from graph.model import About, Consent, EdgeKind, FerpaRights, GivenBy, Guardian, GuardianOf, Permits, Serves, Student
+from graph.settings import Settings
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.timeutil import parse_datetime
@@ -211,7 +212,8 @@ def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[li
         def reopen() -> GraphStore:
             return Neo4jStore(uri)
 
-    tokens = TokenStore(db)
+    settings = Settings(db=db, backend=backend, neo4j_uri=args[-1] if args else "bolt://127.0.0.1:7687")  # type: ignore[arg-type]
+    tokens = open_tokens(settings)  # SQLite, or Neo4j where every instance reads them
     _, secret = tokens.create("admin", "root")
     tokens.close()
     with ExitStack() as stack:
