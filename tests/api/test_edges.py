@@ -124,7 +124,7 @@ def test_media_types_and_statuses(api: Api) -> None:
 
 
 def test_readyz_turns_503_with_the_cause_while_the_record_is_full(fresh_api: Api) -> None:
-    from api.app import SqliteAuditLog  # the server runs in this process: reach its own connection
+    from graph.audit import SqliteAuditLog  # the server runs in this process: reach its own connection
 
     url = f"{fresh_api.url}/readyz"
     assert fresh_api.client.get(url).status_code == 200
