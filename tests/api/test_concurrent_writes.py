@@ -12,6 +12,9 @@ with a different time or content; the write's precondition can hold for only one
 - verifyGuardian(cg-i, cs-i, at: T+k)   an unverified link is verified once
 - token revoke (four processes calling the command on one token)
 
+This is the case concurrent-revoke (../shared/cases/concurrent-revoke.md, copied to
+tests/cases/concurrent-revoke.md) and the same kind for every verb with a precondition.
+
 Expected, every round: exactly one acknowledged, the others refused with the precondition's
 code; at the end the store holds exactly what was acknowledged (0 lost, 0 overwritten).
 ``NTK_CONCURRENT_ROUNDS`` (default 200) sets the rounds per verb.
