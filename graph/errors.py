@@ -145,7 +145,7 @@ class PreconditionFailed(ChangeRejected):
     ----------
     code : str
         Stable, machine-readable: ``not_found``, ``already_exists``,
-        ``consent_already_revoked``, ``service_already_ended``, ``service_already_open``,
+        ``consent_already_revoked``, ``service_already_ended``, ``service_superseded``, ``service_already_open``,
         ``service_status_unchanged``, ``guardian_not_unverified``, ``not_a_team``,
         ``already_member``, ``token_already_revoked``, ...
     """

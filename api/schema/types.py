@@ -404,7 +404,7 @@ class ValidationError:
         default="invalid",
         description="Stable, machine-readable: `invalid` (bad value, unknown or wrongly-kinded id), or the precondition that "
         "failed in the committed state: `not_found`, `already_exists`, `consent_already_revoked`, `before_signature`, "
-        "`service_already_open`, `service_already_ended`, `service_status_unchanged`, `guardian_not_unverified`, "
+        "`service_already_open`, `service_already_ended`, `service_superseded`, `service_status_unchanged`, `guardian_not_unverified`, "
         "`not_a_team`, `already_member`, `already_enrolled`, `no_recipients`, `status_unchanged`, "
         "`idempotency_key_reused` (docs/api.md, \"Writes\").",
     )

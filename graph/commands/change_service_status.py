@@ -33,7 +33,8 @@ def change_service_status(store: GraphStore, cmd: ChangeServiceStatus, *, now: d
     Raises
     ------
     PreconditionFailed
-        ``not_found``; ``service_already_ended``; ``service_status_unchanged``.
+        ``not_found``; ``service_already_ended``; ``service_superseded`` (another status change
+        closed this edge first: use the current edge the message names); ``service_status_unchanged``.
     """
 
     def body(tx: WriteTx, ids: IdMaker) -> tuple[Sequence[Change], Mapping[str, Any]]:

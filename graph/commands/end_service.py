@@ -10,7 +10,7 @@ from typing import Any
 from graph.changes import Change, CloseEdge
 from graph.commands.base import Committed, IdMaker, run
 from graph.errors import PreconditionFailed
-from graph.model import Serves
+from graph.model import EdgeKind, Serves
 from graph.stores.base import GraphStore, WriteTx
 
 __all__ = ["EndService", "end_service", "open_service"]
@@ -25,11 +25,31 @@ class EndService:
 
 
 def open_service(tx: WriteTx, service_id: str) -> Serves:
-    """The committed, still open SERVES edge; else PreconditionFailed."""
+    """The committed, still open SERVES edge; else PreconditionFailed.
+
+    A closed edge continued by a status change (a SERVES edge from the same provider to the
+    same student in the same program starting at its end) is ``service_superseded``, naming
+    the current edge, so a writer that lost a race to a status change is not told the
+    relationship ended.
+    """
     edge = tx.edge(service_id)
     if not isinstance(edge, Serves):
         raise PreconditionFailed("not_found", f"no service relationship with id {service_id!r}", field="serviceId")
     if edge.valid_to is not None:
+        successor = next(
+            (
+                e
+                for e in tx.edges_at(edge.to_id, EdgeKind.SERVES, "in")
+                if isinstance(e, Serves) and e.from_id == edge.from_id and e.program == edge.program and e.valid_from == edge.valid_to
+            ),
+            None,
+        )
+        if successor is not None:
+            raise PreconditionFailed(
+                "service_superseded",
+                f"the service relationship was changed by another write; its current edge is {successor.id!r}",
+                field="serviceId",
+            )
         raise PreconditionFailed("service_already_ended", "the service relationship has already ended", field="serviceId")
     return edge
 
@@ -40,7 +60,8 @@ def end_service(store: GraphStore, cmd: EndService, *, now: datetime, key: str |
     Raises
     ------
     PreconditionFailed
-        ``not_found``; ``service_already_ended`` (so of two concurrent ends one is refused).
+        ``not_found``; ``service_already_ended`` (so of two concurrent ends one is refused);
+        ``service_superseded`` (a status change replaced this edge: end the current one).
     ChangeRejected
         ``at`` is before the relationship started.
     """

@@ -5,7 +5,7 @@ token revocation. This module races the rest of the write verbs the same way (fo
 `needtoknow serve` processes on one store, each round's write sent to all four at one instant
 through a barrier, each writer with its own time or content):
 
-- changeServiceStatus(msv-i, PAUSED, at T+k)   the edge it names is superseded once
+- changeServiceStatus(msv-i, PAUSED, at T+k)   the edge it names is superseded once (service_superseded)
 - transferStudent(ms-i, mschool, at T+k)       a student moves to a school once
 - assignToTeam(ana, mtm-i, at T+k)              a membership is opened once
 - addProvider(mp-i, name "P k")                 an explicit id is used once
@@ -115,7 +115,7 @@ def run_rounds(urls: list[str], secret: str) -> dict[str, list[int]]:
     with httpx.Client(timeout=60, headers=headers, limits=httpx.Limits(max_connections=16)) as client:
         for i in range(ROUNDS):
             r = race(client, urls, STATUS, lambda k, i=i: {"s": f"msv-{i}", "at": at(k)})
-            won["status"].append(winner(r, "ServicePayload", "service_already_ended"))
+            won["status"].append(winner(r, "ServicePayload", "service_superseded"))
             r = race(client, urls, TRANSFER, lambda k, i=i: {"s": f"ms-{i}", "at": at(k)})
             won["transfer"].append(winner(r, "RelationshipPayload", "already_enrolled"))
             r = race(client, urls, ASSIGN, lambda k, i=i: {"t": f"mtm-{i}", "at": at(k)})

@@ -131,6 +131,23 @@ def test_end_then_second_end_refused_then_history_kept(store: GraphStore) -> Non
     assert decision(store, T0 + 30 * DAY) is Outcome.DENY
 
 
+def test_a_superseded_edge_names_its_successor(store: GraphStore) -> None:
+    """A writer holding an edge a status change replaced is told so, not that the service ended."""
+    changed = commands.change_service_status(store, commands.ChangeServiceStatus("sv1", ServiceStatus.PAUSED, T0 + 30 * DAY), now=NOW)
+    current = str(changed.result["service"])
+    for attempt in (
+        lambda: commands.change_service_status(store, commands.ChangeServiceStatus("sv1", ServiceStatus.REFERRED, T0 + 31 * DAY), now=NOW),
+        lambda: commands.end_service(store, commands.EndService("sv1", T0 + 31 * DAY), now=NOW),
+    ):
+        with pytest.raises(PreconditionFailed) as refused:
+            attempt()
+        assert refused.value.code == "service_superseded" and current in str(refused.value)
+    commands.end_service(store, commands.EndService(current, T0 + 40 * DAY), now=NOW)
+    with pytest.raises(PreconditionFailed) as ended:
+        commands.end_service(store, commands.EndService(current, T0 + 41 * DAY), now=NOW)
+    assert ended.value.code == "service_already_ended"
+
+
 # ---------------------------------------------------------------------------- idempotency
 
 
