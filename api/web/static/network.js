@@ -206,7 +206,7 @@
     o.partners.forEach(function (p) {
       var expanded = !!open[p.id];
       var folded = p.programCount === 1 ? "1 program" : p.programCount + " programs";
-      out.push({ group: "nodes", data: { id: p.id, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded), w: 26, h: 26 },
+      out.push({ group: "nodes", data: { id: p.id, name: p.label, label: p.label + "\n" + countText(p.students) + (expanded ? "" : " · " + folded), w: 26, h: 26 },
         classes: "partner" + (p.students.suppressed ? " suppressed" : "") + (expanded ? " expanded" : "") });
       if (expanded) {
         p.programs.forEach(function (prog) {
@@ -249,6 +249,12 @@
     { selector: "node.near", style: { "text-background-color": "#ffffff", "text-background-opacity": 0.9, "text-background-padding": 2 } },
     { selector: "node.dimmed", style: { "text-opacity": 0.15 } },
     { selector: "edge.highlight", style: { "opacity": 1, "width": 2.5, "line-color": "#1d2430" } },
+    { selector: "node.partner.lead", style: { "label": "data(short)", "text-wrap": "wrap", "text-max-width": 1000, "font-size": "data(lf)", "min-zoomed-font-size": 0,
+      "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
+    { selector: "node.lead-t", style: { "text-valign": "top", "text-margin-y": -4 } },
+    { selector: "node.lead-r", style: { "text-valign": "center", "text-halign": "right", "text-margin-x": 4, "text-margin-y": 0 } },
+    { selector: "node.lead-l", style: { "text-valign": "center", "text-halign": "left", "text-margin-x": -4, "text-margin-y": 0 } },
+    { selector: "edge.hover", style: { "opacity": 1, "width": 2, "line-color": "#2c5a8c" } },
     { selector: "node.focused", style: { "border-width": 5, "border-color": "#1d2430", "underlay-color": "#f2c94c",
       "underlay-opacity": 0.6, "underlay-padding": 6 } }
   ];
@@ -431,6 +437,73 @@
     state.cy.fit(undefined, 24);
   }
 
+  /* Readable partners at any scale: at fit, partner labels are below the readable size, so
+   * name as many partners as fit without covering another label, those serving the most
+   * communities first (a structural order: the page never ranks by student counts, which
+   * suppression protects). Their labels keep a readable rendered size while zooming. */
+  var LEAD_PX = 11;
+
+  /* A long name on two lines split at the space nearest its middle (narrower labels fit more). */
+  function twoLines(name) {
+    if (name.length < 16 || name.indexOf(" ") < 0) { return [name]; }
+    var mid = name.length / 2, best = -1;
+    for (var i = 0; i < name.length; i++) {
+      if (name[i] === " " && (best < 0 || Math.abs(i - mid) < Math.abs(best - mid))) { best = i; }
+    }
+    return [name.slice(0, best), name.slice(best + 1)];
+  }
+
+  function leaderSize(cy) {
+    var size = Math.max(11, LEAD_PX / cy.zoom());
+    cy.batch(function () { cy.nodes(".lead").forEach(function (n) { n.data("lf", size); }); });
+  }
+
+  function labelLeaders(cy) {
+    var z = cy.zoom();
+    var only = { includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false };
+    var readable = function (n) { return parseFloat(n.style("font-size")) * z >= parseFloat(n.style("min-zoomed-font-size")); };
+    var taken = cy.nodes().filter(function (n) { return n.data("label") && readable(n); })
+      .map(function (n) { return n.renderedBoundingBox(only); }).filter(function (b) { return b.w > 0; });
+    var bodies = cy.nodes().filter(function (n) { return !n.hasClass("partner") && !n.isParent(); })
+      .map(function (n) { return n.renderedBoundingBox({ includeLabels: false }); });
+    var dots = cy.nodes(".partner").map(function (n) { return n.renderedBoundingBox({ includeLabels: false }); });
+    var hits = function (a, list, pad) {
+      return list.some(function (b) { return a.x1 < b.x2 + pad && b.x1 < a.x2 + pad && a.y1 < b.y2 + pad && b.y1 < a.y2 + pad; });
+    };
+    // Measured here (canvas text metrics in the style's font) rather than by cytoscape, whose
+    // label sizes are cached per style and lag a class change made in the same frame.
+    var pen = document.createElement("canvas").getContext("2d");
+    var w = cy.width(), h = cy.height(), lead = [];
+    var partners = cy.nodes(".partner").filter(function (n) { return !readable(n); }).sort(function (a, b) {
+      return b.connectedEdges(".serves").length - a.connectedEdges(".serves").length || (a.data("label") < b.data("label") ? -1 : 1);
+    });
+    // Candidate places, as on a map: under the dot, over it, then beside it (one line).
+    var places = [["b", true], ["t", true], ["r", false], ["l", false]];
+    partners.forEach(function (n) {
+      pen.font = LEAD_PX + "px " + n.style("font-family");
+      var dot = n.renderedBoundingBox({ includeLabels: false });
+      var x = (dot.x1 + dot.x2) / 2, y = (dot.y1 + dot.y2) / 2, gap = 4 * z;
+      for (var i = 0; i < places.length; i++) {
+        var lines = places[i][1] ? twoLines(n.data("name")) : [n.data("name")];
+        var width = Math.max.apply(null, lines.map(function (t) { return pen.measureText(t).width; })) + 4;
+        var height = LEAD_PX * 1.25 * lines.length, side = places[i][0], b;
+        if (side === "b") { b = { x1: x - width / 2, x2: x + width / 2, y1: dot.y2 + gap, y2: dot.y2 + gap + height }; }
+        else if (side === "t") { b = { x1: x - width / 2, x2: x + width / 2, y1: dot.y1 - gap - height, y2: dot.y1 - gap }; }
+        else if (side === "r") { b = { x1: dot.x2 + gap, x2: dot.x2 + gap + width, y1: y - height / 2, y2: y + height / 2 }; }
+        else { b = { x1: dot.x1 - gap - width, x2: dot.x1 - gap, y1: y - height / 2, y2: y + height / 2 }; }
+        if (b.x1 >= 0 && b.y1 >= 0 && b.x2 <= w && b.y2 <= h && !hits(b, taken, 4) && !hits(b, bodies, 2) && !hits(b, dots, 1)) {
+          taken.push(b);
+          lead.push([n, side, lines.join("\n")]);
+          break;
+        }
+      }
+    });
+    cy.batch(function () {
+      lead.forEach(function (l) { l[0].data({ lf: LEAD_PX / z, short: l[2] }); l[0].addClass("lead lead-" + l[1]); });
+    });
+    $("graph").dataset.leaders = String(cy.nodes(".lead").length);
+  }
+
   function draw() {
     var started = window.performance.now();
     var graph = $("graph");
@@ -459,10 +532,16 @@
     packComponents(cy);
     phase("pack");
     fitAll();
+    labelLeaders(cy);
+    phase("labels");
     cy.on("tap", "node", function (event) { choose(event.target.id()); });
     cy.on("tap", function (event) { if (event.target === cy) { hideTip(); } });
-    cy.on("mouseover", "node", function (event) { showTip(event.target, event.renderedPosition); });
-    cy.on("mouseout", "node", hideTip);
+    cy.on("mouseover", "node", function (event) {
+      showTip(event.target, event.renderedPosition);
+      if (event.target.hasClass("partner")) { event.target.connectedEdges().addClass("hover"); }
+    });
+    cy.on("mouseout", "node", function (event) { hideTip(); event.target.connectedEdges().removeClass("hover"); });
+    cy.on("zoom", debounce(function () { leaderSize(cy); }, 60));
     cy.on("viewport", debounce(writeView, 150));
     var nodes = cy.nodes().length, edges = cy.edges().length;
     $("shown").textContent = nodes + " nodes, " + edges + " links";
