@@ -21,12 +21,14 @@ from graph.errors import NeedToKnowError
 from graph.feed.audience import Audience
 from graph.feed.deriver import Deriver
 from graph.feed.events import AccessChange
+from graph.feed.outbox_read import OutboxReader
+from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
 from graph.open import open_store
 from graph.settings import Settings
 from graph.timeutil import to_iso, utcnow
 
-__all__ = ["feed_tail", "webhooks_add"]
+__all__ = ["feed_status_cmd", "feed_tail", "webhooks_add"]
 
 feed_app = typer.Typer(help="The access-change feed (docs/feed.md).", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook endpoints that receive the feed, signed per Standard Webhooks.", no_args_is_help=True)
@@ -100,6 +102,46 @@ def feed_tail(
         pass
     finally:
         feed.conn.close()
+
+
+@feed_app.command("status")
+def feed_status_cmd(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object (the `feed` field of /readyz, without the process's own fields).")
+    ] = False,
+) -> None:
+    """How far behind the feed is: outbox rows not derived yet and the age of the oldest, who
+    holds the lease, the last error a feed service recorded. Exit 0; 2 when unreadable."""
+    settings = settings_for(db)
+    if not settings.db.exists():
+        render.error(f"no store at {settings.db}: give --db (or NTK_DB)")
+        raise typer.Exit(2)
+    feed = FeedStore(settings.db)
+    store = None
+    try:
+        store = open_store(settings)
+        reader = OutboxReader(store)
+        try:
+            status = feed_status(reader, feed, utcnow())
+        finally:
+            reader.close()
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
+    finally:
+        feed.conn.close()
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps(status.wire(), sort_keys=True))
+        return
+    w = status.wire()
+    print(f"outbox rows not derived: {status.lag_rows} (oldest {w['lagSeconds']} s)")
+    print(f"derived up to outbox seq {status.outbox_done} of {status.outbox_head}")
+    print(f"lapses processed up to: {w['clockDone'] or 'never'}; events: {status.events}")
+    print(f"lease: {status.lease_holder or 'none'}" + (f" ({w['leaseSecondsLeft']} s left)" if status.lease_holder else ""))
+    print(f"last error: {status.last_error or 'none'}" + (f" at {w['lastErrorAt']}" if status.last_error else ""))
 
 
 @webhooks_app.command("add")
