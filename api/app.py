@@ -105,9 +105,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         engine = open_engine(settings)
         tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
-        # The access-change feed (docs/feed.md); None when off. Its delivery tables live in the
-        # SQLite file, so with Neo4j (nothing on an instance's disk) it is not started here yet.
-        feed = app.state.feed = start_feed_service(engine, settings.db) if settings.backend == "networkx" else None
+        # The access-change feed (docs/feed.md); None when off. Its tables live in a SQLite file:
+        # the store's file, or with Neo4j (nothing on an instance's own disk) NTK_FEED_DB only.
+        feed_db = settings.feed_path()
+        feed = app.state.feed = start_feed_service(engine, feed_db) if feed_db is not None else None
         try:
             yield
         finally:
