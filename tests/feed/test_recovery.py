@@ -21,8 +21,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from graph.feed.outbox_read import OutboxReader
 from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
 from graph.policy import DEFAULT_POLICY
+from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.timeutil import utcnow
 from tests.feed.ops import PARTNERS, PROVIDERS, STUDENTS, run, world_changes
@@ -68,7 +70,7 @@ def random_ops(rng: random.Random, n: int) -> list[tuple[Any, ...]]:
     return ops
 
 
-def write(store: MemoryStore, ops: list[tuple[Any, ...]]) -> None:
+def write(store: GraphStore, ops: list[tuple[Any, ...]]) -> None:
     from graph.model import ServiceStatus
 
     for op in ops:
@@ -80,15 +82,17 @@ def write(store: MemoryStore, ops: list[tuple[Any, ...]]) -> None:
 @dataclass
 class Rig:
     db: Path
-    writer: MemoryStore
+    """The feed's SQLite file (the journal's too, with the embedded store)."""
+    writer: GraphStore
     feed: FeedStore
     receiver: Receiver
     endpoint_id: str
+    reopen: Callable[[], GraphStore]
+    """Another connection to the same store (the server's own)."""
     service: FeedService | None = None
 
     def start(self, feed: FeedStore | None = None) -> FeedService:
-        service_store = MemoryStore(self.db)  # the server's own view of the file
-        self.service = FeedService(service_store, feed or self.feed, DEFAULT_POLICY, utcnow, SETTINGS)
+        self.service = FeedService(self.reopen(), feed or self.feed, DEFAULT_POLICY, utcnow, SETTINGS)
         self.service.start()
         return self.service
 
@@ -98,8 +102,32 @@ class Rig:
             self.service.deriver.store.close()
             self.service = None
 
+    def outbox(self) -> list[tuple[int, str]]:
+        """Every outbox row's (seq, data), in order."""
+        if isinstance(self.writer, MemoryStore):
+            with sqlite3.connect(self.db) as conn:
+                return [(int(q), str(d)) for q, d in conn.execute("SELECT seq, data FROM feed_outbox ORDER BY seq")]
+        return [(int(r["seq"]), str(r["data"])) for r in self.writer._read(OUTBOX, {})]  # type: ignore[attr-defined]
+
+    def set_outbox_data(self, seq: int, data: str) -> None:
+        """Overwrite one outbox row's data, outside the write path (the injected failure)."""
+        if isinstance(self.writer, MemoryStore):
+            conn = sqlite3.connect(self.db, isolation_level=None, timeout=30)
+            try:
+                conn.execute("UPDATE feed_outbox SET data = ? WHERE seq = ?", (data, seq))
+            finally:
+                conn.close()
+            return
+        driver = self.writer._driver  # type: ignore[attr-defined]
+        with driver.session(database="neo4j") as session:
+            session.run("MATCH (o:NtkFeedOutbox {seq: $seq}) SET o.data = $data", seq=seq, data=data).consume()
+
     def drained(self) -> bool:
-        head = self.writer.journal.head()
+        reader = OutboxReader(self.writer)
+        try:
+            head = reader.head()
+        finally:
+            reader.close()
         endpoint = self.feed.endpoint(self.endpoint_id)
         done = int(self.feed.meta("outbox_done") or 0)
         return done >= head and endpoint is not None and endpoint.cursor >= self.feed.head()
@@ -129,16 +157,31 @@ class Rig:
                 assert state.get((p, s), ()) == (tuple(sorted(d.released)) if d.allowed else ()), (p, s)
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+OUTBOX = "MATCH (o:NtkFeedOutbox) RETURN o.seq AS seq, o.data AS data ORDER BY o.seq"
+
+
+@pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     db = tmp_path / "feed.db"
-    writer = MemoryStore(db)
+    reopen: Callable[[], GraphStore]
+    if request.param == "networkx":
+        reopen = partial(MemoryStore, db)
+    else:
+        import neo4j
+
+        from graph.stores.neo4j import Neo4jStore
+
+        uri: str = request.getfixturevalue("neo4j_uri")
+        with neo4j.GraphDatabase.driver(uri) as driver, driver.session(database="neo4j") as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        reopen = partial(Neo4jStore, uri)
+    writer = reopen()
     writer.apply(world_changes())
     feed = FeedStore(db)
     receiver = Receiver()
     endpoint = add_webhook(feed, writer, AddWebhook(receiver.url, "admin"), now=utcnow(), secret=new_secret())
     receiver.secret = endpoint.secret
-    r = Rig(db, writer, feed, receiver, endpoint.id)
+    r = Rig(db, writer, feed, receiver, endpoint.id, reopen)
     try:
         yield r
     finally:
@@ -148,29 +191,16 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         feed.conn.close()
 
 
-def outbox_rows(db: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(db) as conn:
-        return [(int(s), str(d)) for s, d in conn.execute("SELECT seq, data FROM feed_outbox ORDER BY seq")]
-
-
-def set_outbox_data(db: Path, seq: int, data: str) -> None:
-    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
-    try:
-        conn.execute("UPDATE feed_outbox SET data = ? WHERE seq = ?", (data, seq))
-    finally:
-        conn.close()
-
-
 def test_a_row_that_makes_derivation_raise_is_visible_retried_and_then_delivered_exactly_once(rig: Rig) -> None:
     rng = random.Random(131)
     rig.start()
     rig.wait_drained()  # the first snapshot, delivered
     rig.stop()
-    write(rig.writer, random_ops(rng, 30))
-    rows = [r for r in outbox_rows(rig.db) if r[0] > int(rig.feed.meta("outbox_done") or 0)]
-    assert len(rows) >= 10
+    write(rig.writer, random_ops(rng, 16))
+    rows = [r for r in rig.outbox() if r[0] > int(rig.feed.meta("outbox_done") or 0)]
+    assert len(rows) >= 6
     poison_seq, good = rows[len(rows) // 2]
-    set_outbox_data(rig.db, poison_seq, "{not json")
+    rig.set_outbox_data(poison_seq, "{not json")
     before = rig.feed.head()
     service = rig.start()
     deadline = time.monotonic() + 30
@@ -191,8 +221,8 @@ def test_a_row_that_makes_derivation_raise_is_visible_retried_and_then_delivered
     assert durable.lag_rows == len(rows) and durable.last_error is not None and "JSONDecodeError" in durable.last_error
     assert rig.feed.head() == before
     # The row is readable again: the feed catches up by itself, writes made since included.
-    set_outbox_data(rig.db, poison_seq, good)
-    write(rig.writer, random_ops(rng, 10))
+    rig.set_outbox_data(poison_seq, good)
+    write(rig.writer, random_ops(rng, 4))
     rig.wait_drained()
     assert service.failures == 0 and service.status()["running"] is True
     assert rig.feed.head() > before
@@ -216,6 +246,7 @@ def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.parametrize("rig", ["networkx"], indirect=True)  # the feed file is SQLite with either store
 def test_a_locked_file_makes_the_feed_wait_or_retry_and_still_deliver_exactly_once(rig: Rig) -> None:
     rng = random.Random(132)
     service = rig.start(FeedStore(rig.db, busy_seconds=0.5))  # the service's own connection, a short busy timeout
