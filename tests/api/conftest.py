@@ -212,7 +212,7 @@ class ServerProcess:
         return self.stderr.read().decode(errors="replace")
 
     def __enter__(self) -> ServerProcess:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core CI machine can take this long to import and open
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.stderr_text()}")
