@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,8 +213,12 @@ def scenario(tmp_path: Path, n_changes: int) -> ManyResult:
         with ServerProcess(db) as one, ServerProcess(db) as two:
             writer = Writer([one.url, two.url], admin_token, rng)
             started = time.monotonic()
-            for _ in range(n_changes):
-                writer.one()
+            try:
+                for _ in range(n_changes):
+                    writer.one()
+            except httpx.TransportError:  # a server went away: say what it logged last
+                print("\n".join(f"server {s.url} (exit {s.proc.poll()}):\n{s.stderr_text()[-3000:]}" for s in (one, two)), file=sys.stderr)
+                raise
             ended = time.monotonic()
             pending = reader.count_since(int(feed.meta("outbox_done") or 0))
             # Let derivation and delivery finish: every endpoint's cursor reaches the feed's head
