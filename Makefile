@@ -57,10 +57,7 @@ schema: setup
 
 # Uses a Neo4j that already answers on NTK_NEO4J_PORT (default 7687), else starts ours and
 # stops it afterwards. tests/conftest.py does the same when pytest is run directly.
-# Not run by `make test` (it is reported as deselected, never as passed): the 10,000-change
-# feed test stalls intermittently (the feed stops deriving; the wait then fails after 10 min).
-# Issue 13 stays open for it; run it with `make pytest PYTEST_DESELECT=`.
-PYTEST_DESELECT ?= --deselect tests/feed/test_many_changes.py::test_every_change_reaches_exactly_its_audiences
+PYTEST_DESELECT ?=
 
 pytest: setup browser
 	@port=$${NTK_NEO4J_PORT:-7687}; started=0; \

@@ -51,6 +51,8 @@ async def readyz(request: Request) -> Response:
 
     503 ``{"status": "unavailable", "reason": ..., "cause": ...}`` while either fails (a full
     disk, a read-only file, the drill switch), logged with the cause; 200 again once a write succeeds.
+    When this process runs the feed service, ``feed`` says its lag and last error (a stuck feed
+    does not make the API unready: checks still answer; `api.webhooks.service.FeedService.status`).
     """
     state: AppState = request.app.state.ntk
     try:
@@ -64,7 +66,11 @@ async def readyz(request: Request) -> Response:
         if cause is not None:
             log.error("not_ready", reason="audit_unavailable", cause=cause)
             return JSONResponse({"status": "unavailable", "reason": "audit_unavailable", "cause": cause}, status_code=503)
-    return JSONResponse({"status": "ready", "consistencyToken": state.engine.store.token()})
+    body: dict[str, object] = {"status": "ready", "consistencyToken": state.engine.store.token()}
+    feed = getattr(request.app.state, "feed", None)
+    if feed is not None:
+        body["feed"] = await run_in_threadpool(feed.status)
+    return JSONResponse(body)
 
 
 async def audit_hook(request: Request) -> Response:
@@ -99,9 +105,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         engine = open_engine(settings)
         tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
-        # The access-change feed (docs/feed.md); None when off. Its delivery tables live in the
-        # SQLite file, so with Neo4j (nothing on an instance's disk) it is not started here yet.
-        feed = start_feed_service(engine, settings.db) if settings.backend == "networkx" else None
+        # The access-change feed (docs/feed.md); None when off. Its tables live in a SQLite file:
+        # the store's file, or with Neo4j (nothing on an instance's own disk) NTK_FEED_DB only.
+        feed_db = settings.feed_path()
+        feed = app.state.feed = start_feed_service(engine, feed_db) if feed_db is not None else None
         try:
             yield
         finally:

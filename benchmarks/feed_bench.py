@@ -13,6 +13,20 @@
    from the first request to the last arrival.
 
 Prints a Markdown table.
+
+    python -m benchmarks.feed_bench --derive 10000
+
+Derivation throughput alone, in process: the dense world of tests/feed/test_many_changes.py
+(12 providers x 40 students, every pair served over time, many consents per student) takes
+`--derive` random writes through the commands (start, pause, end services; revoke and record
+consents; record trainings), then one `Deriver` drains the outbox: once one commit per step
+(``max_rows=1``, how it derived before batching) on a copy of the file, once in batches
+(the default). Prints commits derived per second and access changes for each.
+
+    python -m benchmarks.feed_bench --many 10000
+
+The end-to-end scenario of tests/feed/test_many_changes.py at full scale (two server
+processes, four webhook endpoints, every assertion of the test), with its timings.
 """
 
 from __future__ import annotations
@@ -83,13 +97,134 @@ TOGGLE = (
 )
 
 
+def dense_writes(store: Any, rng: Any, n: int) -> None:
+    """`n` random writes through the commands on the test_many_changes world (refusals skipped)."""
+    from graph.commands.change_service_status import ChangeServiceStatus, change_service_status
+    from graph.commands.end_service import EndService, end_service
+    from graph.commands.record_consent import RecordConsent, record_consent
+    from graph.commands.record_training import RecordTraining, record_training
+    from graph.commands.revoke_consent import RevokeConsent, revoke_consent
+    from graph.commands.start_service import StartService, start_service
+    from graph.errors import ChangeRejected
+    from graph.model import ServiceStatus
+    from graph.timeutil import utcnow
+    from tests.feed.test_many_changes import CATS, PROVIDERS, STUDENTS
+
+    services: list[str] = []
+    consents = [f"c-{s}" for s in STUDENTS]
+    for _ in range(n):
+        now = utcnow()
+        roll = rng.random()
+        cats = frozenset(rng.sample(CATS, rng.randint(1, 3)))
+        try:
+            if roll < 0.35 or not services:
+                services.append(
+                    start_service(store, StartService(rng.choice(PROVIDERS), rng.choice(STUDENTS), cats), now=now).result["service"]
+                )
+            elif roll < 0.55:
+                end_service(store, EndService(services.pop(rng.randrange(len(services)))), now=now)
+            elif roll < 0.65:
+                status = rng.choice([ServiceStatus.PAUSED, ServiceStatus.ACTIVE])
+                change_service_status(store, ChangeServiceStatus(rng.choice(services), status), now=now)
+            elif roll < 0.78:
+                revoke_consent(store, RevokeConsent(rng.choice(consents)), now=now)
+            elif roll < 0.92:
+                s = rng.choice(STUDENTS)
+                partner = rng.choice(["ptn-hope", "ptn-other"])
+                done = record_consent(store, RecordConsent(s, f"g-{s}", (partner,), frozenset({"academic_support"}), cats), now=now)
+                consents.append(done.result["consent"])
+            else:
+                record_training(store, RecordTraining(rng.choice(PROVIDERS), "crs-ferpa_basics"), now=now)
+        except ChangeRejected:
+            pass
+
+
+def derive_main(n: int, seed: int) -> None:
+    """Derivation throughput in process (module docstring)."""
+    import random
+    import shutil
+
+    from graph.feed.deriver import Deriver
+    from graph.feed.outbox_read import OutboxReader
+    from graph.feed.store import FeedStore
+    from graph.policy import DEFAULT_POLICY
+    from graph.stores.memory import MemoryStore
+    from graph.timeutil import utcnow
+    from tests.feed.test_many_changes import population
+
+    rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(prefix="feed-derive-"))
+    db = work / "dense.db"
+    store = MemoryStore(db)
+    store.apply(population(rng))
+    feed = FeedStore(db)
+    first = Deriver(store, feed, DEFAULT_POLICY, utcnow)
+    first.step()  # the snapshot: derivation starts after it
+    first.close()
+    feed.conn.close()
+    t0 = time.perf_counter()
+    dense_writes(store, rng, n)
+    wrote = time.perf_counter() - t0
+    reader = OutboxReader(store)
+    rows = reader.count_since(0) - 1  # the population's own row was covered by the snapshot
+    reader.close()
+    store.close()
+    print(f"{n:,} writes through the commands in {wrote:.1f} s ({rows:,} commits)")
+    print("| derivation | commits | access changes | seconds | commits/s |")
+    print("|---|---:|---:|---:|---:|")
+    for label, max_rows in (("one commit per step (before)", 1), ("batches of up to 500 (now)", 500)):
+        copy = work / f"copy-{max_rows}.db"
+        shutil.copy(db, copy)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{db}{suffix}").exists():
+                shutil.copy(f"{db}{suffix}", f"{copy}{suffix}")
+        store = MemoryStore(copy)
+        feed = FeedStore(copy)
+        deriver = Deriver(store, feed, DEFAULT_POLICY, utcnow)
+        deriver.start()
+        head = store.journal.head()
+        events = 0
+        t0 = time.perf_counter()
+        while int(feed.meta("outbox_done") or 0) < head:
+            events += len(deriver.step(max_rows=max_rows))
+        took = time.perf_counter() - t0
+        print(f"| {label} | {rows:,} | {events:,} | {took:.1f} | {rows / took:,.1f} |")
+        deriver.close()
+        store.close()
+        feed.conn.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def many_main(n: int) -> None:
+    """The test_many_changes scenario at `n` writes (module docstring)."""
+    from tests.feed.test_many_changes import scenario
+
+    os.environ.setdefault("NTK_FEED_LEASE_SECONDS", "2")  # as the test runs it
+    work = Path(tempfile.mkdtemp(prefix="feed-many-"))
+    result = scenario(work, n)
+    print("| writes | writes s | writes/s | drain after last write s | commits derived/s (drain) | access changes | deliveries |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {n:,} | {result.wrote_s:.1f} | {n / result.wrote_s:,.1f} | {result.drain_s:.1f} | {result.drain_rate:,.1f} "
+        f"| {result.events:,} | {result.deliveries:,} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--derive", type=int, default=0, help="Only: derivation throughput after this many writes, in process.")
+    parser.add_argument("--many", type=int, default=0, help="Only: the test_many_changes scenario with this many writes.")
     args = parser.parse_args()
+    if args.derive:
+        derive_main(args.derive, args.seed)
+        return
+    if args.many:
+        many_main(args.many)
+        return
 
     from api.tokens import TokenStore
     from api.webhooks.signing import new_secret

@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     )
     policy_file: Path | None = Field(None, description="JSON file of Policy settings; defaults apply when absent.")
     include_names: bool = Field(False, description="Keep student and guardian names from sources (off by default).")
+    feed_db: Path | None = Field(
+        None,
+        description="SQLite file of the access-change feed's tables (events, announced access, lease, webhooks; docs/feed.md). "
+        "Embedded: default `db`. Neo4j: the feed runs only where this is set, every instance naming the same file.",
+    )
+
+    def feed_path(self) -> Path | None:
+        """The feed's SQLite file: `feed_db`, else `db` for the embedded store; None with Neo4j unless `feed_db` is set."""
+        if self.feed_db is not None:
+            return self.feed_db
+        return self.db if self.backend == "networkx" else None
 
     def password(self) -> str | None:
         """The Neo4j password from the environment or its file."""

@@ -21,12 +21,15 @@ from graph.errors import NeedToKnowError
 from graph.feed.audience import Audience
 from graph.feed.deriver import Deriver
 from graph.feed.events import AccessChange
+from graph.feed.outbox_read import OutboxReader
+from graph.feed.registry import FEED_OFF
+from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
 from graph.open import open_store
 from graph.settings import Settings
 from graph.timeutil import to_iso, utcnow
 
-__all__ = ["feed_tail", "webhooks_add"]
+__all__ = ["feed_status_cmd", "feed_tail", "webhooks_add"]
 
 feed_app = typer.Typer(help="The access-change feed (docs/feed.md).", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook endpoints that receive the feed, signed per Standard Webhooks.", no_args_is_help=True)
@@ -44,6 +47,22 @@ def _line(e: AccessChange) -> str:
         f"{e.position:>6}  {to_iso(e.effective_at)}  {e.kind!s:<8} {e.provider_id} -> {e.student_id}  "
         f"[{before}] -> [{after}]  {e.cause}  reasons={codes}  id={e.id}"
     )
+
+
+def _open_feed(settings: Settings) -> FeedStore:
+    """The feed's tables (`Settings.feed_path`); exit 2 with why when there are none."""
+    path = settings.feed_path()
+    if path is None:
+        render.error(FEED_OFF)
+        raise typer.Exit(2)
+    if settings.backend == "networkx" and not settings.db.exists():
+        render.error(f"no store at {settings.db}: give --db (or NTK_DB)")
+        raise typer.Exit(2)
+    try:
+        return FeedStore(path)
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
 
 
 def _derive_once(settings: Settings, feed: FeedStore, holder: str) -> None:
@@ -75,10 +94,7 @@ def feed_tail(
     """
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout carries the changes
     settings = settings_for(db)
-    if not settings.db.exists():
-        render.error(f"no store at {settings.db}: give --db (or NTK_DB)")
-        raise typer.Exit(2)
-    feed = FeedStore(settings.db)
+    feed = _open_feed(settings)
     holder = f"cli-{time.time_ns()}"
     try:
         _derive_once(settings, feed, holder)
@@ -102,6 +118,43 @@ def feed_tail(
         feed.conn.close()
 
 
+@feed_app.command("status")
+def feed_status_cmd(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object (the `feed` field of /readyz, without the process's own fields).")
+    ] = False,
+) -> None:
+    """How far behind the feed is: outbox rows not derived yet and the age of the oldest, who
+    holds the lease, the last error a feed service recorded. Exit 0; 2 when unreadable."""
+    settings = settings_for(db)
+    feed = _open_feed(settings)
+    store = None
+    try:
+        store = open_store(settings)
+        reader = OutboxReader(store)
+        try:
+            status = feed_status(reader, feed, utcnow())
+        finally:
+            reader.close()
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
+    finally:
+        feed.conn.close()
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps(status.wire(), sort_keys=True))
+        return
+    w = status.wire()
+    print(f"outbox rows not derived: {status.lag_rows} (oldest {w['lagSeconds']} s)")
+    print(f"derived up to outbox seq {status.outbox_done} of {status.outbox_head}")
+    print(f"lapses processed up to: {w['clockDone'] or 'never'}; events: {status.events}")
+    print(f"lease: {status.lease_holder or 'none'}" + (f" ({w['leaseSecondsLeft']} s left)" if status.lease_holder else ""))
+    print(f"last error: {status.last_error or 'none'}" + (f" at {w['lastErrorAt']}" if status.last_error else ""))
+
+
 @webhooks_app.command("add")
 def webhooks_add(
     url: Annotated[str, typer.Argument(help="http(s) URL that receives POSTs.")],
@@ -112,7 +165,7 @@ def webhooks_add(
 ) -> None:
     """Register an endpoint; print its id, then its signing secret (shown once)."""
     settings = settings_for(db)
-    feed = FeedStore(settings.db)
+    feed = _open_feed(settings)
     store = None
     try:
         store = open_store(settings)
@@ -134,7 +187,7 @@ def webhooks_list(
     db: DbOption = None, removed: Annotated[bool, typer.Option("--removed", help="Include removed endpoints.")] = False
 ) -> None:
     """List endpoints with their cursor and dead letters (never their secrets)."""
-    feed = FeedStore(settings_for(db).db)
+    feed = _open_feed(settings_for(db))
     try:
         head = feed.head()
         for e in feed.endpoints(include_removed=removed):
@@ -149,7 +202,7 @@ def webhooks_list(
 @webhooks_app.command("remove")
 def webhooks_remove(endpoint_id: Annotated[str, typer.Argument(help="Endpoint id (whk-...).")], db: DbOption = None) -> None:
     """Stop deliveries to an endpoint."""
-    feed = FeedStore(settings_for(db).db)
+    feed = _open_feed(settings_for(db))
     try:
         remove_webhook(feed, endpoint_id, now=utcnow())
     except NeedToKnowError as err:
@@ -168,7 +221,7 @@ def webhooks_redeliver(
     db: DbOption = None,
 ) -> None:
     """Send the endpoint's dead letters again (or one, or rewind its cursor)."""
-    feed = FeedStore(settings_for(db).db)
+    feed = _open_feed(settings_for(db))
     try:
         n = redeliver_webhook(feed, endpoint_id, event_id=event, from_cursor=from_cursor)
     except NeedToKnowError as err:
@@ -186,7 +239,7 @@ def webhooks_dead(
     endpoint_id: Annotated[str | None, typer.Argument(help="Endpoint id; all endpoints when omitted.")] = None, db: DbOption = None
 ) -> None:
     """The dead-letter list: events an endpoint did not accept after every retry."""
-    feed = FeedStore(settings_for(db).db)
+    feed = _open_feed(settings_for(db))
     try:
         for d in feed.dead_letters(endpoint_id):
             state = f"redelivered {to_iso(d.delivered_at)}" if d.delivered_at else ("queued" if d.redeliver else "dead")

@@ -146,7 +146,7 @@ class FeedQuery:
     @strawberry.field(description="Access changes you may receive, after a cursor (docs/feed.md). Admins, apps, providers, guardians.")
     def access_changes(self, info: Info[Context, None], after: str | None = None, first: int = 100) -> AccessChangePage:
         ctx = info.context
-        return page(audience_of(ctx.principal), after, first, ctx.settings.db)
+        return page(audience_of(ctx.principal), after, first, ctx.settings.feed_path())
 
     @strawberry.field(
         description="What will lapse within `within` days (default 30) for a provider's or a student's pairs, "
@@ -207,7 +207,7 @@ class FeedSubscription:
     async def access_changes(self, info: Info[Any, None], after: str | None = None) -> AsyncGenerator[AccessChangeType, None]:
         ctx = info.context
         audience = audience_of(ctx.principal)
-        feed = feed_for(ctx.settings.db)
+        feed = feed_for(ctx.settings.feed_path())
         pos = feed.head() if after is None else _cursor(after)
         while True:
             batch = await asyncio.to_thread(feed.events_after, pos, 500)

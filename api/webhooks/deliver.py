@@ -9,6 +9,11 @@ bad event does not stall the endpoint. The cursor is stored after each delivery:
 between a delivery and its cursor write sends that one event again (at least once; receivers
 deduplicate on ``webhook-id``). Dead letters an admin marks for redelivery are sent before
 the next new event.
+
+The loop outlives any exception (logged with its traceback, retried after a doubling delay).
+Once an endpoint has accepted an event, the cursor write that records it is retried until it
+succeeds (a locked file waits): the event is never sent again by this worker; only a process
+that dies before the write sends it again.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import httpx
 import structlog
 
 from api.webhooks.settings import FeedSettings
 from api.webhooks.signing import signed_headers
-from graph.errors import NeedToKnowError
 from graph.feed.audience import Audience
 from graph.feed.events import AccessChange
 from graph.feed.store import Endpoint, FeedStore
@@ -32,6 +37,7 @@ __all__ = ["EndpointWorker"]
 log = structlog.get_logger("needtoknow.webhooks")
 
 _MAX_DELAY = 60.0
+_MAX_RETRY_DELAY = 30.0
 _PAGE = 200
 
 
@@ -48,6 +54,23 @@ class EndpointWorker(threading.Thread):
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._client = httpx.Client(timeout=settings.timeout_seconds)
+        self.last_error: str | None = None
+        """The last failure of the loop (not of an attempt: those are retried and dead-lettered)."""
+
+    def _settle(self, write: Callable[[], None]) -> bool:
+        """Run a cursor write that must follow an accepted delivery, retrying until it succeeds;
+        False only when stopping first (the event is then sent again by the next holder)."""
+        delay = self.settings.backoff_seconds
+        while True:
+            try:
+                write()
+                return True
+            except Exception as err:  # any failure: retry, never resend
+                self.last_error = f"{type(err).__name__}: {err}"[:500]
+                log.error("webhook_cursor_write_failed", endpoint_id=self.endpoint.id, error=self.last_error, exc_info=err)
+            if self.stopping.wait(delay):
+                return False
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     def stop(self) -> None:
         """Ask the loop to end (an attempt in flight finishes first)."""
@@ -81,8 +104,9 @@ class EndpointWorker(threading.Thread):
             if attempt + 1 < self.settings.max_attempts:
                 self.stopping.wait(min(self.settings.backoff_seconds * 2**attempt, _MAX_DELAY))
         if not self.stopping.is_set():
-            self.feed.dead(self.endpoint.id, e, self.settings.max_attempts, error, self.clock())
-            log.error("webhook_dead_letter", endpoint_id=self.endpoint.id, event_id=e.id, error=error)
+            dead_at = self.clock()
+            if self._settle(partial(self.feed.dead, self.endpoint.id, e, self.settings.max_attempts, error, dead_at)):
+                log.error("webhook_dead_letter", endpoint_id=self.endpoint.id, event_id=e.id, error=error)
         return False
 
     def _redeliveries(self) -> None:
@@ -91,7 +115,8 @@ class EndpointWorker(threading.Thread):
                 continue
             e = self.feed.event(dl.pos)
             if e is not None and self._send(e) is None:
-                self.feed.delivered_dead(self.endpoint.id, dl.pos, self.clock())
+                at = self.clock()
+                self._settle(partial(self.feed.delivered_dead, self.endpoint.id, dl.pos, at))
 
     def run_once(self) -> bool:
         """Deliver what is pending now; True when something was looked at."""
@@ -106,7 +131,8 @@ class EndpointWorker(threading.Thread):
                 return True
             if self.audience.admits(e):
                 if self.deliver(e):
-                    self.feed.advance(self.endpoint.id, e.position)
+                    if not self._settle(partial(self.feed.advance, self.endpoint.id, e.position)):
+                        return True
                 elif self.stopping.is_set():
                     return True
                 # else: dead-lettered, cursor already moved past it
@@ -115,14 +141,22 @@ class EndpointWorker(threading.Thread):
         return bool(events)
 
     def run(self) -> None:
-        """Loop until stopped: deliver, then wait for new events (or the next poll)."""
+        """Loop until stopped: deliver, then wait for new events (or the next poll); survive any failure."""
+        failures = 0
         try:
             while not self.stopping.is_set():
                 try:
                     busy = self.run_once()
-                except NeedToKnowError as err:
-                    log.error("webhook_worker_error", endpoint_id=self.endpoint.id, error=str(err))
-                    busy = False
+                    failures = 0
+                except Exception as err:  # the worker must outlive any failure; logged, retried
+                    failures += 1
+                    self.last_error = f"{type(err).__name__}: {err}"[:500]
+                    delay = min(self.settings.backoff_seconds * 2.0 ** (failures - 1), _MAX_RETRY_DELAY)
+                    log.error(
+                        "webhook_worker_error", endpoint_id=self.endpoint.id, error=self.last_error, retry_in_seconds=delay, exc_info=err
+                    )
+                    self.stopping.wait(delay)
+                    continue
                 if not busy:
                     self.wake.wait(0.5)
                     self.wake.clear()

@@ -6,11 +6,18 @@ and take over when the lease lapses (``NTK_FEED_LEASE_SECONDS``). Nothing is hel
 memory: outbox rows, events, announced access and every cursor are durable, so a process
 killed at any point loses nothing (docs/feed.md). Subscriptions do not need the lease: each
 process reads stored events (`graph.feed.store.FeedStore.events_after`).
+
+The loop outlives any exception (a locked or full file, a Neo4j outage, a bug met by one
+outbox row): it logs it with its traceback, records it (`status`, ``feed_meta.last_error``),
+waits (doubling from ``NTK_FEED_BACKOFF_SECONDS``, capped at 30 s) and tries the same work
+again. A failed step recorded nothing, so no outbox row or lapse is skipped: the schedule is
+rebuilt from the durable cursors before the retry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -26,16 +33,20 @@ from api.webhooks.settings import FeedSettings
 from graph.engine import Engine
 from graph.errors import NeedToKnowError
 from graph.feed.deriver import Deriver, LeaseLost
+from graph.feed.outbox_read import OutboxReader
 from graph.feed.registry import feed_for
+from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
 from graph.policy import Policy
 from graph.stores.base import GraphStore
+from graph.timeutil import to_iso, utcnow
 
 __all__ = ["FeedService", "start_feed_service"]
 
 log = structlog.get_logger("needtoknow.feed")
 
 LEASE = "feed"
+_MAX_RETRY_DELAY = 30.0
 
 
 class FeedService:
@@ -67,6 +78,10 @@ class FeedService:
         self._renewed = 0.0
         self.leader = False
         self.deriver.heartbeat = self._heartbeat
+        self.failures = 0
+        """Consecutive failed rounds (0 once a round succeeds)."""
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
 
     def start(self) -> None:
         """Start the background thread."""
@@ -118,32 +133,68 @@ class FeedService:
 
     def tick(self) -> int:
         """One round as lease holder: derive, then wake the workers. Returns events stored."""
-        stored = self.deriver.step()
+        # A (re)start rebuilds the schedule, then the same round derives: a failing row is
+        # retried every round, and the failure count keeps growing until it succeeds.
+        stored = [] if self.deriver.started else self.deriver.start()
+        stored += self.deriver.step()
         self._sync_workers()
         if stored:
             for w in self.workers.values():
                 w.wake.set()
         return len(stored)
 
+    def _failed(self, err: Exception) -> float:
+        """Log and record a failed round; the delay before the next try (seconds)."""
+        self.failures += 1
+        self.last_error = f"{type(err).__name__}: {err}"[:500]
+        self.last_error_at = utcnow()
+        delay = min(self.settings.backoff_seconds * 2.0 ** (self.failures - 1), _MAX_RETRY_DELAY)
+        log.error("feed_step_failed", error=self.last_error, failures=self.failures, retry_in_seconds=delay, exc_info=err)
+        # Rebuild the lapse schedule from the durable cursors before retrying: the failed step
+        # may have taken instants off the in-memory heap without recording them.
+        self.deriver.started = False
+        with contextlib.suppress(Exception):  # best effort: the failure may be this very file
+            self.feed.set_meta("last_error", json.dumps({"error": self.last_error, "at": self.last_error_at.isoformat()}))
+        return delay
+
     def _run(self) -> None:
-        last_sync = 0.0
         while not self._stop.is_set():
+            delay = self.settings.poll_seconds
             try:
                 if self._hold_lease():
                     self.tick()
-                    last_sync = time.time()
-                else:
-                    if self.deriver.started or self.workers:
-                        self.deriver.started = False
-                        self._stop_workers()
+                elif self.deriver.started or self.workers:
+                    self.deriver.started = False
+                    self._stop_workers()
+                self.failures = 0
             except LeaseLost:
                 log.info("feed_lease_lost", holder=self.holder)
                 self.deriver.started = False
                 self._stop_workers()
-            except NeedToKnowError as err:
-                log.error("feed_tick_failed", error=str(err), since_last=time.time() - last_sync)
-                self._stop.wait(1.0)
-            self._stop.wait(self.settings.poll_seconds)
+            except Exception as err:  # noqa: BLE001 - the feed must outlive any failure; logged, retried
+                delay = self._failed(err)
+            self._stop.wait(delay)
+
+    def status(self) -> dict[str, object]:
+        """This process's view of the feed for ``readyz``: the durable lag (`graph.feed.status`)
+        plus whether the loop runs, holds the lease, and its last failure (camelCase JSON)."""
+        try:
+            reader = OutboxReader(self.deriver.store)  # its own connection: the loop's may be mid-read
+            try:
+                out: dict[str, object] = feed_status(reader, self.feed, self.clock()).wire()
+            finally:
+                reader.close()
+        except Exception as err:  # noqa: BLE001 - a status must answer even when the files do not
+            out = {"unreadable": f"{type(err).__name__}: {err}"[:500]}
+        out.update(
+            running=self._thread.is_alive(),
+            leader=self.leader,
+            consecutiveFailures=self.failures,
+            processLastError=self.last_error,
+            processLastErrorAt=None if self.last_error_at is None else to_iso(self.last_error_at),
+            workers={i: {"running": w.is_alive(), "lastError": w.last_error} for i, w in list(self.workers.items())},
+        )
+        return out
 
 
 def start_feed_service(engine: Engine, db: Path) -> FeedService | None:

@@ -15,9 +15,10 @@ Ticks, in order, each time `step` runs:
    (cause ``time``): the scheduler's heap holds, for every pair it has seen, the next instant
    at which the pair's evidence may decide differently (`graph.feed.lapses`), so a consent
    expiring at 09:00 is announced as of 09:00 even if the process was down then;
-2. every outbox row not yet derived, in commit order, decided at now (cause ``write``),
-   the event's ``effective_at`` being the latest effective instant the commit states
-   that is not in the future (a revocation's ``at``).
+2. the outbox rows not yet derived (up to ``max_rows``, in commit order), as one batch: the
+   union of their pairs, each decided once at now (cause ``write``) and attributed to the
+   last row of the batch that names it, the event's ``effective_at`` being the latest
+   effective instant that row's commit states that is not in the future (a revocation's ``at``).
 
 On the first run the feed announces every pair at once (cause ``snapshot``).
 """
@@ -248,10 +249,23 @@ class Deriver:
                 pairs.add((item[1], item[2]))
             events += self._tick(pairs, t, Cause.TIME, t.isoformat(), None, t, overlay)
             lapsed = True
+        # The batch's rows are derived together: each pair is decided once, at now, and its
+        # event is attributed to the last row of the batch that named it (the decision already
+        # shows that row's state). Rows are still recorded in commit order.
+        last_row: dict[Pair, OutboxRow] = {}
         for row in rows:
+            self.heartbeat()
+            for pair in self.pairs_of(row):
+                last_row[pair] = row
+        by_row: dict[int, set[Pair]] = defaultdict(set)
+        for pair, row in last_row.items():
+            by_row[row.seq].add(pair)
+        for row in rows:
+            if row.seq not in by_row:
+                continue
             stated = [e for e in row.effective if e <= now]
             effective_at = max(stated) if stated else min(row.recorded_at, now)
-            events += self._tick(self.pairs_of(row), now, Cause.WRITE, str(row.seq), row.seq, effective_at, overlay)
+            events += self._tick(by_row[row.seq], now, Cause.WRITE, str(row.seq), row.seq, effective_at, overlay)
         if not rows and not lapsed:
             return []
         # Every pair decided in this step was decided at `now` or earlier: `clock_done` = now

@@ -51,6 +51,18 @@ class OutboxReader:
         records = self.store._read(query, {"after": after, "limit": limit})  # type: ignore[attr-defined]
         return [OutboxRow.from_json(int(r["seq"]), str(r["seq"]), r["recorded_at"].to_native(), r["data"]) for r in records]
 
+    def count_since(self, after: int) -> int:
+        """How many rows have ``seq > after`` (the commits not derived yet)."""
+        if self._conn is not None:
+            try:
+                return int(self._conn.execute("SELECT COUNT(*) FROM feed_outbox WHERE seq > ?", (after,)).fetchone()[0])
+            except sqlite3.Error as err:
+                raise StoreUnavailable(f"outbox read failed: {err}") from err
+        from graph.stores import neo4j_queries as q
+
+        records = self.store._read(q.FEED_OUTBOX_COUNT, {"after": after})  # type: ignore[attr-defined]
+        return int(records[0]["n"])
+
     def close(self) -> None:
         """Close the reading connection."""
         if self._conn is not None:

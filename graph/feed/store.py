@@ -143,17 +143,23 @@ def _event(row: Sequence[Any]) -> AccessChange:
     )
 
 
+BUSY_SECONDS: Final = 30.0
+"""How long a statement waits for another connection's lock before SQLite answers "database is locked"."""
+
+
 class FeedStore:
     """The feed tables in `path` (created if missing). Thread-safe; one connection per instance.
 
-    Raises StoreUnavailable when the file cannot be opened or written.
+    `busy_seconds`: how long to wait for a lock another connection or process holds (SQLite's
+    busy timeout) before failing with StoreUnavailable. Raises StoreUnavailable when the file
+    cannot be opened or written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_seconds: float = BUSY_SECONDS) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_seconds)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
@@ -189,6 +195,13 @@ class FeedStore:
         """A value of ``feed_meta``, or None."""
         rows = self._read("SELECT value FROM feed_meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write one ``feed_meta`` value on its own (the service's last error; not a cursor)."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO feed_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
+            )
 
     def announced(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, ...]]:
         """The released categories last announced for each pair (pairs never announced are left out)."""
@@ -284,6 +297,13 @@ class FeedStore:
                 (name, holder, now + ttl),
             )
             return True
+
+    def lease_state(self, name: str, now: float) -> tuple[str | None, float | None]:
+        """(holder, seconds left) of a live lease `name` at `now` (Unix seconds); (None, None) when none."""
+        rows = self._read("SELECT holder, until FROM feed_lease WHERE name = ?", (name,))
+        if not rows or float(rows[0][1]) <= now:
+            return None, None
+        return str(rows[0][0]), float(rows[0][1]) - now
 
     def release(self, name: str, holder: str) -> None:
         """Give up the lease if `holder` has it."""

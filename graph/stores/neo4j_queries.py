@@ -59,6 +59,7 @@ __all__ = [
     "VERSIONS",
     "FEED_OUTBOX_PUT",
     "FEED_OUTBOX_SINCE",
+    "FEED_OUTBOX_COUNT",
 ]
 
 VERSIONS: Final = "ntk_versions"
@@ -332,3 +333,8 @@ MATCH (o:NtkFeedOutbox) WHERE o.seq > $after
 RETURN o.seq AS seq, o.recorded_at AS recorded_at, o.data AS data
 ORDER BY o.seq LIMIT $limit
 """
+
+FEED_OUTBOX_COUNT: Final = """
+MATCH (o:NtkFeedOutbox) WHERE o.seq > $after RETURN count(o) AS n
+"""
+"""How many outbox rows the feed has not derived yet (graph.feed.status)."""

@@ -181,29 +181,41 @@ def fresh_api(tmp_path: Path) -> Iterator[Api]:
 
 
 class ServerProcess:
-    """`needtoknow serve` in a subprocess on a free loopback port (a real separate worker)."""
+    """`needtoknow serve` in a subprocess on a free loopback port (a real separate worker).
+
+    Its standard error (structlog's log lines) goes to a temporary file, never to a pipe: a
+    pipe nobody reads fills after 64 KiB and the next log line blocks the logging thread
+    forever (it stalled the feed's delivery threads mid-test). `stderr_text` reads it back.
+    """
 
     def __init__(self, db: Path, *args: str) -> None:
         import socket
         import subprocess
         import sys
+        import tempfile
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         code = "from api.cli import main; main()"
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--db", str(db), "--port", str(self.port), *args],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
         )
 
+    def stderr_text(self) -> str:
+        """Everything the server wrote to standard error so far."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
     def __enter__(self) -> ServerProcess:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core CI machine can take this long to import and open
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+                raise RuntimeError(f"server exited: {self.stderr_text()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
@@ -218,3 +230,4 @@ class ServerProcess:
             self.proc.wait(timeout=10)
         except Exception:  # noqa: BLE001 - last resort: kill our own child
             self.proc.kill()
+        self.stderr.close()

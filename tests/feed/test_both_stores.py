@@ -8,14 +8,20 @@ commit leaves exactly one, and it names what the commit touched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import neo4j
 import pytest
 
+from api.tokens import TokenStore
+from api.webhooks.signing import new_secret
 from graph.changes import CloseEdge
+from graph.commands.add_webhook import AddWebhook, add_webhook
 from graph.commands.revoke_consent import RevokeConsent, revoke_consent
 from graph.errors import PreconditionFailed
 from graph.feed.deriver import Deriver
@@ -25,6 +31,9 @@ from graph.feed.store import FeedStore
 from graph.policy import DEFAULT_POLICY
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
+from graph.timeutil import utcnow
+from tests.api.conftest import ServerProcess, extra_changes
+from tests.feed.receiver import Receiver
 from tests.world import NOON, World
 
 
@@ -36,18 +45,34 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
+    """An empty store of the fixture's kind (a cleared Neo4j database)."""
     if request.param == "networkx":
-        s: GraphStore = MemoryStore(tmp_path / "graph.db")
-    else:
-        from graph.stores.neo4j import Neo4jStore
+        return MemoryStore(tmp_path / "graph.db")
+    from graph.stores.neo4j import Neo4jStore
 
-        uri: str = request.getfixturevalue("neo4j_uri")
-        with neo4j.GraphDatabase.driver(uri) as driver, driver.session(database="neo4j") as session:
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
-        s = Neo4jStore(uri)
+    uri: str = request.getfixturevalue("neo4j_uri")
+    with neo4j.GraphDatabase.driver(uri) as driver, driver.session(database="neo4j") as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+    return Neo4jStore(uri)
+
+
+BOTH = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+
+
+@pytest.fixture(params=BOTH)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    s = empty_store(request, tmp_path)
     s.apply(World.base().consent(expires_at=NOON + timedelta(days=3)).changes())
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=BOTH)
+def live_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """The tests/api world (nothing in it lapses before the real now)."""
+    s = empty_store(request, tmp_path)
+    s.apply([*World.base().changes(), *extra_changes()])
     yield s
     s.close()
 
@@ -87,3 +112,58 @@ def test_revocation_and_expiry_become_changes(store: GraphStore, tmp_path: Path)
     finally:
         deriver.close()
         feed.conn.close()
+
+
+def test_a_server_on_either_store_derives_and_delivers_a_revocation(
+    request: pytest.FixtureRequest, live_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`needtoknow serve` on the store runs the feed service: the revocation reaches a signed
+    webhook, the cursor page and ``readyz``. With Neo4j the feed's tables are the file named by
+    NTK_FEED_DB (nothing is written to the instance's own --db)."""
+    store = live_store
+    if store.name == "networkx":
+        feed_db = getattr(store, "path")  # noqa: B009 - the embedded store's file holds the feed too
+        tokens = TokenStore(feed_db)
+        args: tuple[str, ...] = ()
+        db = feed_db
+    else:
+        from api.tokens_neo4j import Neo4jTokenStore
+
+        feed_db = tmp_path / "shared" / "feed.db"
+        feed_db.parent.mkdir()
+        monkeypatch.setenv("NTK_FEED_DB", str(feed_db))
+        tokens = Neo4jTokenStore(store)  # type: ignore[assignment]
+        args = ("--backend", "neo4j", "--neo4j-uri", request.getfixturevalue("neo4j_uri"))
+        db = tmp_path / "instance" / "never-written.db"
+        db.parent.mkdir()
+    monkeypatch.setenv("NTK_FEED_LEASE_SECONDS", "1")
+    admin = tokens.create("admin", "root")[1]
+    app = tokens.create("app", "hope-app", partner_ids=("ptn-hope",))[1]
+    feed = FeedStore(feed_db)
+    receiver = Receiver()
+    try:
+        endpoint = add_webhook(feed, store, AddWebhook(receiver.url, "app", "hope-app", ("ptn-hope",)), now=utcnow(), secret=new_secret())
+        receiver.secret = endpoint.secret
+        with ServerProcess(db, *args) as server, httpx.Client(timeout=30) as client:
+
+            def gql(token: str, query: str) -> dict[str, Any]:
+                r = client.post(f"{server.url}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200 and "errors" not in r.json(), r.text
+                return r.json()["data"]  # type: ignore[no-any-return]
+
+            assert receiver.wait_for(lambda r: any(json.loads(x.body)["type"] == "access.granted" for x in r)), server.stderr_text()
+            gql(admin, 'mutation { revokeConsent(consentId: "cns-1") { __typename } }')
+            assert receiver.wait_for(lambda r: any(json.loads(x.body)["type"] == "access.revoked" for x in r)), server.stderr_text()
+            assert all(r.verified for r in receiver.received)
+            revoked = next(json.loads(x.body)["data"] for x in receiver.received if json.loads(x.body)["type"] == "access.revoked")
+            assert (revoked["providerId"], revoked["studentId"], revoked["cause"]) == ("ana", "sam", "write")
+            page = gql(app, '{ accessChanges(after: "0", first: 100) { changes { id kind } } }')["accessChanges"]["changes"]
+            assert [c["kind"] for c in page][-1] == "REVOKED" and page[-1]["id"] == revoked["id"]
+            ready = client.get(f"{server.url}/readyz").json()
+            assert ready["feed"]["running"] is True and ready["feed"]["lagRows"] == 0 and ready["feed"]["lastError"] is None
+        if store.name != "networkx":
+            assert list(db.parent.iterdir()) == []
+    finally:
+        receiver.close()
+        feed.conn.close()
+        tokens.close()

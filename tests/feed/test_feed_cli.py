@@ -29,6 +29,10 @@ def test_feed_tail_derives_and_prints_changes(tmp_path: Path) -> None:
     assert (granted["type"], granted["providerId"], granted["studentId"]) == ("access.granted", "ana", "sam")
     revoke_consent(store, RevokeConsent("cns-1", at=utcnow() - timedelta(minutes=1)), now=utcnow())
     store.close()
+    status = ntk("feed", "status", "--db", db, "--json")  # the revocation is not derived yet: one commit behind
+    assert status.returncode == 0, status.stderr
+    lag = json.loads(status.stdout)
+    assert (lag["lagRows"], lag["events"], lag["lastError"], lag["leaseHolder"]) == (1, 1, None, None) and lag["lagSeconds"] > 0
     second = ntk("feed", "tail", "--db", db, "--after", granted["cursor"])
     assert second.returncode == 0, second.stderr
     assert "revoked" in second.stdout and "ana -> sam" in second.stdout and "consent_revoked" in second.stdout

@@ -1,5 +1,6 @@
-"""10,000 random writes sent to two `needtoknow serve` processes over one SQLite file; four
-webhook endpoints on real loopback receivers.
+"""2,000 random writes (``NTK_FEED_TEST_CHANGES``) sent to two `needtoknow serve` processes
+over one SQLite file; four webhook endpoints on real loopback receivers. The 10,000-write run
+is `python -m benchmarks.feed_bench --many 10000` (the same `scenario`, BENCHMARKS.md).
 
     12 providers (even ids at ptn-hope, odd at ptn-other), trained and signed, in eastside;
     40 students at lincoln, each with a verified guardian and a consent to one partner.
@@ -17,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from graph.commands.add_webhook import AddWebhook, add_webhook
 from graph.decision import CheckRequest
 from graph.engine import Engine
 from graph.feed.audience import Audience
+from graph.feed.outbox_read import OutboxReader
 from graph.feed.store import FeedStore
 from graph.model import (
     About,
@@ -56,7 +60,7 @@ from tests.feed.ops import world_changes
 from tests.feed.receiver import Receiver
 from tests.world import T0
 
-N_CHANGES = int(os.environ.get("NTK_FEED_TEST_CHANGES", "10000"))
+N_CHANGES = int(os.environ.get("NTK_FEED_TEST_CHANGES", "2000"))
 PROVIDERS = [f"p{i}" for i in range(12)]
 STUDENTS = [f"s{i:02d}" for i in range(40)]
 CATS = ["attendance", "grades", "health"]
@@ -162,9 +166,27 @@ class Writer:
             )
 
 
-@pytest.mark.slow
-def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NTK_FEED_LEASE_SECONDS", "2")
+@dataclass(frozen=True)
+class ManyResult:
+    """Timings of one `scenario` run: writing, then draining after the last write."""
+
+    wrote_s: float
+    drain_s: float
+    pending_at_end: int
+    events: int
+    deliveries: int
+
+    @property
+    def drain_rate(self) -> float:
+        """Commits derived per second while draining what was pending when the writes ended."""
+        return self.pending_at_end / self.drain_s if self.drain_s > 0 else 0.0
+
+
+def scenario(tmp_path: Path, n_changes: int) -> ManyResult:
+    """Run the module's scenario with `n_changes` writes and assert everything it promises.
+
+    Server processes inherit the environment (the test sets ``NTK_FEED_LEASE_SECONDS``).
+    """
     rng = random.Random(13)
     db = tmp_path / "many.db"
     store = MemoryStore(db)
@@ -186,13 +208,19 @@ def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch:
     }
     for name, ep in endpoints.items():
         receivers[name].secret = ep.secret
+    reader = OutboxReader(store)
     try:
         with ServerProcess(db) as one, ServerProcess(db) as two:
             writer = Writer([one.url, two.url], admin_token, rng)
             started = time.monotonic()
-            for _ in range(N_CHANGES):
-                writer.one()
-            wrote = time.monotonic() - started
+            try:
+                for _ in range(n_changes):
+                    writer.one()
+            except httpx.TransportError:  # a server went away: say what it logged last
+                print("\n".join(f"server {s.url} (exit {s.proc.poll()}):\n{s.stderr_text()[-3000:]}" for s in (one, two)), file=sys.stderr)
+                raise
+            ended = time.monotonic()
+            pending = reader.count_since(int(feed.meta("outbox_done") or 0))
             # Let derivation and delivery finish: every endpoint's cursor reaches the feed's head
             # once the last outbox row is derived.
             deadline = time.monotonic() + 600
@@ -203,20 +231,22 @@ def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch:
                     break
                 time.sleep(0.2)
             else:
-                pytest.fail("the feed did not drain within 10 minutes")
+                logs = "\n".join(s.stderr_text()[-3000:] for s in (one, two))
+                pytest.fail(f"the feed did not drain within 10 minutes; servers' last log lines:\n{logs}")
+            drained = time.monotonic()
         events = feed.events_after(0, 10_000_000)
         print(
-            f"\n{N_CHANGES} writes in {wrote:.1f} s; {len(events)} access changes; receivers: "
-            + ", ".join(f"{n}={len(r.received)}" for n, r in receivers.items())
+            f"\n{n_changes} writes in {ended - started:.1f} s; drained {drained - ended:.1f} s later ({pending} commits pending); "
+            f"{len(events)} access changes; receivers: " + ", ".join(f"{n}={len(r.received)}" for n, r in receivers.items())
         )
-        assert len(events) > N_CHANGES // 10  # the writes changed access often
+        assert len(events) > n_changes // 10  # the writes changed access often
+        by_id = {e.id: e for e in events}
         for name, audience in audiences.items():
             got = receivers[name].received
             assert all(r.verified for r in got)  # checked with the package's verifier on arrival
             ids = {r.headers["webhook-id"] for r in got}
             expected = {e.id for e in events if audience.admits(e)}
             assert ids == expected, f"{name}: missing {len(expected - ids)}, unexpected {len(ids - expected)}"
-            by_id = {e.id: e for e in events}
             assert all(json.loads(r.body)["data"]["providerId"] == by_id[r.headers["webhook-id"]].provider_id for r in got)
         # Folded per pair, the feed equals check now.
         state: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -230,8 +260,16 @@ def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch:
             for s in [*STUDENTS, "sam", "sue"]:
                 d = engine.check(CheckRequest(p, s, now))
                 assert state.get((p, s), ()) == (tuple(sorted(d.released)) if d.allowed else ()), (p, s)
+        return ManyResult(ended - started, drained - ended, pending, len(events), sum(len(r.received) for r in receivers.values()))
     finally:
+        reader.close()
         for r in receivers.values():
             r.close()
         store.close()
         feed.conn.close()
+
+
+@pytest.mark.slow
+def test_every_change_reaches_exactly_its_audiences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NTK_FEED_LEASE_SECONDS", "2")
+    scenario(tmp_path, N_CHANGES)
