@@ -24,8 +24,10 @@ from loaders.report import write_report
 __all__ = [
     "SUMMARY_LEGEND",
     "AllowEmptyOption",
+    "AllowMassEndOption",
     "MapOption",
     "ReportOption",
+    "SourceOption",
     "StrictOption",
     "ValidFromOption",
     "more_hint",
@@ -55,9 +57,21 @@ StrictOption = Annotated[
     bool, typer.Option("--strict", help="Unmapped codes and references are problems, not warnings (fhir-consent).")
 ]
 
+AllowMassEndOption = Annotated[
+    bool,
+    typer.Option("--allow-mass-end", help="Let a bulk reload end more than 5% of a source's current relationships "
+                                          "(docs/loaders/incremental.md)."),
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", help="Name of the sending system, kept on every relationship (default: the format). "
+                                  "A bulk reload ends only what the same source no longer sends: give each system its own."),
+]
+
 SUMMARY_LEGEND: Final = (
     "  (rows: source rows read; created/updated/unchanged: graph records new, changed, already identical; "
-    "rejected: records refused; token: the consistency token of this write, to read at least this state)"
+    "rejected: records refused; ended: relationships closed (tobedeleted rows, or a bulk file no longer sending them; "
+    "history kept); token: the consistency token of this write, to read at least this state)"
 )
 
 
