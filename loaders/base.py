@@ -52,6 +52,10 @@ class StoreRef:
     line: int | None
     field: str
     what: str
+    skip_kinds: frozenset[NodeKind] = frozenset()
+    """Kinds that are no error but give no edge: the load drops `edge_ids` (a student's
+    ``orgSourcedIds`` naming a district in the store: no attendance, as in a full package)."""
+    edge_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

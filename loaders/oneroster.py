@@ -19,6 +19,7 @@ shared with `loaders.sds`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -764,11 +765,13 @@ class RosterBuilder:
                 skind is None and self._ref_problem(span.file, span.line, "userSourcedId", student, "a student")
             ):
                 continue
+            school_ref = len(self.result.store_refs)
             if okind is not N.SCHOOL and not (
                 okind is None and school not in self._unmapped_orgs
                 and self._ref_problem(span.file, span.line, "orgSourcedId", school, "a school")
             ):
                 continue  # a district or an unmapped org type: no ATTENDS
+            emitted_at = len(self.result.edges)
             for n, (begin, end) in enumerate(span.periods()):
                 # The first period keeps the plain id (stable across loads); later ones carry their begin date.
                 edge_id = f"attends:{student}:{school}" if n == 0 else f"attends:{student}:{school}:{begin}"
@@ -788,6 +791,12 @@ class RosterBuilder:
                     to_id=school,
                     valid_from=start,
                     valid_to=stop,
+                )
+            if okind is None and school_ref < len(self.result.store_refs):
+                # A district in the store gives no attendance (as in a full package): the load drops these edges.
+                ref = self.result.store_refs[school_ref]
+                self.result.store_refs[school_ref] = dataclasses.replace(
+                    ref, skip_kinds=frozenset({N.DISTRICT}), edge_ids=tuple(e.id for e in self.result.edges[emitted_at:])
                 )
         del self._attends
         self._parents.clear()

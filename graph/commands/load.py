@@ -164,7 +164,7 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
     of a bulk load's peak memory. Ends (`CloseEdge`) come last, with origin `_END_ORIGIN`.
     """
     summary = ImportSummary(rows_read=result.rows_read, warnings=list(result.warnings), by_kind=result.counts())
-    _resolve_store_refs(tx, result.store_refs)
+    dropped = _resolve_store_refs(tx, result.store_refs)
     changes: list[Change] = []
     origins: array[int] = array("q")
     # One batched lookup per side: a remote store (Neo4j) answers in a few round trips.
@@ -194,6 +194,8 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
     soft = result.soft_starts
     stated: set[str] = set()
     for j, edge in enumerate(result.edges):
+        if edge.id in dropped:
+            continue
         period = reopened.get(edge.id)
         if period is not None:
             edge = dataclasses.replace(edge, id=period)
@@ -228,15 +230,21 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
 _KIND_WORDS: Final = {k: k.value.lower() for k in NodeKind}
 
 
-def _resolve_store_refs(tx: WriteTx, refs: Sequence[StoreRef]) -> None:
-    """Every reference the package left open names a node of the expected kind in the store."""
+def _resolve_store_refs(tx: WriteTx, refs: Sequence[StoreRef]) -> set[str]:
+    """Every reference the package left open names a node of the expected kind in the store.
+
+    Returns the ids of edges to drop (a reference to a kind that gives no edge, `StoreRef.skip_kinds`).
+    """
     if not refs:
-        return
+        return set()
     found = tx.nodes_by_id({r.node_id for r in refs})
     problems: list[Problem] = []
+    dropped: set[str] = set()
     for r in refs:
         node = found.get(r.node_id)
-        if node is None:
+        if node is not None and node.kind in r.skip_kinds:
+            dropped.update(r.edge_ids)
+        elif node is None:
             problems.append(Problem(r.file, r.line, r.field, f"{r.node_id!r} is not in the package nor in the store; expected {r.what}",
                                     value=r.node_id))
         elif node.kind not in r.kinds:
@@ -244,6 +252,7 @@ def _resolve_store_refs(tx: WriteTx, refs: Sequence[StoreRef]) -> None:
                                     value=r.node_id))
     if problems:
         raise _Refused(problems)
+    return dropped
 
 
 def _ends(tx: WriteTx, ends: Sequence[End], stated: set[str], summary: ImportSummary) -> list[CloseEdge]:
