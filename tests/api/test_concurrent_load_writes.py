@@ -3,7 +3,8 @@
     gdn-i -GUARDIAN_OF(oneroster, unverified)-> stu-i        (i < ROUNDS, from a OneRoster bulk)
 
 A `needtoknow serve` process and a load (the `load` command on its own store instance, in
-this process) share one store. Each round, at one instant (a barrier):
+this process) share one store. Each round, at one instant (a barrier; the load's start is
+staggered by a few milliseconds from round to round, so both orders occur):
 
 - verifyGuardian(gdn-i, stu-i, at: V)       closes the unverified link at V, opens a full one
 - a OneRoster delta: gdn-i tobedeleted at E  ends the roster links it carried at E (E > V)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +39,9 @@ from tests.api.conftest import ServerProcess, extra_changes
 from tests.world import T0, World
 
 ROUNDS = int(os.environ.get("NTK_CONCURRENT_LOAD_ROUNDS", "6"))
+STAGGER = (0.0, 0.05, 0.02, 0.1, 0.01, 0.2)
+"""Seconds the load waits after the barrier, by round: the mutation's HTTP round trip is slower
+than an in-process load's start, so without a stagger the load would always commit first."""
 V = T0 + timedelta(days=30)
 E = T0 + timedelta(days=60)
 VERIFY = """mutation($g: ID!, $s: ID!, $at: DateTime) { verifyGuardian(guardianId: $g, studentId: $s, at: $at) {
@@ -123,6 +128,8 @@ def test_load_racing_a_mutation_loses_no_acknowledged_write(
             thread = threading.Thread(target=mutate)
             thread.start()
             barrier.wait()
+            # Staggered starts so both orders occur across rounds (the assertions hold for either).
+            time.sleep(STAGGER[i % len(STAGGER)])
             summaries.append(import_result(loader, result))
             thread.join()
             assert answer["__typename"] == "RelationshipPayload" or answer == {
