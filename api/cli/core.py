@@ -24,6 +24,7 @@ from api.cli.loading import (
     SourceOption,
     StrictOption,
     ValidFromOption,
+    id_map_for,
     more_hint,
     reader_options,
     refuse_if_empty,
@@ -36,6 +37,7 @@ from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
+from loaders.mapping import apply_ids
 
 FORMATS: dict[str, str] = {
     "bundle": "loaders.bundle",
@@ -156,6 +158,7 @@ def load(
         options["source"] = source
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
+    apply_ids(result, id_map_for(fmt, settings.policy(), maps, report), ", ".join(m.name for m in maps or []))
     refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:

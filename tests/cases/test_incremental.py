@@ -214,3 +214,30 @@ def test_sds_users_and_roles_resolve_against_the_store(tmp_path: Path) -> None:
     edge = next(e for e in s.edges(EdgeKind.ATTENDS) if e.from_id == "stu-new-1")
     assert edge.to_id == school
     s.close()
+
+
+# ------------------------------------------------------------------ --map: source ids onto ours
+
+
+def test_map_renames_source_ids_in_bulk_and_delta(tmp_path: Path) -> None:
+    db, mapping = tmp_path / "m.db", tmp_path / "ids.csv"
+    mapping.write_text("kind,source,target\nid,stu-1001,student-a\nid,gdn-2002,guardian-b\nid,nobody,x\n", encoding="utf-8")
+    first = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(db), "--map", str(mapping))
+    assert first.returncode == 0, first.stderr
+    assert "1 id mapping(s) matched nothing read: nobody" in first.stdout
+    second = ntk("load", "oneroster", str(CASE / "step2-delta"), "--db", str(db), "--map", str(mapping))
+    assert second.returncode == 0 and "ended 1" in second.stdout, second.stderr
+    s = MemoryStore(db)
+    try:
+        assert s.node("stu-1001") is None and s.node("student-a") is not None
+        ended = s.edge("guardian_of:oneroster:guardian-b:student-a")
+        assert ended is not None and (ended.from_id, ended.to_id, ended.valid_to) == ("guardian-b", "student-a", LEFT_AT)
+    finally:
+        s.close()
+
+
+def test_map_code_rows_are_refused_for_a_roster(tmp_path: Path) -> None:
+    mapping = tmp_path / "codes.csv"
+    mapping.write_text("kind,source,target\npurpose,x|y,academic_support\n", encoding="utf-8")
+    out = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(tmp_path / "x.db"), "--map", str(mapping))
+    assert out.returncode == 2 and "oneroster reads no purpose or category codes: only id rows apply" in out.stderr
