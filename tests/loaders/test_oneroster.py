@@ -152,7 +152,7 @@ def test_student_agent_of_student_is_a_warning_not_an_edge(tmp_path: Path) -> No
 # ---------------------------------------------------------------------------- status, dates, versions
 
 
-def test_tobedeleted_rows_are_skipped_and_warned(tmp_path: Path) -> None:
+def test_tobedeleted_rows_are_skipped_and_end_what_they_carried(tmp_path: Path) -> None:
     root = package(
         tmp_path,
         users=[user("s1", "student", "p1"), user("p1", "parent", status="tobedeleted"), user("s2", "student", status="tobedeleted")],
@@ -161,7 +161,10 @@ def test_tobedeleted_rows_are_skipped_and_warned(tmp_path: Path) -> None:
     result = load(root)
     assert result.problems == []
     assert {n.id for n in result.nodes} == {"d1", "sch1", "s1"}
-    assert [w.line for w in result.warnings if w.field == "status"] == [3, 4, 2]
+    # Each ends, when loaded, the relationships its row carried (docs/loaders/incremental.md).
+    assert [(e.node_id, e.file, e.line, e.other, e.at) for e in result.ends] == [
+        ("p1", "users.csv", 3, None, None), ("s2", "users.csv", 4, None, None), ("s1", "enrollments.csv", 2, "sch1", None),
+    ]
     # s1's ATTENDS comes from orgSourcedIds alone (its enrolment was deleted): default start, open.
     attends = by_id(result)["attends:s1:sch1"]
     assert isinstance(attends, Attends) and attends.valid_from == T0 and attends.valid_to is None
