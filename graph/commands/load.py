@@ -196,6 +196,7 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
     for j, edge in enumerate(result.edges):
         if edge.id in dropped:
             continue
+        soft_start = edge.id in soft
         period = reopened.get(edge.id)
         if period is not None:
             edge = dataclasses.replace(edge, id=period)
@@ -206,7 +207,7 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
         if current_edge is not None:
             # recorded_at is when the engine first learnt the fact: a re-load does not restate it.
             edge = dataclasses.replace(merge(current_edge, edge), recorded_at=current_edge.recorded_at)
-            if edge.id in soft and current_edge.valid_to is None and current_edge.valid_from <= edge.valid_from:
+            if soft_start and current_edge.valid_to is None and current_edge.valid_from <= edge.valid_from:
                 # Restating a current link (its row modified later) is not starting it again.
                 edge = dataclasses.replace(edge, valid_from=current_edge.valid_from, source=current_edge.source)
         if current_edge == edge:
