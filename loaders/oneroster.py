@@ -753,8 +753,8 @@ class RosterBuilder:
                 start = self.starts.start(self._modified.get(school), file, line, "PART_OF", edge_id)
                 if start is not None:
                     self._edge(PartOf, file, line, soft=True, id=edge_id, from_id=school, to_id=parent, valid_from=start)
-            elif kind is None:
-                continue
+            elif kind is None and parent not in self._unmapped_orgs:
+                continue  # a rejected row or a refused file: reported as its consequence
             else:
                 self.result.warnings.append(Problem(file, line, "parentSourcedId", f"parent {parent!r} is not a district; no PART_OF"))
         for (student, school), span in self._attends.items():
