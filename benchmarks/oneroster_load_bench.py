@@ -22,15 +22,19 @@ from loaders.synthetic_oneroster import write_package
 EXE = str(Path(sys.executable).parent / "needtoknow")
 
 
-def timed(args: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS GiB, stdout) of one process under /usr/bin/time -v."""
+def timed(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds (user + system), peak RSS GiB, stdout) of one process under /usr/bin/time -v.
+
+    On a shared machine the CPU time is the figure to compare: wall time there says how busy
+    the machine was."""
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return wall, (int(rss.group(1)) / 2**20 if rss else float("nan")), done.stdout
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr))
+    return wall, cpu, (int(rss.group(1)) / 2**20 if rss else float("nan")), done.stdout
 
 
 def main() -> None:
@@ -50,9 +54,9 @@ def main() -> None:
     cmd = [EXE, "load", "oneroster", str(pkg), "--db", str(db), "--valid-from", "2025-08-15"]
     runs = [("first load (empty store)", cmd)] + ([] if a.no_reload else [("bulk reload (same package)", cmd)])
     for label, args in runs:
-        wall, rss, out = timed(args)
+        wall, cpu, rss, out = timed(args)
         line = next((x for x in out.splitlines() if x.startswith("oneroster:")), "")
-        print(f"{label}: {wall:.1f} s wall, peak RSS {rss:.2f} GiB | {line}")
+        print(f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.2f} GiB | {line}")
 
 
 if __name__ == "__main__":
