@@ -22,7 +22,9 @@ from graph.errors import Problem
 from graph.model import Edge, EdgeKind, Node, NodeKind, edge_from_dict, node_from_dict
 
 __all__ = [
+    "End",
     "LoadResult",
+    "StoreRef",
     "MissingStarts",
     "consequence_problems",
     "edge_or_problem",
@@ -32,6 +34,48 @@ __all__ = [
     "problems_from_validation",
     "warn_students_without_guardians",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRef:
+    """A reference the package does not resolve: the store must hold `node_id` as one of `kinds`.
+
+    Incremental files (a OneRoster delta, one Ed-Fi interchange, an SDS file set) name
+    records loaded earlier; the load command resolves these inside its write transaction
+    and refuses the load, naming `file`, `line` and `field`, when the store lacks them.
+    `what` is the expectation in words (``"a guardian"``).
+    """
+
+    node_id: str
+    kinds: frozenset[NodeKind]
+    file: str
+    line: int | None
+    field: str
+    what: str
+    skip_kinds: frozenset[NodeKind] = frozenset()
+    """Kinds that are no error but give no edge: the load drops `edge_ids` (a student's
+    ``orgSourcedIds`` naming a district in the store: no attendance, as in a full package)."""
+    edge_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """A source row saying relationships end (OneRoster/SDS ``status=tobedeleted``).
+
+    Ends, at `at` (aware UTC; None: the load's record time), every open edge of each
+    ``(kind, direction)`` in `sides` at `node_id` whose ``source`` starts with
+    `source_prefix` (only what this source stated is ended) and, when `other` is set,
+    whose other endpoint is `other`. An edge the same load states again is not ended.
+    History is kept: the edge's interval is closed (`graph.changes.CloseEdge`).
+    """
+
+    node_id: str
+    sides: tuple[tuple[EdgeKind, str], ...]
+    at: datetime | None
+    file: str
+    line: int | None
+    source_prefix: str
+    other: str | None = None
 
 
 @dataclass(slots=True)
@@ -55,6 +99,18 @@ class LoadResult:
     refused_files: set[str] = field(default_factory=set)
     """Files not read at all (missing, empty, a bad header): references into them are
     reported as a consequence of that one problem, not each as its own root cause."""
+    store_refs: list[StoreRef] = field(default_factory=list)
+    """References to records not in the package: resolved against the store by the load."""
+    ends: list[End] = field(default_factory=list)
+    """Relationships a row ends (``tobedeleted``): closed by the load, history kept."""
+    bulk_sources: dict[str, frozenset[EdgeKind]] = field(default_factory=dict)
+    """Edge ``source`` values this load restates in full (a OneRoster ``bulk`` file), with the
+    edge kinds the file carries: a current edge of that source and kind the load omits is ended
+    (guarded by ``--allow-mass-end``, `graph.commands.load`)."""
+    soft_starts: set[str] = field(default_factory=set)
+    """Ids of edges whose ``valid_from`` is only when a row was modified (``dateLastModified``) or
+    ``--valid-from``, not a date the source gives for the relationship: an earlier start the
+    store already holds is kept."""
 
     def extend(self, other: LoadResult) -> None:
         """Append everything of `other` to this result."""
@@ -66,6 +122,10 @@ class LoadResult:
         self.origin.update(other.origin)
         self.refused_files |= other.refused_files
         self.rejected.update(other.rejected)
+        self.store_refs.extend(other.store_refs)
+        self.ends.extend(other.ends)
+        self.bulk_sources.update(other.bulk_sources)
+        self.soft_starts |= other.soft_starts
 
     def node_location(self, index: int) -> tuple[str, int | None] | None:
         """(file, line) where ``nodes[index]`` was read, if the loader recorded it."""

@@ -50,6 +50,7 @@ from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from loaders.base import (
     LoadResult,
     MissingStarts,
+    StoreRef,
     edge_or_problem,
     files_found,
     node_or_problem,
@@ -676,18 +677,23 @@ class _Reader:
         return ref.key
 
     def _known(self, node_id: str, kind: NodeKind, where: _Where, ref_field: str) -> bool:
-        """True when `node_id` is a `kind` read from these files, or when references need not be (not strict)."""
+        """True when `node_id` is a `kind` read from these files, or one the store must hold.
+
+        A reference to nothing in the files read becomes a `StoreRef`: one interchange file
+        loaded on top of earlier ones names their students and schools, and the load resolves
+        it inside its transaction (refused, naming this place, when the store lacks it).
+        Not strict: the same, with a warning saying so.
+        """
         seen = self.ids.get(node_id)
         if seen == kind:
             return True
         if seen is not None:
-            message = f"{ref_field} {node_id!r} is a {seen}, not a {kind}"
-        else:
-            message = f"{ref_field} {node_id!r}: no {kind} with this id in the files read"
-        if self.strict_references or seen is not None:
-            self.result.problems.append(where.problem(ref_field, message))
+            self.result.problems.append(where.problem(ref_field, f"{ref_field} {node_id!r} is a {seen}, not a {kind}"))
             return False
-        self.result.warnings.append(where.problem(ref_field, message + " (kept: the store must hold it)"))
+        self.result.store_refs.append(StoreRef(node_id, frozenset({kind}), where.file, where.line, ref_field, f"a {kind}"))
+        if not self.strict_references:
+            message = f"{ref_field} {node_id!r}: no {kind} with this id in the files read (kept: the store must hold it)"
+            self.result.warnings.append(where.problem(ref_field, message))
         return True
 
     def _edge(self, kind: EdgeKind, data: dict[str, Any], where: _Where) -> None:
@@ -696,6 +702,7 @@ class _Reader:
             if start is None:
                 return
             data["valid_from"] = start
+            self.result.soft_starts.add(data["id"])  # --valid-from: never moves a start the store holds
         data["recorded_at"] = self.recorded_at
         data["source"] = f"{self.source}:{where.file}"
         if edge_or_problem(self.result, kind, data, where.file, where.line, where.path) is not None:
@@ -932,9 +939,10 @@ def read(
         Keep student and guardian names (FirstName LastSurname). Staff, school, district,
         partner and program names are always kept.
     strict_references : bool
-        True: a reference to a student, school, contact, staff member or organisation not
-        read from `paths` is a Problem. False: it is a warning and the edge is kept, for
-        loading on top of a store that already holds those nodes (e.g. from OneRoster).
+        A reference to a student, school, contact or staff member not read from `paths`
+        must be in the store (`LoadResult.store_refs`, resolved by the load; an unresolved
+        one is a Problem there). False also warns about each. An education organisation a
+        job names must be in `paths` when True (its partner is derived from it).
     time_zone : str
         The partnership's IANA zone: every date names a calendar day there (docs/dates.md).
     inclusive_exit_date : bool

@@ -12,20 +12,26 @@ A mapping file is CSV with the header ``kind,source,target``, one mapping per ro
 Read by the FHIR Consent loader (the loader that reads code systems and foreign
 references; docs/loaders/fhir_consent.md). Several files may be given; a later row for the
 same source replaces an earlier one only if it agrees, otherwise it is a Problem.
+
+The roster and directory loaders (OneRoster, SDS, Ed-Fi, HSDS) read foreign ids but no
+codes of ours: for them only ``id`` rows apply (a source id, e.g. a sourcedId or a
+StudentUniqueId, -> an existing node id), through `apply_ids` on what the loader returned.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from graph.errors import Problem
+from loaders.base import LoadResult
 
-__all__ = ["KINDS", "Mappings", "read_mappings"]
+__all__ = ["KINDS", "Mappings", "apply_ids", "read_mappings"]
 
 KINDS: Final = ("purpose", "category", "id")
 _CODE: Final = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -88,3 +94,52 @@ def read_mappings(paths: Sequence[Path], categories: frozenset[str] | None = Non
                 continue
             table[source] = target
     return out
+
+
+def apply_ids(result: LoadResult, ids: Mapping[str, str], map_file: str = "--map") -> None:
+    """Rename source ids to the node ids `ids` maps them to, everywhere in `result` (in place).
+
+    A record read with a mapped id is loaded under the target id (so it merges with the node
+    the store holds, docs/identity.md); every edge endpoint, store reference and end naming it
+    follows; an edge id is rewritten segment by segment (``:``-separated), so derived ids stay
+    stable across loads. A mapping that matches nothing read is a warning (a typo would
+    otherwise be silent); a target that is also an id read from the files is a Problem.
+    """
+    if not ids:
+        return
+    read_ids = {n.id for n in result.nodes}
+    used: set[str] = set()
+    for source, target in ids.items():
+        if target in read_ids and source in read_ids:
+            result.problems.append(
+                Problem(map_file, None, "target", f"id {source} is mapped to {target!r}, which the files read also hold; "
+                                                  "two records would become one", value=target)
+            )
+
+    def rename(node_id: str) -> str:
+        target = ids.get(node_id)
+        if target is None:
+            return node_id
+        used.add(node_id)
+        return target
+
+    def rename_edge_id(edge_id: str) -> str:
+        parts = edge_id.split(":")
+        return ":".join(ids.get(p, p) for p in parts) if any(p in ids for p in parts) else edge_id
+
+    result.nodes = [n if n.id not in ids else dataclasses.replace(n, id=rename(n.id)) for n in result.nodes]
+    result.edges = [
+        e if e.from_id not in ids and e.to_id not in ids
+        else dataclasses.replace(e, id=rename_edge_id(e.id), from_id=rename(e.from_id), to_id=rename(e.to_id))
+        for e in result.edges
+    ]
+    result.origin = {rename_edge_id(rename(k)): v for k, v in result.origin.items()}
+    result.soft_starts = {rename_edge_id(i) for i in result.soft_starts}
+    result.store_refs = [r if r.node_id not in ids else dataclasses.replace(
+        r, node_id=rename(r.node_id), edge_ids=tuple(rename_edge_id(i) for i in r.edge_ids)) for r in result.store_refs]
+    result.ends = [e if e.node_id not in ids and e.other not in ids else dataclasses.replace(
+        e, node_id=rename(e.node_id), other=None if e.other is None else rename(e.other)) for e in result.ends]
+    unused = sorted(set(ids) - used)
+    if unused:
+        shown = ", ".join(unused[:10]) + (f" and {len(unused) - 10} more" if len(unused) > 10 else "")
+        result.warnings.append(Problem(map_file, None, "source", f"{len(unused)} id mapping(s) matched nothing read: {shown}"))

@@ -19,6 +19,7 @@ shared with `loaders.sds`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from graph.model import (
     Attends,
     District,
     Edge,
+    EdgeKind,
     FerpaRights,
     Guardian,
     GuardianOf,
@@ -47,8 +49,10 @@ from graph.model import (
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
 from graph.trusted import bulk_allocation, constructor
 from loaders.base import (
+    End,
     LoadResult,
     MissingStarts,
+    StoreRef,
     consequence_problems,
     problems_from_validation,
     warn_students_without_guardians,
@@ -390,6 +394,23 @@ _DEFINED_IN: Final[Mapping[str, frozenset[str]]] = {
 }
 
 
+_EXPECTED_KINDS: Final[Mapping[str, frozenset[NodeKind]]] = {
+    "a student": frozenset({NodeKind.STUDENT}),
+    "a guardian": frozenset({NodeKind.GUARDIAN}),
+    "a user": frozenset({NodeKind.STUDENT, NodeKind.GUARDIAN, NodeKind.PROVIDER}),
+    "a user in users.csv": frozenset({NodeKind.STUDENT, NodeKind.GUARDIAN, NodeKind.PROVIDER}),
+    "a school": frozenset({NodeKind.SCHOOL}),
+    "an org in orgs.csv": frozenset({NodeKind.DISTRICT}),
+}
+"""What a reference the package does not resolve must be in the store (`loaders.base.StoreRef`)."""
+
+# What a tobedeleted row of each file carried (OneRoster and SDS): the edges it ends at its node.
+_CARRIED: Final[Mapping[str, tuple[tuple[EdgeKind, str], ...]]] = {
+    "users.csv": ((EdgeKind.GUARDIAN_OF, "out"), (EdgeKind.GUARDIAN_OF, "in"), (EdgeKind.ATTENDS, "out")),
+    "orgs.csv": ((EdgeKind.PART_OF, "out"),),
+}
+
+
 class RosterBuilder:
     """The roster -> graph mapping shared by the OneRoster and SDS loaders.
 
@@ -629,8 +650,11 @@ class RosterBuilder:
 
     # -- finish ----------------------------------------------------------------------
 
-    def _edge(self, make: type[Edge], file: str, line: int, **data: Any) -> None:
+    def _edge(self, make: type[Edge], file: str, line: int, *, soft: bool = False, **data: Any) -> None:
         # from_id/to_id are ids of nodes already added (so valid); the edge id and interval are checked here.
+        # `soft`: the start is only a row's dateLastModified or --valid-from (LoadResult.soft_starts).
+        if soft:
+            self.result.soft_starts.add(data["id"])
         fast = _FAST.get(make)
         stop = data.get("valid_to")
         if fast is not None and len(data["id"]) <= 200 and (stop is None or stop >= data["valid_from"]):
@@ -643,17 +667,58 @@ class RosterBuilder:
             return
         self.result.edges.append(edge)
 
-    def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> None:
+    def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> bool:
+        """Handle a reference the package does not resolve as `what`; True when it goes to the store.
+
+        A reference to nothing in the package becomes a `StoreRef` (an incremental file names
+        records loaded before; the load resolves it in its transaction) and the edge is kept;
+        one to a rejected row or into a refused file is that problem's consequence; one to a
+        record of another kind is a Problem.
+        """
         kind = self.kind_of(ref)
         if kind is None and ref in self.result.rejected:
             self._rejected_refs.setdefault(ref, []).append((file, line, field_name))
-            return
+            return False
         if kind is None and self.result.refused_files & _DEFINED_IN.get(what, frozenset()):
             # The consequence of the file that would define it not being read: reported once, in `finish`.
             self._consequences.setdefault((file, field_name, what), []).append((line, ref))
-            return
+            return False
+        if kind is None and what in _EXPECTED_KINDS:
+            self.result.store_refs.append(StoreRef(ref, _EXPECTED_KINDS[what], file, line, field_name, what))
+            return True
         found = f"is a {kind}" if kind is not None else "is not in the package"
         self.result.problems.append(Problem(file, line, field_name, f"{ref!r} {found}; expected {what}", value=ref))
+        return False
+
+    def tobedeleted(self, file: str, row: Row, sourced_id: str, at: datetime | None) -> None:
+        """A ``tobedeleted`` row: end (at `at`) the relationships it carried (`loaders.base.End`).
+
+        users.csv: the user's GUARDIAN_OF links and attendance; orgs.csv: the school's PART_OF;
+        a student enrolment (enrollments.csv) or role (roles.csv): attendance at that org; an
+        SDS relationships.csv row: that guardian link. ATTENDS is held per student and school,
+        not per class: another student enrolment at the school in the same load keeps it.
+        """
+        prefix = f"{self.source}:"
+        sides = _CARRIED.get(file)
+        if sides is not None:
+            self.result.ends.append(End(sourced_id, sides, at, file, row.line, prefix))
+            return
+        if file in ("enrollments.csv", "roles.csv"):
+            if row.get("role").lower() != "student":
+                return
+            user = row.get("userSourcedId")
+            org = row.get("schoolSourcedId") or row.get("orgSourcedId")
+            if not user or not org:
+                self.result.problems.append(
+                    Problem(file, row.line, "userSourcedId" if not user else "schoolSourcedId",
+                            "a tobedeleted student row needs the user and the org to say which attendance ends")
+                )
+                return
+            self.result.ends.append(End(user, ((EdgeKind.ATTENDS, "out"),), at, file, row.line, prefix, other=org))
+        elif file == "relationships.csv":
+            student, adult = row.get("userSourcedId"), row.get("relationshipUserSourcedId")
+            if student and adult:
+                self.result.ends.append(End(student, ((EdgeKind.GUARDIAN_OF, "in"),), at, file, row.line, prefix, other=adult))
 
     def _report_consequences(self) -> None:
         self.result.problems.extend(consequence_problems(self._rejected_refs, self.result.rejected))
@@ -678,28 +743,35 @@ class RosterBuilder:
         skip = self.deleted
         for school, parent, file, line in self._parents:
             kind = self.kind_of(parent)
-            if kind is N.DISTRICT:
+            if kind is None and parent in skip:
+                continue
+            if kind is N.DISTRICT or (
+                kind is None and parent not in self._unmapped_orgs
+                and self._ref_problem(file, line, "parentSourcedId", parent, "an org in orgs.csv")
+            ):
                 edge_id = f"part_of:{school}:{parent}"
                 start = self.starts.start(self._modified.get(school), file, line, "PART_OF", edge_id)
                 if start is not None:
-                    self._edge(PartOf, file, line, id=edge_id, from_id=school, to_id=parent, valid_from=start)
-            elif kind is None and parent in skip:
-                continue
+                    self._edge(PartOf, file, line, soft=True, id=edge_id, from_id=school, to_id=parent, valid_from=start)
             elif kind is None and parent not in self._unmapped_orgs:
-                self._ref_problem(file, line, "parentSourcedId", parent, "an org in orgs.csv")
+                continue  # a rejected row or a refused file: reported as its consequence
             else:
                 self.result.warnings.append(Problem(file, line, "parentSourcedId", f"parent {parent!r} is not a district; no PART_OF"))
         for (student, school), span in self._attends.items():
             skind, okind = self.kind_of(student), self.kind_of(school)
             if student in skip or school in skip:
                 continue
-            if skind is not N.STUDENT:
-                self._ref_problem(span.file, span.line, "userSourcedId", student, "a student")
+            if skind is not N.STUDENT and not (
+                skind is None and self._ref_problem(span.file, span.line, "userSourcedId", student, "a student")
+            ):
                 continue
-            if okind is not N.SCHOOL:
-                if okind is None and school not in self._unmapped_orgs:
-                    self._ref_problem(span.file, span.line, "orgSourcedId", school, "a school")
+            school_ref = len(self.result.store_refs)
+            if okind is not N.SCHOOL and not (
+                okind is None and school not in self._unmapped_orgs
+                and self._ref_problem(span.file, span.line, "orgSourcedId", school, "a school")
+            ):
                 continue  # a district or an unmapped org type: no ATTENDS
+            emitted_at = len(self.result.edges)
             for n, (begin, end) in enumerate(span.periods()):
                 # The first period keeps the plain id (stable across loads); later ones carry their begin date.
                 edge_id = f"attends:{student}:{school}" if n == 0 else f"attends:{student}:{school}:{begin}"
@@ -713,11 +785,18 @@ class RosterBuilder:
                     Attends,
                     span.file,
                     span.line,
+                    soft=begin is None,
                     id=edge_id,
                     from_id=student,
                     to_id=school,
                     valid_from=start,
                     valid_to=stop,
+                )
+            if okind is None and school_ref < len(self.result.store_refs):
+                # A district in the store gives no attendance (as in a full package): the load drops these edges.
+                ref = self.result.store_refs[school_ref]
+                self.result.store_refs[school_ref] = dataclasses.replace(
+                    ref, skip_kinds=frozenset({N.DISTRICT}), edge_ids=tuple(e.id for e in self.result.edges[emitted_at:])
                 )
         del self._attends
         self._parents.clear()
@@ -727,8 +806,11 @@ class RosterBuilder:
             if b in skip:
                 continue
             if kb is None:
-                self._ref_problem(file, line, "agentSourcedIds", b, "a user in users.csv")
-                continue
+                # Not in the package (a delta): a student's agent must be a guardian in the store, and vice versa.
+                expected = "a guardian" if ka is N.STUDENT else "a student"
+                if not self._ref_problem(file, line, "agentSourcedIds", b, expected):
+                    continue
+                kb = N.GUARDIAN if ka is N.STUDENT else N.STUDENT
             if {ka, kb} != {N.STUDENT, N.GUARDIAN}:
                 self.result.warnings.append(
                     Problem(
@@ -747,12 +829,13 @@ class RosterBuilder:
             ks, kg = self.kind_of(student), self.kind_of(guardian)
             if student in skip or guardian in skip:
                 continue
-            if ks is not N.STUDENT:
-                self._ref_problem(file, line, "userSourcedId", student, "a student")
-            elif kg is not N.GUARDIAN:
-                self._ref_problem(file, line, "relationshipUserSourcedId", guardian, "a guardian")
-            else:
-                self._guardian_of(emitted, guardian, student, rel, file, line)
+            if ks is not N.STUDENT and not (ks is None and self._ref_problem(file, line, "userSourcedId", student, "a student")):
+                continue
+            if kg is not N.GUARDIAN and not (
+                kg is None and self._ref_problem(file, line, "relationshipUserSourcedId", guardian, "a guardian")
+            ):
+                continue
+            self._guardian_of(emitted, guardian, student, rel, file, line)
         for user, file, line, field_name in self._user_refs:
             if user not in self._index and user not in skip:
                 self._ref_problem(file, line, field_name, user, "a user")
@@ -781,6 +864,7 @@ class RosterBuilder:
             GuardianOf,
             file,
             line,
+            soft=True,
             id=edge_id,
             from_id=guardian,
             to_id=student,
@@ -802,6 +886,13 @@ class RosterBuilder:
 
 _ORG_KINDS: Final[Mapping[str, NodeKind]] = {"district": NodeKind.DISTRICT, "school": NodeKind.SCHOOL}
 _VERSIONS: Final = frozenset({"1.0", "1.1", "1.2"})
+_BULK_KINDS: Final[Mapping[str, frozenset[EdgeKind]]] = {
+    "orgs.csv": frozenset({EdgeKind.PART_OF}),
+    "users.csv": frozenset({EdgeKind.GUARDIAN_OF, EdgeKind.ATTENDS}),
+    "enrollments.csv": frozenset({EdgeKind.ATTENDS}),
+    "roles.csv": frozenset({EdgeKind.ATTENDS}),
+}
+"""The edges a bulk file of a OneRoster package carries (their ``source`` is ``<source>:<file>``)."""
 _FILE_MODES: Final = frozenset({"bulk", "delta", "absent"})
 # Files of the OneRoster CSV binding this loader does not read (no warning for them).
 _ONEROSTER_NOT_READ: Final = frozenset(
@@ -849,9 +940,10 @@ _DEMOGRAPHICS_KEPT: Final = frozenset({"sourcedId", "userSourcedId", "status", "
 def row_state(row: Row, file: str, builder: RosterBuilder, id_field: str = "sourcedId") -> tuple[bool, datetime | None]:
     """A row's ``status`` and ``dateLastModified``: (keep the row?, modified time or None).
 
-    ``tobedeleted`` rows are skipped with a warning (their id is remembered, so references
-    to them are dropped, not reported as broken); an unknown status or an unparsable
-    dateLastModified is a Problem.
+    ``tobedeleted`` rows are skipped as records (their id is remembered, so references to
+    them are dropped, not reported as broken) and end the relationships they carried at
+    their dateLastModified (`RosterBuilder.tobedeleted`); an unknown status or an
+    unparsable dateLastModified is a Problem.
     """
     cols, values = row.cols, row.values
     i, j = cols.get("status"), cols.get("dateLastModified")
@@ -863,7 +955,17 @@ def row_state(row: Row, file: str, builder: RosterBuilder, id_field: str = "sour
         if status == _STATUS_DELETE:
             sourced_id = row.get(id_field)
             builder.deleted.add(sourced_id)
-            result.warnings.append(Problem(file, row.line, "status", f"{sourced_id!r} is tobedeleted; row skipped"))
+            at: datetime | None = None
+            text = row.get("dateLastModified")
+            if text:
+                try:
+                    at = parse_modified(text)
+                except (ValueError, InvalidTime) as err:
+                    result.problems.append(
+                        Problem(file, row.line, "dateLastModified", f"not an ISO 8601 time with offset: {text!r} ({err})")
+                    )
+                    return False, None
+            builder.tobedeleted(file, row, sourced_id, at)
         else:
             result.problems.append(Problem(file, row.line, "status", f"unknown status {status!r} (active or tobedeleted)"))
         return False, None
@@ -905,15 +1007,17 @@ def read_orgs(
     kinds: Mapping[str, NodeKind] = _ORG_KINDS,
     fold: Callable[[str], str] = str,
     columns: Columns = ONEROSTER["orgs.csv"],
+    must_exist: bool = True,
 ) -> dict[str, str]:
     """orgs.csv: district -> District, school -> School (+PART_OF); other types are a warning.
 
     `fold` normalises a type before lookup in `kinds` (SDS matches case-insensitively).
+    `must_exist` False: a missing file reads nothing (an incremental set whose orgs are in the store).
     Returns ``{sourcedId: folded type}`` of the orgs kept.
     """
     file = path.name
     types: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns):
+    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns, must_exist=must_exist):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -1160,10 +1264,21 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     def present(name: str) -> bool:
         return modes.get(name) != "absent" and name in files
 
-    read_orgs(builder, path("orgs.csv"))
+    def wanted(name: str) -> bool:
+        return modes.get(name) != "absent"  # the manifest says per file; without one, the file is required
+
+    # A bulk file restates its source in full: what it no longer sends ends (graph.commands.load).
+    for name, mode in modes.items():
+        kinds = _BULK_KINDS.get(name)
+        if mode == "bulk" and name in files and kinds is not None:
+            carried = kinds - {EdgeKind.ATTENDS} if name == "users.csv" and version == "1.2" else kinds
+            result.bulk_sources[f"{builder.source}:{name}"] = frozenset(carried)
+    if wanted("orgs.csv"):
+        read_orgs(builder, path("orgs.csv"))
     birth_dates = read_birth_dates(builder, path("demographics.csv")) if present("demographics.csv") else {}
-    roles = _primary_roles(builder, path("roles.csv")) if version == "1.2" else None
-    _read_users(builder, path("users.csv"), birth_dates, roles)
+    roles = _primary_roles(builder, path("roles.csv")) if version == "1.2" and wanted("roles.csv") else None
+    if wanted("users.csv"):
+        _read_users(builder, path("users.csv"), birth_dates, roles if roles is not None or version != "1.2" else {})
     del birth_dates, roles
     if present("enrollments.csv"):
         _read_enrollments(builder, path("enrollments.csv"))

@@ -146,7 +146,9 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     check_file_names(files, SDS, ("academicSessions.csv", "courses.csv", "userFlags.csv"), result)
     if "userFlags.csv" in files:
         result.warnings.append(Problem("userFlags.csv", None, None, "not read: flags (iep, 504, freeLunch) are never held"))
-    org_types = read_orgs(builder, path("orgs.csv"), _ORG_KINDS, _code, SDS["orgs.csv"])
+    # A file set of users and roles alone is incremental: its orgs are resolved against the store.
+    incremental = "users.csv" in files and "roles.csv" in files
+    org_types = read_orgs(builder, path("orgs.csv"), _ORG_KINDS, _code, SDS["orgs.csv"], must_exist=not incremental)
     birth_dates = read_birth_dates(builder, path("demographics.csv"), "userSourcedId", SDS["demographics.csv"])
     roles, postsecondary = _read_roles(builder, path("roles.csv"), org_types)
     related = _read_relationships(builder, path("relationships.csv"))

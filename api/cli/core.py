@@ -18,10 +18,13 @@ from api.cli.app import AT_HELP, BackendOption, DbOption, Neo4jDatabaseOption, N
 from api.cli.loading import (
     SUMMARY_LEGEND,
     AllowEmptyOption,
+    AllowMassEndOption,
     MapOption,
     ReportOption,
+    SourceOption,
     StrictOption,
     ValidFromOption,
+    id_map_for,
     more_hint,
     reader_options,
     refuse_if_empty,
@@ -34,6 +37,7 @@ from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
 from loaders.importer import import_result
+from loaders.mapping import apply_ids
 
 FORMATS: dict[str, str] = {
     "bundle": "loaders.bundle",
@@ -127,6 +131,8 @@ def load(
     allow_empty: AllowEmptyOption = False,
     maps: MapOption = None,
     strict: StrictOption = False,
+    allow_mass_end: AllowMassEndOption = False,
+    source: SourceOption = None,
 ) -> None:
     """Load source files; all or nothing (a failed load leaves the store as it was).
 
@@ -148,13 +154,16 @@ def load(
     start = _at(valid_from) if valid_from else None
     settings = settings_for(db, backend)
     options = reader_options(fmt, settings.policy(), maps, strict, report)
+    if source is not None:
+        options["source"] = source
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
+    apply_ids(result, id_map_for(fmt, settings.policy(), maps, report), ", ".join(m.name for m in maps or []))
     refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
             with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
-                summary = import_result(engine.store, result, dry_run=dry_run)
+                summary = import_result(engine.store, result, dry_run=dry_run, allow_mass_end=allow_mass_end)
         except LoadError as err:
             report_to(report, err.problems, result.warnings)
             render.err_console.print(f"[red]load refused; nothing was written.[/] {len(err.problems)} problem(s):")
@@ -167,7 +176,8 @@ def load(
     verb = "would create" if dry_run else "created"
     render.console.print(
         f"{fmt}: read {summary.rows_read:,} rows; {verb} {summary.created:,}, updated {summary.updated:,}, "
-        f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}" + (f"; token {summary.token}" if summary.token else "")
+        f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}, {'would end' if dry_run else 'ended'} {summary.ended:,}"
+        + (f"; token {summary.token}" if summary.token else "")
     )
     for kind, n in summary.by_kind.items():
         render.console.print(f"  {kind}: {n:,}")

@@ -18,16 +18,20 @@ from api.cli import render
 from graph.errors import Problem
 from graph.policy import Policy
 from loaders.base import LoadResult
-from loaders.mapping import read_mappings
+from loaders.mapping import Mappings, read_mappings
 from loaders.report import write_report
 
 __all__ = [
     "SUMMARY_LEGEND",
     "AllowEmptyOption",
+    "AllowMassEndOption",
     "MapOption",
     "ReportOption",
+    "SourceOption",
     "StrictOption",
     "ValidFromOption",
+    "ID_MAPPED",
+    "id_map_for",
     "more_hint",
     "reader_options",
     "refuse_if_empty",
@@ -49,15 +53,31 @@ ReportOption = Annotated[
 AllowEmptyOption = Annotated[bool, typer.Option("--allow-empty", help="Succeed even when nothing was read.")]
 MapOption = Annotated[
     list[Path] | None,
-    typer.Option("--map", help="Mapping file (CSV kind,source,target: purpose/category codes, ids; fhir-consent). Repeatable."),
+    typer.Option("--map", help="Mapping file (CSV kind,source,target): source ids -> node ids (oneroster, sds, edfi, hsds, "
+                               "fhir-consent); purpose/category codes (fhir-consent). Repeatable."),
 ]
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Unmapped codes and references are problems, not warnings (fhir-consent).")
 ]
 
+AllowMassEndOption = Annotated[
+    bool,
+    typer.Option("--allow-mass-end", help="Let a bulk reload end more than 5% of a source's current relationships "
+                                          "(docs/loaders/incremental.md)."),
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", help="Name of the sending system, kept on every relationship (default: the format). "
+                                  "A bulk reload ends only what the same source no longer sends: give each system its own."),
+]
+
+ID_MAPPED: Final = frozenset({"oneroster", "sds", "edfi", "hsds"})
+"""Formats whose foreign ids `--map` id rows rename (`loaders.mapping.apply_ids`)."""
+
 SUMMARY_LEGEND: Final = (
     "  (rows: source rows read; created/updated/unchanged: graph records new, changed, already identical; "
-    "rejected: records refused; token: the consistency token of this write, to read at least this state)"
+    "rejected: records refused; ended: relationships closed (tobedeleted rows, or a bulk file no longer sending them; "
+    "history kept); token: the consistency token of this write, to read at least this state)"
 )
 
 
@@ -87,19 +107,42 @@ def reader_options(fmt: str, policy: Policy, maps: list[Path] | None, strict: bo
     options: dict[str, Any] = {"time_zone": policy.default_time_zone}
     if fmt == "edfi":
         options["inclusive_exit_date"] = policy.inclusive_exit_date
-    if (maps or strict) and fmt != "fhir-consent":
-        render.error("--map and --strict are read by fhir-consent (the loader that reads code systems and foreign references)")
+    if strict and fmt != "fhir-consent":
+        render.error("--strict is read by fhir-consent (the loader that reads code systems)")
+        raise typer.Exit(2)
+    if maps and fmt not in ID_MAPPED and fmt != "fhir-consent":
+        render.error(f"--map is read by fhir-consent and {', '.join(sorted(ID_MAPPED))} ({fmt} is our own format: ids are ours)")
         raise typer.Exit(2)
     if fmt == "fhir-consent":
-        mapped = read_mappings(maps or [], policy.categories)
-        if mapped.problems:
-            report_to(report, mapped.problems, [])
-            render.err_console.print(f"[red]load refused; nothing was written.[/] {len(mapped.problems)} problem(s) in --map:")
-            for problem in mapped.problems[:50]:
-                render.err_console.print(escape(f"  {problem}"))
-            raise typer.Exit(2)
+        mapped = _mappings(maps or [], policy, report)
         options |= {"id_map": mapped.id, "purpose_map": mapped.purpose, "category_map": mapped.category, "strict": strict}
     return options
+
+
+def id_map_for(fmt: str, policy: Policy, maps: list[Path] | None, report: Path | None) -> dict[str, str]:
+    """`--map` for a roster or directory format: its ``id`` rows (source id -> node id), applied
+    with `loaders.mapping.apply_ids`. Code rows are refused (these formats carry no codes of ours)."""
+    if not maps or fmt not in ID_MAPPED:
+        return {}
+    mapped = _mappings(maps, policy, report)
+    if mapped.purpose or mapped.category:
+        _refuse(report, [Problem(maps[0].name, None, "kind", f"{fmt} reads no purpose or category codes: only id rows apply")])
+    return mapped.id
+
+
+def _mappings(maps: list[Path], policy: Policy, report: Path | None) -> Mappings:
+    mapped = read_mappings(maps, policy.categories)
+    if mapped.problems:
+        _refuse(report, mapped.problems)
+    return mapped
+
+
+def _refuse(report: Path | None, problems: list[Problem]) -> None:
+    report_to(report, problems, [])
+    render.err_console.print(f"[red]load refused; nothing was written.[/] {len(problems)} problem(s) in --map:")
+    for problem in problems[:50]:
+        render.err_console.print(escape(f"  {problem}"))
+    raise typer.Exit(2)
 
 
 def refuse_if_empty(fmt: str, paths: Sequence[Path], result: LoadResult, allow_empty: bool, report: Path | None) -> None:

@@ -77,6 +77,11 @@ class WriteTx(Protocol):
         """Every edge of `kind` leaving (``out``) or entering (``in``) the node, any interval, by id."""
         ...
 
+    def open_edges_from(self, source: str, kind: EdgeKind) -> list[Edge]:
+        """Every edge of `kind` whose ``source`` is exactly `source` and whose interval is still
+        open (``valid_to`` None), by id: what a bulk reload of that source restates."""
+        ...
+
 
 Work = Callable[[WriteTx], tuple[Sequence[Change], Mapping[str, Any]]]
 """A command's body: reads through the transaction, returns the changes and a JSON-ready result.

@@ -491,6 +491,11 @@ class _MemoryTx:
         found = [attrs["rec"] for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
         return sorted(found, key=lambda e: e.id)
 
+    def open_edges_from(self, source: str, kind: EdgeKind) -> list[Edge]:
+        edges = self._store._edges
+        found = [e for i in self._store._by_kind.get(kind, ()) if (e := edges[i]).valid_to is None and e.source == source]
+        return sorted(found, key=lambda e: e.id)
+
 
 def _parse_token(token: str | None) -> int | None:
     if token is None or token == "":

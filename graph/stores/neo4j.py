@@ -732,6 +732,10 @@ class _Neo4jTx:
         found = [_edge(kind, rec["props"]) for rec in self._tx.run(query, id=node_id)]
         return sorted(found, key=lambda e: e.id)
 
+    def open_edges_from(self, source: str, kind: EdgeKind) -> list[Edge]:
+        found = [_edge(kind, rec["props"]) for rec in self._tx.run(q.OPEN_EDGES_FROM[EdgeKind(kind)], source=source)]
+        return sorted(found, key=lambda e: e.id)
+
 
 def _typed(cls: type[_R], record: Node | Edge) -> _R:
     assert isinstance(record, cls)

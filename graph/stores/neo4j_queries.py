@@ -54,6 +54,7 @@ __all__ = [
     "META_KEY",
     "EDGES_IN",
     "EDGES_OUT",
+    "OPEN_EDGES_FROM",
     "GET_IDEMPOTENCY",
     "PUT_IDEMPOTENCY",
     "VERSIONS",
@@ -206,6 +207,11 @@ EDGES_IN: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {k: f"MATCH (:Node {{id: $id}})<-[r:{k.value}]-() RETURN {_edge_map('r')} AS props" for k in EdgeKind}
 )
 """Edges of one type at a node (a write command's precondition reads)."""
+OPEN_EDGES_FROM: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"MATCH ()-[r:{k.value}]->() WHERE r.source = $source AND r.valid_to IS NULL RETURN {_edge_map('r')} AS props"
+     for k in EdgeKind}
+)
+"""Open edges of one type from one source (what a bulk reload restates; `graph.commands.load`)."""
 
 COUNT_ALL: Final = """
 CALL () { MATCH (n:Node) RETURN count(n) AS nodes }

@@ -17,9 +17,12 @@ from zoneinfo import ZoneInfo
 import defusedxml.ElementTree as safe_et
 import pytest
 
+from graph.errors import LoadError
 from graph.model import Edge, EdgeKind, FerpaRights, GuardianRelationship, Node, NodeKind
+from graph.stores.memory import MemoryStore
 from loaders import edfi
 from loaders.base import LoadResult
+from loaders.importer import import_result
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "edfi-grandbend"
 SAMPLES = FIXTURE / "Samples" / "Sample XML"
@@ -303,12 +306,14 @@ def test_enrollment_to_unknown_student_is_a_problem(tmp_path: Path) -> None:
                   enrollment_xml("604821", "255901107", "2021-08-23") + "\n"
                   + enrollment_xml("999999", "255901107", "2021-08-23"))
     r = load([enrol, SAMPLES / "Student.xml", SAMPLES / "EducationOrganization.xml"])
-    [p] = r.problems
-    assert (p.file, p.line, p.field, p.path) == (
-        "StudentEnrollment.xml", 4, "StudentReference", "/InterchangeStudentEnrollment/StudentSchoolAssociation[2]",
-    )
-    assert "999999" in p.message
-    assert [e.from_id for e in edges(r, EdgeKind.ATTENDS)] == ["604821"]  # the good row still loads
+    assert r.problems == []  # not in the files: the store must hold it (an incremental file), resolved by the load
+    [ref] = r.store_refs
+    assert (ref.node_id, ref.file, ref.line, ref.field) == ("999999", "StudentEnrollment.xml", 4, "StudentReference")
+    with pytest.raises(LoadError) as refused:
+        import_result(MemoryStore(tmp_path / "s.db"), r)
+    [p] = refused.value.problems
+    assert (p.file, p.line, p.field) == ("StudentEnrollment.xml", 4, "StudentReference")
+    assert p.message == "'999999' is not in the package nor in the store; expected a Student"
 
 
 def test_unknown_references_are_warnings_when_not_strict(tmp_path: Path) -> None:

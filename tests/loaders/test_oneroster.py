@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from graph.errors import InvalidTime, Problem
+from graph.errors import InvalidTime, LoadError, Problem
 from graph.model import Attends, FerpaRights, GuardianOf, GuardianRelationship, PartOf, Provider, School, Student
+from graph.stores.memory import MemoryStore
 from loaders import oneroster
 from loaders.base import LoadResult
+from loaders.importer import import_result
 from loaders.synthetic_oneroster import write_package
 from tests.dates import local
 
@@ -44,6 +46,21 @@ def package(root: Path, *, users: list[str], orgs: str = ORGS, enrollments: list
 
 def load(*paths: Path, **kw: object) -> LoadResult:
     return oneroster.read(list(paths), default_valid_from=T0, **kw)  # type: ignore[arg-type]
+
+
+def problems_when_loaded(result: LoadResult, tmp_path: Path) -> list[Problem]:
+    """The reader's problems, else those of loading it into an empty store (references the
+    package leaves open are resolved against the store there)."""
+    if result.problems:
+        return result.problems
+    store = MemoryStore(tmp_path / "empty.db")
+    try:
+        import_result(store, result)
+    except LoadError as err:
+        return list(err.problems)
+    finally:
+        store.close()
+    return []
 
 
 def by_id(result: LoadResult) -> dict[str, object]:
@@ -140,7 +157,9 @@ def test_guardians_from_agent_sourced_ids_both_directions(tmp_path: Path) -> Non
 
 def test_agent_to_unknown_user_is_a_problem(tmp_path: Path) -> None:
     result = load(package(tmp_path, users=[user("s1", "student", "nobody")]))
-    assert result.problems == [Problem("users.csv", 2, "agentSourcedIds", "'nobody' is not in the package; expected a user in users.csv")]
+    assert problems_when_loaded(result, tmp_path) == [
+        Problem("users.csv", 2, "agentSourcedIds", "'nobody' is not in the package nor in the store; expected a guardian")
+    ]
 
 
 def test_student_agent_of_student_is_a_warning_not_an_edge(tmp_path: Path) -> None:
@@ -152,7 +171,7 @@ def test_student_agent_of_student_is_a_warning_not_an_edge(tmp_path: Path) -> No
 # ---------------------------------------------------------------------------- status, dates, versions
 
 
-def test_tobedeleted_rows_are_skipped_and_warned(tmp_path: Path) -> None:
+def test_tobedeleted_rows_are_skipped_and_end_what_they_carried(tmp_path: Path) -> None:
     root = package(
         tmp_path,
         users=[user("s1", "student", "p1"), user("p1", "parent", status="tobedeleted"), user("s2", "student", status="tobedeleted")],
@@ -161,7 +180,10 @@ def test_tobedeleted_rows_are_skipped_and_warned(tmp_path: Path) -> None:
     result = load(root)
     assert result.problems == []
     assert {n.id for n in result.nodes} == {"d1", "sch1", "s1"}
-    assert [w.line for w in result.warnings if w.field == "status"] == [3, 4, 2]
+    # Each ends, when loaded, the relationships its row carried (docs/loaders/incremental.md).
+    assert [(e.node_id, e.file, e.line, e.other, e.at) for e in result.ends] == [
+        ("p1", "users.csv", 3, None, None), ("s2", "users.csv", 4, None, None), ("s1", "enrollments.csv", 2, "sch1", None),
+    ]
     # s1's ATTENDS comes from orgSourcedIds alone (its enrolment was deleted): default start, open.
     attends = by_id(result)["attends:s1:sch1"]
     assert isinstance(attends, Attends) and attends.valid_from == T0 and attends.valid_to is None
@@ -263,7 +285,7 @@ BAD = [
     ),
     pytest.param(
         lambda r: package(r, users=[user("s1", "student")], enrollments=["e1,,,c1,sch1,ghost,student,,2024-08-20,"]),
-        Problem("enrollments.csv", 2, "userSourcedId", "'ghost' is not in the package; expected a student"),
+        Problem("enrollments.csv", 2, "userSourcedId", "'ghost' is not in the package nor in the store; expected a student"),
         id="enrollment-to-unknown-user",
     ),
     pytest.param(
@@ -273,7 +295,7 @@ BAD = [
     ),
     pytest.param(
         lambda r: package(r, users=[user("s1", "student", org="sch9")]),
-        Problem("users.csv", 2, "orgSourcedId", "'sch9' is not in the package; expected a school"),
+        Problem("users.csv", 2, "orgSourcedId", "'sch9' is not in the package nor in the store; expected a school"),
         id="user-org-unknown",
     ),
     pytest.param(
@@ -315,7 +337,8 @@ BAD = [
 def test_bad_input_is_a_problem_not_a_crash(tmp_path: Path, make: object, expected: Problem) -> None:
     make(tmp_path)  # type: ignore[operator]
     result = load(tmp_path)
-    assert expected in result.problems, result.problems
+    found = problems_when_loaded(result, tmp_path)
+    assert expected in found, found
 
 
 def test_bad_row_does_not_abort_the_file(tmp_path: Path) -> None:

@@ -1,0 +1,243 @@
+"""Issue 11, incremental loads: OneRoster delta packages, tobedeleted rows, references into the
+store, bulk reloads that end what they no longer send (docs/loaders/incremental.md).
+
+    step1-bulk:  gdn-2001 -GUARDIAN_OF-> stu-1001, stu-1002;  gdn-2002 -GUARDIAN_OF-> stu-1001
+    step2-delta: users.csv delta; gdn-2002 tobedeleted at 2025-10-01T12:00:00Z
+
+The shared case (a byte-for-byte copy in oneroster-delta-tobedeleted/) through the real CLI
+on SQLite, and through the load command on both stores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from graph.errors import LoadError
+from graph.model import Edge, EdgeKind, Node, NodeKind
+from graph.stores.base import GraphStore
+from graph.stores.memory import MemoryStore
+from graph.stores.neo4j import Neo4jStore
+from loaders import edfi, oneroster, sds
+from loaders.importer import ImportSummary, import_result
+
+HERE = Path(__file__).parent
+CASE = HERE / "oneroster-delta-tobedeleted" / "input"
+EXE = str(Path(sys.executable).parent / "needtoknow")
+DEPARTED = "guardian_of:oneroster:gdn-2002:stu-1001"
+LEFT_AT = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
+FIXTURES = HERE.parent / "fixtures"
+
+
+def ntk(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120)
+
+
+def events(db: Path) -> int:
+    with sqlite3.connect(db) as con:
+        return int(con.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+@pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    s: GraphStore
+    if request.param == "networkx":
+        s = MemoryStore(tmp_path / "graph.db")
+    else:
+        uri: str = request.getfixturevalue("neo4j_uri")
+        with neo4j.GraphDatabase.driver(uri) as driver, driver.session(database="neo4j") as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        s = Neo4jStore(uri)
+    yield s
+    s.close()
+
+
+def snapshot(store: GraphStore) -> dict[str, Node | Edge]:
+    """Every record by id (newest versions)."""
+    out: dict[str, Node | Edge] = {n.id: n for kind in NodeKind for n in store.nodes(kind)}
+    out |= {e.id: e for kind in EdgeKind for e in store.edges(kind)}
+    return out
+
+
+def load(store: GraphStore, path: Path, **kw: bool) -> ImportSummary:
+    return import_result(store, oneroster.read([path]), **kw)
+
+
+# ------------------------------------------------------------------ the shared case
+
+
+def test_delta_tobedeleted_case_cli(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    first = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    second = ntk("load", "oneroster", str(CASE / "step2-delta"), "--db", str(db))
+    assert second.returncode == 0, second.stderr
+    assert "ended 1" in second.stdout
+    after = events(db)
+    again = ntk("load", "oneroster", str(CASE / "step2-delta"), "--db", str(db))
+    assert again.returncode == 0 and "ended 0" in again.stdout
+    assert events(db) == after  # running step 2 again changes nothing
+
+
+def test_delta_tobedeleted_case(store: GraphStore) -> None:
+    load(store, CASE / "step1-bulk")
+    before = snapshot(store)
+    summary = load(store, CASE / "step2-delta")
+    assert summary.ended == 1
+    after = snapshot(store)
+    departed, was = after.pop(DEPARTED), before.pop(DEPARTED)
+    assert isinstance(departed, Edge) and isinstance(was, Edge)
+    assert departed.valid_to == LEFT_AT  # ended at the row's dateLastModified
+    assert departed.valid_from == was.valid_from  # history kept
+    assert after == before  # nothing else changes (gdn-2001's links keep their start)
+    token = store.token()
+    assert load(store, CASE / "step2-delta").ended == 0
+    assert snapshot(store) == {**after, DEPARTED: departed} and store.token() == token
+
+
+def test_delta_reference_missing_from_the_store_is_refused(store: GraphStore, tmp_path: Path) -> None:
+    delta = tmp_path / "delta"
+    shutil.copytree(CASE / "step2-delta", delta)
+    users = delta / "users.csv"
+    users.write_text(users.read_text(encoding="utf-8").replace("false,gdn-2001,03", "false,gdn-9999,03").replace(
+        ",,,gdn-2001,03", ",,,gdn-9999,03"), encoding="utf-8")
+    load(store, CASE / "step1-bulk")
+    token = store.token()
+    with pytest.raises(LoadError) as refused:
+        load(store, delta)
+    [p] = refused.value.problems
+    assert (p.file, p.line, p.field) == ("users.csv", 2, "agentSourcedIds")
+    assert p.message == "'gdn-9999' is not in the package nor in the store; expected a guardian"
+    assert store.token() == token
+
+
+# ------------------------------------------------------------------ bulk reloads
+
+
+def _bulk_without_link(tmp_path: Path) -> Path:
+    """step1-bulk, with stu-1002 no longer linked to gdn-2001 (both rows say so)."""
+    pkg = tmp_path / "bulk2"
+    shutil.copytree(CASE / "step1-bulk", pkg)
+    users = pkg / "users.csv"
+    text = users.read_text(encoding="utf-8")
+    text = text.replace(',,,gdn-2001,03,', ',,,,03,').replace('"stu-1001,stu-1002"', "stu-1001")
+    users.write_text(text, encoding="utf-8")
+    return pkg
+
+
+def test_bulk_reload_that_would_end_a_large_share_is_refused(store: GraphStore, tmp_path: Path) -> None:
+    load(store, CASE / "step1-bulk")
+    before, token = snapshot(store), store.token()
+    with pytest.raises(LoadError) as refused:
+        load(store, _bulk_without_link(tmp_path))
+    [p] = refused.value.problems
+    assert p.file == "users.csv"
+    assert "would end 1 of the 3 current relationships from oneroster:users.csv" in p.message
+    assert "guardian_of:oneroster:gdn-2001:stu-1002" in p.message and "--allow-mass-end" in p.message
+    assert snapshot(store) == before and store.token() == token  # the store is as it was
+
+
+def test_bulk_reload_with_allow_mass_end_ends_what_it_omits(store: GraphStore, tmp_path: Path) -> None:
+    load(store, CASE / "step1-bulk")
+    start = datetime.now(UTC)
+    summary = load(store, _bulk_without_link(tmp_path), allow_mass_end=True)
+    assert summary.ended == 1
+    gone = store.edge("guardian_of:oneroster:gdn-2001:stu-1002")
+    assert gone is not None and gone.valid_to is not None and start <= gone.valid_to <= datetime.now(UTC)
+    kept = store.edge("guardian_of:oneroster:gdn-2001:stu-1001")
+    assert kept is not None and kept.valid_to is None
+
+
+def test_relationship_back_after_an_end_is_a_new_period(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "g.db")
+    load(s, CASE / "step1-bulk")
+    load(s, CASE / "step2-delta")
+    back = tmp_path / "back"
+    shutil.copytree(CASE / "step2-delta", back)
+    users = back / "users.csv"
+    users.write_text(users.read_text(encoding="utf-8").replace("tobedeleted,2025-10-01T12", "active,2025-11-01T12"),
+                     encoding="utf-8")
+    load(s, back)
+    old, new = s.edge(DEPARTED), s.edge(f"{DEPARTED}@2025-11-01T12:00:00Z")
+    assert old is not None and old.valid_to == LEFT_AT  # the ended period stays ended
+    assert new is not None and new.valid_from == datetime(2025, 11, 1, 12, tzinfo=UTC) and new.valid_to is None
+    s.close()
+
+
+# ------------------------------------------------------------------ other formats: references into the store
+
+
+def test_edfi_single_file_resolves_against_the_store(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "e.db")
+    samples = FIXTURES / "edfi-grandbend" / "Samples" / "Sample XML"
+    first = [samples / f"{n}.xml" for n in ("EducationOrganization", "Student", "Contact")]
+    import_result(s, edfi.read(first, default_valid_from=datetime(2021, 8, 1, tzinfo=UTC)))
+    enrol = tmp_path / "StudentEnrollment.xml"  # one interchange file naming a student and a school loaded before
+    enrol.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<InterchangeStudentEnrollment xmlns="http://ed-fi.org/5.2.0">\n'
+        "<StudentSchoolAssociation><StudentReference><StudentIdentity><StudentUniqueId>604821</StudentUniqueId>"
+        "</StudentIdentity></StudentReference><SchoolReference><SchoolIdentity><SchoolId>255901044</SchoolId>"
+        "</SchoolIdentity></SchoolReference><EntryDate>2022-01-10</EntryDate>"
+        "<EntryGradeLevel>uri://ed-fi.org/GradeLevelDescriptor#Sixth grade</EntryGradeLevel>"
+        "</StudentSchoolAssociation>\n</InterchangeStudentEnrollment>\n",
+        encoding="utf-8",
+    )
+    result = edfi.read([enrol])
+    assert result.problems == []
+    summary = import_result(s, result)
+    assert summary.created == 1
+    edge = s.edge("attends:604821:255901044:2022-01-10")
+    assert edge is not None and edge.to_id == "255901044"
+    s.close()
+
+
+def test_sds_users_and_roles_resolve_against_the_store(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "s.db")
+    full = FIXTURES / "msft-sds-v2p1"
+    import_result(s, sds.read([full], default_valid_from=datetime(2024, 8, 1, tzinfo=UTC)))
+    school = next(iter(s.nodes(NodeKind.SCHOOL))).id
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "users.csv").write_text("sourcedId,username\nstu-new-1,x\n", encoding="utf-8")
+    (inc / "roles.csv").write_text(f"userSourcedId,orgSourcedId,role,roleStartDate\nstu-new-1,{school},student,2024-09-03\n",
+                                   encoding="utf-8")
+    summary = import_result(s, sds.read([inc]))
+    assert summary.created == 2  # the student and their attendance at a school loaded before
+    edge = next(e for e in s.edges(EdgeKind.ATTENDS) if e.from_id == "stu-new-1")
+    assert edge.to_id == school
+    s.close()
+
+
+# ------------------------------------------------------------------ --map: source ids onto ours
+
+
+def test_map_renames_source_ids_in_bulk_and_delta(tmp_path: Path) -> None:
+    db, mapping = tmp_path / "m.db", tmp_path / "ids.csv"
+    mapping.write_text("kind,source,target\nid,stu-1001,student-a\nid,gdn-2002,guardian-b\nid,nobody,x\n", encoding="utf-8")
+    first = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(db), "--map", str(mapping))
+    assert first.returncode == 0, first.stderr
+    assert "1 id mapping(s) matched nothing read: nobody" in first.stdout
+    second = ntk("load", "oneroster", str(CASE / "step2-delta"), "--db", str(db), "--map", str(mapping))
+    assert second.returncode == 0 and "ended 1" in second.stdout, second.stderr
+    s = MemoryStore(db)
+    try:
+        assert s.node("stu-1001") is None and s.node("student-a") is not None
+        ended = s.edge("guardian_of:oneroster:guardian-b:student-a")
+        assert ended is not None and (ended.from_id, ended.to_id, ended.valid_to) == ("guardian-b", "student-a", LEFT_AT)
+    finally:
+        s.close()
+
+
+def test_map_code_rows_are_refused_for_a_roster(tmp_path: Path) -> None:
+    mapping = tmp_path / "codes.csv"
+    mapping.write_text("kind,source,target\npurpose,x|y,academic_support\n", encoding="utf-8")
+    out = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(tmp_path / "x.db"), "--map", str(mapping))
+    assert out.returncode == 2 and "oneroster reads no purpose or category codes: only id rows apply" in out.stderr
