@@ -94,13 +94,17 @@ class FamilyMutations:
         sid = check_id(input.student_id, "studentId")
         rid = check_id(input.recipient_id, "recipientId")
         assert principal.subject is not None
+        try:
+            expires = LocalDates(ctx.engine.policy.default_time_zone).after(input.end_date)
+        except OverflowError:  # 9999-12-31 has no next day
+            return ValidationError(field="endDate", message="the end date is after today and within a year", code="bad_end_date")
         cmd = commands.GiveConsent(
             student_id=sid,
             signer_id=principal.subject,
             recipient_id=rid,
             purpose=input.purpose,
             categories=frozenset(input.categories),
-            expires_at=LocalDates(ctx.engine.policy.default_time_zone).after(input.end_date),
+            expires_at=expires,
             signature_method=SIGNATURE_METHOD,
             signer_identity=identity_of(principal),
             text_version=f"{TEXT_VERSION}/{input.language}",
