@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -66,14 +67,15 @@ def store(backend: Backend) -> Iterator[GraphStore]:  # noqa: F811
     yield world_store(backend, World.base())
 
 
+UNVERIFIED, REMOVED = FerpaRights.UNVERIFIED, FerpaRights.REMOVED
+EMERGENCY = GuardianRelationship.EMERGENCY_CONTACT
+
 REFUSALS = [
-    pytest.param(World.base().guardian_link(ferpa_rights=FerpaRights.UNVERIFIED), "gia", "sam", Standing.UNVERIFIED, id="unverified-guardian"),
-    pytest.param(World.base().guardian_link(ferpa_rights=FerpaRights.REMOVED), "gia", "sam", Standing.RIGHTS_REMOVED, id="rights-removed"),
+    pytest.param(World.base().guardian_link(ferpa_rights=UNVERIFIED), "gia", "sam", Standing.UNVERIFIED, id="unverified-guardian"),
+    pytest.param(World.base().guardian_link(ferpa_rights=REMOVED), "gia", "sam", Standing.RIGHTS_REMOVED, id="rights-removed"),
     pytest.param(World.base().order("gia", T0 + 10 * DAY), "gia", "sam", Standing.COURT_ORDER, id="court-order"),
-    pytest.param(
-        World.base().guardian_link(relationship=GuardianRelationship.EMERGENCY_CONTACT), "gia", "sam", Standing.NOT_A_PARENT, id="emergency-contact"
-    ),
-    pytest.param(World.base().student(birth_date=date(2000, 1, 1)), "gia", "sam", Standing.ELIGIBLE_STUDENT, id="guardian-of-eligible-student"),
+    pytest.param(World.base().guardian_link(relationship=EMERGENCY), "gia", "sam", Standing.NOT_A_PARENT, id="emergency-contact"),
+    pytest.param(World.base().student(birth_date=date(2000, 1, 1)), "gia", "sam", Standing.ELIGIBLE_STUDENT, id="eligible-student"),
     pytest.param(World.base(), "sam", "sam", Standing.NOT_ELIGIBLE, id="student-not-yet-eligible"),
     pytest.param(World.base(), "zed", "sam", Standing.NOT_YOURS, id="another-familys-student"),
     pytest.param(World.base(), "gia", "nobody", Standing.NOT_YOURS, id="unknown-student-reads-the-same"),
@@ -81,8 +83,18 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("w", "signer", "student", "why"), REFUSALS)
-def test_signer_authority_refusals_write_nothing(backend: Backend, w: World, signer: str, student: str, why: Standing) -> None:  # noqa: F811
-    s = world_store(backend, w)
+def test_signer_authority_refusals_write_nothing(tmp_path: Path, w: World, signer: str, student: str, why: Standing) -> None:
+    """The rule is the engine's, not the store's: the embedded store here; both stores below."""
+    s = w.node(Guardian(id="zed")).store(tmp_path)
+    refused(s, signer, student, why)
+
+
+def test_a_court_order_is_read_inside_the_transaction(backend: Backend) -> None:  # noqa: F811
+    """The order's ABOUT and RESTRICTS edges come from the write transaction's reads (both stores)."""
+    refused(world_store(backend, World.base().order("gia", T0 + 10 * DAY)), "gia", "sam", Standing.COURT_ORDER)
+
+
+def refused(s: GraphStore, signer: str, student: str, why: Standing) -> None:
     before = s.token()
     with pytest.raises(PreconditionFailed) as err:
         give(s, signer=signer, student=student)
