@@ -73,7 +73,7 @@ def consent_input(student: str, **over: Any) -> dict[str, Any]:
 def answer(api: Api, query: str, variables: dict[str, Any], role: str) -> tuple[int, Any]:
     r = api.post(query, variables, role)
     body = r.json()
-    return r.status_code, body.get("errors") and [(e["message"], e["extensions"]["code"]) for e in body["errors"]] or body["data"]
+    return r.status_code, (body.get("errors") and [(e["message"], e["extensions"]["code"]) for e in body["errors"]]) or body["data"]
 
 
 def test_my_students_names_each_standing_in_words(demo: Api) -> None:
