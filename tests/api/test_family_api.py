@@ -99,7 +99,8 @@ def test_another_familys_student_reads_like_no_student(demo: Api, field: str) ->
 def test_refusals_of_another_familys_student_and_of_no_student_are_identical(demo: Api) -> None:
     other = demo.gql(GIVE, {"i": consent_input("604874")}, role="mother")["giveConsent"]
     missing = demo.gql(GIVE, {"i": consent_input("no-such-student")}, role="mother")["giveConsent"]
-    assert other == missing == {"__typename": "ConsentRefused", "standing": "NOT_YOURS", "message": "There is no student with this id among yours."}
+    refusal = {"__typename": "ConsentRefused", "standing": "NOT_YOURS", "message": "There is no student with this id among yours."}
+    assert other == missing == refusal
     theirs = demo.gql(REVOKE, {"c": "demo-cns-604874"}, role="mother")["revokeMyConsent"]
     nothing = demo.gql(REVOKE, {"c": "demo-cns-nope"}, role="mother")["revokeMyConsent"]
     assert theirs["code"] == nothing["code"] == "not_found"
@@ -112,7 +113,8 @@ def test_forged_cursors_never_reach_another_student(demo: Api) -> None:
     own = demo.gql(q, {"s": "604938"}, role="mother")["familyDisclosures"]
     assert own["total"] >= 1 and own["endCursor"]
     # the same cursor for another family's student: that student is refused first, as one that does not exist
-    assert answer(demo, q, {"s": "604874", "a": own["endCursor"]}, "mother") == answer(demo, q, {"s": "nobody", "a": own["endCursor"]}, "mother")
+    cursor = own["endCursor"]
+    assert answer(demo, q, {"s": "604874", "a": cursor}, "mother") == answer(demo, q, {"s": "nobody", "a": cursor}, "mother")
     forged = base64.urlsafe_b64encode(b"fd1\x00604874\x000").decode().rstrip("=")
     for cursor in (forged, "garbage!", own["endCursor"][:-2]):
         assert answer(demo, q, {"s": "604938", "a": cursor}, "mother")[1] == [("after: not a cursor of this list", "BAD_INPUT")]
@@ -135,7 +137,8 @@ def test_a_providers_check_flips_at_the_instant_of_the_revocation(demo: Api) -> 
     receipt = given["giveConsent"]
     assert receipt["__typename"] == "ConsentReceipt" and receipt["signerId"] == "778399"
     assert receipt["consent"]["signatureMethod"] == "electronic_review_and_sign"
-    assert receipt["consent"]["signerIdentity"].endswith("guardian:778399") and receipt["consent"]["textVersion"] == "family-consent-2026.1/en"
+    assert receipt["consent"]["signerIdentity"].endswith("guardian:778399")
+    assert receipt["consent"]["textVersion"] == "family-consent-2026.1/en"
     req = {"providerId": "demo-prv-rosa", "studentId": "604938", "purpose": "mentoring", "categories": ["attendance"]}
     assert demo.gql(CHECK, {"r": req}, role="rosa")["check"]["allowed"] is True
     revoked = demo.gql(REVOKE, {"c": receipt["consent"]["id"]}, role="mother")["revokeMyConsent"]
