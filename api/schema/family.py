@@ -53,6 +53,7 @@ LANGUAGES: Final = ("en", "es")
 TEXT_VERSION: Final = "family-consent-2026.1"
 """Version of the consent text the page shows (api/web/locale); recorded with the language: ``family-consent-2026.1/es``."""
 MAX_PAGE: Final = 100
+FAMILY_ROLES: Final = frozenset({str(Role.GUARDIAN), str(Role.STUDENT)})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -171,6 +172,11 @@ def recipient(info: Info[Context, None], rid: str) -> Recipient:
     return Recipient(id=strawberry.ID(rid), name=_name(node) or rid, kind=kind)
 
 
+def _asker(record: dict[str, object]) -> str:
+    asked = record.get("asked_by")
+    return str(asked.get("role", "")) if isinstance(asked, dict) else ""
+
+
 def _cursor(student_id: str, offset: int) -> str:
     return base64.urlsafe_b64encode(f"fd1\x00{student_id}\x00{offset}".encode()).decode().rstrip("=")
 
@@ -249,7 +255,10 @@ class FamilyQuery:
             text_version=TEXT_VERSION,
         )
 
-    @strawberry.field(description="The record of disclosures about one of the caller's students, newest first, in pages.")
+    @strawberry.field(
+        description="The record of disclosures about one of the caller's students, newest first, in pages: every decision "
+        "recorded about the student except those of the family's own questions (its transparency report)."
+    )
     def family_disclosures(
         self,
         info: Info[Context, None],
@@ -264,7 +273,8 @@ class FamilyQuery:
             raise BadInput(f"first: 1..{MAX_PAGE}", field="first")
         start = _offset(sid, after)
         audit = info.context.engine.audit
-        records = list(reversed(audit.for_student(sid))) if audit is not None else []
+        # The family's own transparency report is recorded too (every decision is); it is not someone asking.
+        records = [r for r in reversed(audit.for_student(sid)) if _asker(r) not in FAMILY_ROLES] if audit is not None else []
         page = records[start : start + first]
         store = info.context.engine.store
         items = []

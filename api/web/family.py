@@ -33,7 +33,7 @@ from starlette.responses import HTMLResponse, Response
 
 from api.schema.family import FAMILY_PURPOSES, TEXT_VERSION
 from graph.family import Standing
-from graph.policy import DEFAULT_CATEGORIES
+from graph.policy import DEFAULT_CATEGORIES, DEFAULT_POLICY
 
 __all__ = ["DOMAIN", "JS_MESSAGES", "LANGUAGES", "LOCALE_DIR", "choose_language", "family_page", "render", "translations"]
 
@@ -160,6 +160,10 @@ CATEGORY_WORDS: Final = {
 }
 
 
+CATEGORIES: Final = (*CATEGORY_WORDS, *sorted(DEFAULT_CATEGORIES - CATEGORY_WORDS.keys()))
+"""The order the page lists categories in: the most asked-for first."""
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """The gettext catalog of `language` (English: none), compiled by Babel from its ``.po`` file.
@@ -206,13 +210,13 @@ def _environment() -> Environment:
     return env
 
 
-def render(language: str) -> str:
-    """The family page in `language` (one of `LANGUAGES`)."""
+def render(language: str, time_zone: str = DEFAULT_POLICY.default_time_zone) -> str:
+    """The family page in `language` (one of `LANGUAGES`); dates shown in `time_zone` (the partnership's)."""
     t = translations(language)
     messages = {key: t.gettext(msgid) for key, msgid in JS_MESSAGES.items()}
     messages.update({f"standing.{s.value}": t.gettext(m) for s, m in STANDING_MESSAGES.items()})
     messages.update({f"purpose.{p}": t.gettext(PURPOSE_WORDS[p]) for p in FAMILY_PURPOSES})
-    messages.update({f"category.{c}": t.gettext(CATEGORY_WORDS.get(c, c)) for c in sorted(DEFAULT_CATEGORIES)})
+    messages.update({f"category.{c}": t.gettext(CATEGORY_WORDS.get(c, c)) for c in CATEGORIES})
     env = _environment().overlay()
     env.install_gettext_translations(t, newstyle=True)  # type: ignore[attr-defined]
     template = env.get_template("family.html")
@@ -220,7 +224,8 @@ def render(language: str) -> str:
         lang=language,
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         purposes=[(p, t.gettext(PURPOSE_WORDS[p])) for p in FAMILY_PURPOSES],
-        categories=[(c, t.gettext(CATEGORY_WORDS.get(c, c))) for c in sorted(DEFAULT_CATEGORIES)],
+        categories=[(c, t.gettext(CATEGORY_WORDS.get(c, c))) for c in CATEGORIES],
+        time_zone=time_zone,
         text_version=TEXT_VERSION,
         messages_json=json.dumps(messages, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c"),
     )
@@ -229,5 +234,7 @@ def render(language: str) -> str:
 async def family_page(request: Request) -> Response:
     """``GET /family[?lang=en|es]``: the page, in the chosen language (``Content-Language`` says which)."""
     language = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    state = getattr(request.app.state, "ntk", None)
+    zone = state.engine.policy.default_time_zone if state is not None else DEFAULT_POLICY.default_time_zone
     headers = {"Cache-Control": "no-store", "Content-Language": language, "Vary": "Accept-Language"}
-    return HTMLResponse(render(language), headers=headers)
+    return HTMLResponse(render(language, zone), headers=headers)

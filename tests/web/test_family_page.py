@@ -38,7 +38,12 @@ pytestmark = pytest.mark.browser
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 DESKTOP, PHONE = (1440, 900), (390, 844)
-PEOPLE = {"mother": ("guardian", "778399"), "unverified": ("guardian", "779044"), "parent_of_adult": ("guardian", "777901"), "admin": ("admin", "t")}
+PEOPLE = {
+    "mother": ("guardian", "778399"),
+    "unverified": ("guardian", "779044"),
+    "parent_of_adult": ("guardian", "777901"),
+    "admin": ("admin", "t"),
+}
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ class Tab:
 
     def axe_clean(self) -> None:
         self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
-        result: Any = self.page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", AXE_TAGS)
+        run = "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+        result: Any = self.page.evaluate(run, AXE_TAGS)
         found = [f"{v['impact']} {v['id']}: {v['help']} ({[n['target'] for n in v['nodes']][:3]})" for v in result["violations"]]
         assert found == []
 

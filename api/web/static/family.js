@@ -9,8 +9,10 @@
   var M = JSON.parse(document.getElementById("messages").textContent);
   var LANG = document.documentElement.lang || "en";
   var PAGE = 10;
-  var DAY = new Intl.DateTimeFormat(LANG, { dateStyle: "long" });
-  var MOMENT = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
+  var ZONE = document.documentElement.getAttribute("data-time-zone") || undefined;  // the partnership's: consents end at its midnight
+  var DAY = new Intl.DateTimeFormat(LANG, { dateStyle: "long", timeZone: ZONE });
+  var MOMENT = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  var NOON_UTC = new Intl.DateTimeFormat(LANG, { dateStyle: "long", timeZone: "UTC" });  // a calendar day given as YYYY-MM-DD
   var state = { students: [], current: null, access: [], consents: {}, cursors: [null], page: 0, pending: null, revoking: null };
 
   var STUDENTS = "{ myStudents { id name standing message } }";
@@ -268,7 +270,7 @@
     var tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
     end.min = tomorrow;
     end.max = choices.latestEndDate;
-    $("give-end-help").textContent = t("needEndDate", { date: DAY.format(new Date(choices.latestEndDate + "T12:00:00")) });
+    $("give-end-help").textContent = t("needEndDate", { date: NOON_UTC.format(new Date(choices.latestEndDate + "T12:00:00Z")) });
   }
 
   function resetGive() {
@@ -296,7 +298,7 @@
     check(!!$("give-recipient").value, "give-recipient-error", t("needRecipient"), $("give-recipient"));
     check(!!chosen, "give-purpose-error", t("needPurpose"), form.querySelector("input[name=purpose]"));
     check(categories.length > 0, "give-categories-error", t("needCategories"), form.querySelector("input[name=category]"));
-    check(!!end.value && end.value >= end.min && end.value <= end.max, "give-end-error", t("needEndDate", { date: DAY.format(new Date(end.max + "T12:00:00")) }), end);
+    check(!!end.value && end.value >= end.min && end.value <= end.max, "give-end-error", t("needEndDate", { date: NOON_UTC.format(new Date(end.max + "T12:00:00Z")) }), end);
     if (problems.length) { problems[0].focus(); return null; }
     var select = $("give-recipient");
     return {
@@ -308,7 +310,7 @@
   function documentText(p, container) {
     var s = state.students.filter(function (x) { return x.id === p.input.studentId; })[0];
     var vars = { recipient: p.recipientName, student: studentLabel(s), categories: cats(p.input.categories), purpose: purpose(p.input.purpose),
-      until: DAY.format(new Date(p.input.endDate + "T12:00:00")) };
+      until: NOON_UTC.format(new Date(p.input.endDate + "T12:00:00Z")) };
     clear(container);
     ["doc1", "doc2", "doc3", "doc4"].forEach(function (k) { container.appendChild(el("p", { text: t(k, vars) })); });
   }
