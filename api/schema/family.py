@@ -113,7 +113,9 @@ class ConsentChoices:
 class FamilyDisclosure:
     id: strawberry.ID = strawberry.field(description="Decision record id.")
     decision_time: datetime = strawberry.field(description="When it was answered.")
-    provider: Recipient = strawberry.field(description="Who asked (the provider), by name.")
+    provider: Recipient = strawberry.field(description="The provider the question was about (who would see the record), by name.")
+    asked_by_role: str = strawberry.field(description="Who asked: provider (the provider itself), app (an application for it), or admin.")
+    application: str | None = strawberry.field(description="The application that asked, when one did.")
     organisations: list[str] = strawberry.field(description="The provider's organisations at that time.")
     purpose: str | None = strawberry.field(description="For what.")
     categories_asked: list[str] | None = strawberry.field(description="Categories asked for (null: all released).")
@@ -175,6 +177,12 @@ def recipient(info: Info[Context, None], rid: str) -> Recipient:
 def _asker(record: dict[str, object]) -> str:
     asked = record.get("asked_by")
     return str(asked.get("role", "")) if isinstance(asked, dict) else ""
+
+
+def _application(record: dict[str, object]) -> str | None:
+    asked = record.get("asked_by")
+    app = asked.get("application") if isinstance(asked, dict) else None
+    return str(app) if app else None
 
 
 def _cursor(student_id: str, offset: int) -> str:
@@ -293,6 +301,8 @@ class FamilyQuery:
                         id=strawberry.ID(pid), name=_name(provider) if isinstance(provider, Provider) else pid, kind="provider"
                     ),
                     organisations=orgs,
+                    asked_by_role=_asker(r),
+                    application=_application(r),
                     purpose=str(r["purpose"]) if isinstance(r.get("purpose"), str) else None,
                     categories_asked=[str(c) for c in cats] if isinstance(cats, list) else None,
                     released_categories=released,

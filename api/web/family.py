@@ -102,6 +102,8 @@ JS_MESSAGES: Final = {
     "signed": N_("Consent given. Keep this receipt."),
     "refused": N_("This consent could not be given:"),
     "disclosuresNone": N_("Nobody has asked to see this student's record yet."),
+    "askedByAdmin": N_("An administrator of the partnership, about {provider}"),
+    "askedByApp": N_("{provider}, through {application}"),
     "shownYes": N_("Shown: {categories}"),
     "shownNo": N_("Not shown"),
     "all": N_("everything consented"),

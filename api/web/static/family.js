@@ -25,7 +25,7 @@
     " consentChoices(studentId: $s) { recipients { id name servesStudent } latestEndDate textVersion } }";
   var DISCLOSURES = "query Disclosures($s: ID!, $first: Int!, $after: String) {" +
     " familyDisclosures(studentId: $s, first: $first, after: $after) { total endCursor hasNextPage" +
-    "   items { id decisionTime provider { name } organisations purpose categoriesAsked releasedCategories shown } } }";
+    "   items { id decisionTime provider { name } organisations askedByRole application purpose categoriesAsked releasedCategories shown } } }";
   var GIVE = "mutation Give($input: GiveConsentInput!, $key: String) { giveConsent(input: $input, idempotencyKey: $key) {" +
     " __typename ... on ConsentReceipt { studentId signerId recipient { id name } consistencyToken" +
     "   consent { id signedAt expiresAt purposes categories signatureMethod signerIdentity textVersion } }" +
@@ -376,7 +376,9 @@
         body.appendChild(el("tr", {}, [el("td", { colspan: "4", text: t("disclosuresNone") })]));
       }
       page.items.forEach(function (d) {
-        var who = d.provider.name + (d.organisations.length ? " · " + d.organisations.join(t("sep")) : "");
+        var provider = d.provider.name + (d.organisations.length ? " · " + d.organisations.join(t("sep")) : "");
+        var who = d.askedByRole === "admin" ? t("askedByAdmin", { provider: provider })
+          : d.askedByRole === "app" ? t("askedByApp", { provider: provider, application: d.application || "" }) : provider;
         var asked = purpose(d.purpose) + (d.categoriesAsked ? ": " + cats(d.categoriesAsked) : "");
         var answer = d.shown ? t("shownYes", { categories: d.releasedCategories.length ? cats(d.releasedCategories) : t("all") }) : t("shownNo");
         body.appendChild(el("tr", {}, [
