@@ -11,8 +11,9 @@ staff       aggregates and the partner network only (partner, community lookups)
 analyst     as staff
 guardian    providersWithAccess and disclosures of students it is GUARDIAN_OF with the
             standing to consent now (`graph.family.standing`: verified rights, no court
-            order, the student not eligible), and their student node; the family page
-student     (an eligible student, subject = the student's id) the same about itself
+            order, the student not eligible), and their student node; the family page.
+            A guardian token whose subject is a student (graph/commands/create_token.py)
+            is the eligible student speaking for themself: the same about itself
 ==========  ==============================================================================
 
 Everything else is FORBIDDEN, with the same error whether or not the ids exist.
@@ -49,10 +50,9 @@ class Role(StrEnum):
     STAFF = "staff"
     ANALYST = "analyst"
     GUARDIAN = "guardian"
-    STUDENT = "student"
 
 
-NEEDS_SUBJECT: Final = frozenset({Role.APP, Role.PROVIDER, Role.GUARDIAN, Role.STUDENT})
+NEEDS_SUBJECT: Final = frozenset({Role.APP, Role.PROVIDER, Role.GUARDIAN})
 """Roles whose token must name a subject (the application's name, the provider or guardian id)."""
 
 
@@ -126,12 +126,11 @@ def may_see_student_report(principal: Principal, store: GraphStore, student_id: 
 
 
 def family_standing(principal: Principal, store: GraphStore, student_id: str, at: datetime, policy: Policy) -> Standing:
-    """The caller's standing towards a student; ``not_yours`` for any role but guardian and student."""
-    if principal.role not in (Role.GUARDIAN, Role.STUDENT) or principal.subject is None:
-        return Standing.NOT_YOURS
-    if principal.role is Role.STUDENT and principal.subject != student_id:
-        return Standing.NOT_YOURS
-    if principal.role is Role.GUARDIAN and principal.subject == student_id:
+    """The caller's standing towards a student; ``not_yours`` for every role but guardian.
+
+    The subject is a guardian, or a student speaking for themself (``ok`` once eligible).
+    """
+    if principal.role is not Role.GUARDIAN or principal.subject is None:
         return Standing.NOT_YOURS
     return standing(store.gather_evidence(NO_ID, student_id).as_at(at), principal.subject, at, policy)
 

@@ -53,7 +53,7 @@ LANGUAGES: Final = ("en", "es")
 TEXT_VERSION: Final = "family-consent-2026.1"
 """Version of the consent text the page shows (api/web/locale); recorded with the language: ``family-consent-2026.1/es``."""
 MAX_PAGE: Final = 100
-FAMILY_ROLES: Final = frozenset({str(Role.GUARDIAN), str(Role.STUDENT)})
+FAMILY_ROLES: Final = frozenset({str(Role.GUARDIAN)})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -152,7 +152,7 @@ class ConsentRefused:
 def family_caller(info: Info[Context, None]) -> Principal:
     """The caller, when a guardian or a student (FORBIDDEN otherwise)."""
     principal = info.context.principal
-    require(principal.role in (Role.GUARDIAN, Role.STUDENT) and principal.subject is not None)
+    require(principal.role is Role.GUARDIAN and principal.subject is not None)
     return principal
 
 
@@ -201,16 +201,16 @@ def _offset(student_id: str, after: str | None) -> int:
     raise BadInput("after: not a cursor of this list", field="after")
 
 
-@strawberry.type(description="The family's questions (guardian and student roles).")
+@strawberry.type(description="The family's questions (the guardian role: a guardian, or a student for themself).")
 class FamilyQuery:
-    @strawberry.field(description="Students the caller is linked to now, each with the caller's standing (guardian and student roles).")
+    @strawberry.field(description="Students the caller is linked to now, each with the caller's standing (guardian role).")
     def my_students(self, info: Info[Context, None]) -> list[FamilyStudent]:
         principal = family_caller(info)
         ctx = info.context
         store = ctx.engine.store
         store.sync(None)
         assert principal.subject is not None
-        if principal.role is Role.STUDENT:
+        if isinstance(store.node(principal.subject), Student):  # an (eligible) student speaking for themself
             ids = [principal.subject]
         else:  # one scan of GUARDIAN_OF edges: the store protocol has no reverse index from a guardian
             ids = sorted({e.to_id for e in store.edges(EdgeKind.GUARDIAN_OF) if e.from_id == principal.subject and e.active_at(ctx.now)})

@@ -3,7 +3,7 @@
     demo (api/demo/README.md): 778399 -GUARDIAN_OF(full)-> 604938 (17; Rosa serves her, consent demo-cns-604938)
                                777901 -GUARDIAN_OF(full)-> 604918 (18 six weeks ago: an eligible student)
                                779044 -GUARDIAN_OF(unverified)-> 604874
-    student token 604918 (eligible) and 604938 (17, not eligible)
+    tokens for the students themselves: 604918 (eligible) and 604938 (17, not eligible)
 
 Every question a guardian asks about a student not theirs gets the same answer as one about
 an id that does not exist; a cursor of one student's list is refused for another's and a
@@ -29,8 +29,8 @@ ROLES = {
     "mother": ("guardian", "778399"),
     "parent_of_adult": ("guardian", "777901"),
     "unverified": ("guardian", "779044"),
-    "adult_student": ("student", "604918"),
-    "minor_student": ("student", "604938"),
+    "adult_student": ("guardian", "604918"),  # a guardian token naming a student: the student for themself
+    "minor_student": ("guardian", "604938"),
     "rosa": ("provider", "demo-prv-rosa"),
     "admin": ("admin", "family-tests"),
 }

@@ -10,7 +10,6 @@ from typing import Annotated, Final
 import strawberry
 from strawberry.types import Info
 
-from api.roles import Role
 from api.schema.context import Context
 from api.schema.family import (
     LANGUAGES,
@@ -25,7 +24,7 @@ from api.schema.family import (
 from api.schema.mutations.common import IdempotencyKey, run_command
 from api.schema.types import ConsentPayload, ConsentResult, ConsentType, ValidationError, from_node
 from graph import commands
-from graph.family import MESSAGES, Standing
+from graph.family import Standing
 from graph.ids import check_id
 from graph.model import Consent
 from graph.stores.base import Committed
@@ -79,7 +78,7 @@ def _consent_view(info: Info[Context, None], committed: Committed) -> ConsentPay
     return ConsentPayload(consent=view, consistency_token=committed.token, replayed=committed.replayed)
 
 
-@strawberry.type(description="The family's writes (guardian and student roles).")
+@strawberry.type(description="The family's writes (the guardian role: a guardian, or a student for themself).")
 class FamilyMutations:
     @strawberry.mutation(
         description="Give a consent digitally, signed now by the caller (a guardian with rights, or the eligible student): one "
@@ -110,9 +109,6 @@ class FamilyMutations:
             text_version=f"{TEXT_VERSION}/{input.language}",
         )
         store, now, policy = ctx.engine.store, ctx.now, ctx.engine.policy
-        if principal.role is Role.GUARDIAN and principal.subject == sid:
-            who = Standing.NOT_YOURS
-            return ConsentRefused(standing=StandingEnum(who.value), message=MESSAGES[who])
         result = run_command(
             lambda: commands.give_consent(store, cmd, now=now, policy=policy, key=idempotency_key), lambda c: _receipt(info, c, sid, rid)
         )
