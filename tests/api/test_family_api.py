@@ -13,6 +13,7 @@ forged one is a BAD_INPUT, never data.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -154,3 +155,23 @@ def test_a_providers_check_flips_at_the_instant_of_the_revocation(demo: Api) -> 
     assert "CONSENT_REVOKED" not in {r["code"] for r in just_before["reasons"]}
     again = demo.gql(REVOKE, {"c": receipt["consent"]["id"]}, role="mother")["revokeMyConsent"]
     assert again["code"] == "consent_already_revoked"
+
+
+def test_a_familys_revocation_is_announced_through_the_feed(demo: Api) -> None:
+    """The mother revokes the consent she gave in September: Rosa loses access, and the feed says so, from that instant."""
+    revoked = demo.gql(REVOKE, {"c": "demo-cns-604938"}, role="mother")["revokeMyConsent"]
+    at = parse_datetime(revoked["consent"]["revokedAt"])
+    q = "query($a: String) { accessChanges(after: $a) { endCursor changes { kind providerId studentId effectiveAt cause } } }"
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    deadline = time.monotonic() + 60  # the feed derives changes after the commit, in the server's feed worker
+    while time.monotonic() < deadline:
+        page = demo.gql(q, {"a": cursor}, role="rosa")["accessChanges"]
+        seen += page["changes"]
+        cursor = page["endCursor"]
+        if any(c["studentId"] == "604938" and c["kind"] == "REVOKED" for c in seen):
+            break
+        time.sleep(0.2)
+    lost = [c for c in seen if c["studentId"] == "604938" and c["kind"] == "REVOKED"]
+    assert len(lost) == 1 and lost[0]["providerId"] == "demo-prv-rosa" and lost[0]["cause"] == "write"
+    assert parse_datetime(lost[0]["effectiveAt"]) == at
