@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 WEB := api/web
 AUDIT := tests/http_audit
 
-.PHONY: setup demo test lint typecheck pytest browser web http-audit neo4j-start neo4j-stop bench schema clean
+.PHONY: setup demo test lint typecheck pytest browser web http-audit neo4j-start neo4j-stop bench schema messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,6 +54,11 @@ typecheck: setup
 
 schema: setup
 	$(BIN)/python -m api.schema
+
+# The family page's strings: re-extract them and merge into the catalogs (then translate what is new).
+messages: setup
+	$(BIN)/pybabel extract -F $(WEB)/babel.cfg -k N_ --no-location --omit-header -o $(WEB)/locale/family.pot .
+	$(BIN)/pybabel update -D family -i $(WEB)/locale/family.pot -d $(WEB)/locale --no-location --width 120
 
 # Uses a Neo4j that already answers on NTK_NEO4J_PORT (default 7687), else starts ours and
 # stops it afterwards. tests/conftest.py does the same when pytest is run directly.

@@ -9,8 +9,11 @@ app         checks, explanations and accessibleStudents for providers currently 
 provider    checks, explanations and accessibleStudents about itself only
 staff       aggregates and the partner network only (partner, community lookups)
 analyst     as staff
-guardian    providersWithAccess and disclosures of students it is GUARDIAN_OF (with
-            verified rights: ferpa_rights=full), and their student node
+guardian    providersWithAccess and disclosures of students it is GUARDIAN_OF with the
+            standing to consent now (`graph.family.standing`: verified rights, no court
+            order, the student not eligible), and their student node; the family page.
+            A guardian token whose subject is a student (graph/commands/create_token.py)
+            is the eligible student speaking for themself: the same about itself
 ==========  ==============================================================================
 
 Everything else is FORBIDDEN, with the same error whether or not the ids exist.
@@ -27,10 +30,12 @@ from typing import Final
 
 from api.errors import Forbidden
 from graph.audit import Caller
+from graph.family import Standing, standing
 from graph.model import FerpaRights
+from graph.policy import DEFAULT_POLICY, Policy
 from graph.stores.base import GraphStore
 
-__all__ = ["NO_ID", "Principal", "Role", "employers_of", "guardian_of", "require", "require_admin"]
+__all__ = ["NO_ID", "Principal", "Role", "employers_of", "family_standing", "guardian_of", "require", "require_admin"]
 
 NO_ID: Final = ""
 """An id no node can have (ids are 1..200 characters): gathers one side of the evidence only."""
@@ -109,13 +114,25 @@ def may_ask_about_provider(principal: Principal, store: GraphStore, provider_id:
     return False
 
 
-def may_see_student_report(principal: Principal, store: GraphStore, student_id: str, at: datetime) -> bool:
-    """providersWithAccess and disclosures: admin; the student's verified guardians."""
+def may_see_student_report(principal: Principal, store: GraphStore, student_id: str, at: datetime, policy: Policy = DEFAULT_POLICY) -> bool:
+    """providersWithAccess and disclosures: admin; a family member who may consent for the student now.
+
+    A guardian or an eligible student with `graph.family.Standing.OK` (DOMAIN.md, "Families"):
+    a guardian's rights verified, not removed by a court order, the student not yet eligible.
+    """
     if principal.role is Role.ADMIN:
         return True
-    if principal.role is Role.GUARDIAN and principal.subject is not None:
-        return guardian_of(store, principal.subject, student_id, at)
-    return False
+    return family_standing(principal, store, student_id, at, policy) is Standing.OK
+
+
+def family_standing(principal: Principal, store: GraphStore, student_id: str, at: datetime, policy: Policy) -> Standing:
+    """The caller's standing towards a student; ``not_yours`` for every role but guardian.
+
+    The subject is a guardian, or a student speaking for themself (``ok`` once eligible).
+    """
+    if principal.role is not Role.GUARDIAN or principal.subject is None:
+        return Standing.NOT_YOURS
+    return standing(store.gather_evidence(NO_ID, student_id).as_at(at), principal.subject, at, policy)
 
 
 def may_see_network(principal: Principal) -> bool:

@@ -17,6 +17,7 @@ from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep,
 from graph.errors import DepthLimitExceeded
 from graph.evidence import ConsentFacts, Evidence
 from graph.model import (
+    Consent,
     ConsentKind,
     ConsentStatus,
     Edge,
@@ -40,6 +41,7 @@ __all__ = [
     "consent_failures",
     "decide",
     "is_eligible_student",
+    "signer_authority",
     "training_current",
 ]
 
@@ -524,6 +526,22 @@ def consent_failures(cf: ConsentFacts, ev: Evidence, at: datetime, policy: Polic
     req = CheckRequest(_ANY_PROVIDER, ev.student.id, at)
     fails, _ = _consent_failures(cf, ev, req, policy, _derive(ev, req, policy))
     return fails
+
+
+def signer_authority(ev: Evidence, signer_id: str, at: datetime, policy: Policy) -> Reason | None:
+    """Why `signer_id` could not sign a consent about ``ev.student`` at `at`, or None when they can.
+
+    The signer-authority rule of `decide` (DOMAIN.md, "Signer authority"), asked of a
+    document signed at `at` and in force at `at`: the reasons are ``signer_lacks_authority``
+    and ``eligible_student_consent_required``. `ev` needs the student, its guardian links and
+    the orders restricting the signer. Raises ValueError without a student.
+    """
+    if ev.student is None:
+        raise ValueError("signer_authority needs the student's evidence")
+    req = CheckRequest(_ANY_PROVIDER, ev.student.id, at)
+    cf = ConsentFacts(Consent(id="signer-authority", signed_at=at), (), (), ())
+    code, _ = _signer_problem(signer_id, cf, ev, req, policy, _derive(ev, req, policy))
+    return code
 
 
 def _provider_rule_holds(rule: Rule, ev: Evidence, at: datetime, policy: Policy) -> bool:

@@ -309,6 +309,10 @@ class Consent(Node):
     purposes: frozenset[Purpose] = frozenset()
     categories: frozenset[Category] = frozenset()
     signature_method: str | None = None
+    signer_identity: str | None = None
+    """Digital consents: the signer's authenticated identity (e.g. ``bearer-token:tok_...``)."""
+    text_version: str | None = None
+    """Digital consents: the version of the document text the signer was shown."""
 
 
 @dataclass(frozen=True, slots=True, config=_CFG)

@@ -20,6 +20,7 @@ from api.roles import may_ask_about_provider, may_see_network, may_see_student_r
 from api.schema.analytics import AnalyticsQuery
 from api.schema.context import Context
 from api.schema.enums import OutcomeEnum, ReasonCode, ServiceStatusEnum, to_gql
+from api.schema.family import FamilyQuery
 from api.schema.feed import FeedQuery
 from api.schema.replay import ReplayQuery
 from api.schema.types import (
@@ -112,7 +113,7 @@ def _node(
 
 
 @strawberry.type(description="Questions about who may see what, and aggregates (coverage, the partner network).")
-class Query(AnalyticsQuery, ReplayQuery, FeedQuery):
+class Query(AnalyticsQuery, ReplayQuery, FeedQuery, FamilyQuery):
     @strawberry.field(description="May a provider see a student's record, and why. Recorded before it is answered.")
     def check(self, info: Info[Context, None], request: CheckInput, consistency_token: Token = None) -> DecisionType:
         return decide_for(info, [request], consistency_token)[0]
@@ -163,7 +164,7 @@ class Query(AnalyticsQuery, ReplayQuery, FeedQuery):
         ctx = info.context
         engine = ctx.engine
         engine.store.sync(consistency_token)
-        require(may_see_student_report(ctx.principal, engine.store, check_id(student_id, "studentId"), ctx.now))
+        require(may_see_student_report(ctx.principal, engine.store, check_id(student_id, "studentId"), ctx.now, ctx.engine.policy))
         out: list[ProviderAccess] = []
         after: str | None = None
         while True:
@@ -191,7 +192,7 @@ class Query(AnalyticsQuery, ReplayQuery, FeedQuery):
     ) -> list[DisclosureType]:
         ctx = info.context
         ctx.engine.store.sync(None)
-        require(may_see_student_report(ctx.principal, ctx.engine.store, check_id(student_id, "studentId"), ctx.now))
+        require(may_see_student_report(ctx.principal, ctx.engine.store, check_id(student_id, "studentId"), ctx.now, ctx.engine.policy))
         audit = ctx.engine.audit
         if audit is None:
             return []
@@ -202,7 +203,7 @@ class Query(AnalyticsQuery, ReplayQuery, FeedQuery):
         ctx = info.context
         node_id = check_id(id, "id")
         ctx.engine.store.sync(consistency_token)
-        require(may_see_student_report(ctx.principal, ctx.engine.store, node_id, ctx.now))
+        require(may_see_student_report(ctx.principal, ctx.engine.store, node_id, ctx.now, ctx.engine.policy))
         view = _node(info, node_id, NodeKind.STUDENT, consistency_token)
         assert isinstance(view, StudentType)
         return view
@@ -261,7 +262,14 @@ def _provider_access(info: Info[Context, None], d: Decision, until: datetime | N
         program=ProgramType(id=strawberry.ID(program.id), name=program.name) if isinstance(program, Program) else None,
         team_id=strawberry.ID(serves.from_id) if serves and serves.from_id != d.request.provider_id else None,
         until=until,
+        since=_since(consent, service),
     )
+
+
+def _since(consent: object, service: object) -> datetime | None:
+    starts = [s for s in (consent.effective_from or consent.signed_at if isinstance(consent, Consent) else None,
+                          service.valid_from if isinstance(service, Serves) else None) if s is not None]
+    return max(starts, default=None)
 
 
 def _consent_view(c: Consent) -> ConsentType:

@@ -269,6 +269,12 @@ class ConsentType:
     purposes: list[str] = strawberry.field(description="Purposes it covers.")
     categories: list[str] = strawberry.field(description="Data categories it covers.")
     signature_method: str | None = strawberry.field(description="How it was signed (wet, electronic ...).")
+    signer_identity: str | None = strawberry.field(
+        default=None, description="A digital consent's signature evidence: the signer's authenticated identity."
+    )
+    text_version: str | None = strawberry.field(
+        default=None, description="A digital consent: the version of the text the signer was shown."
+    )
 
 
 def from_node(node: Node) -> StudentType | PartnerType | ProgramType | CommunityType | ProviderType | ConsentType | None:
@@ -302,6 +308,8 @@ def from_node(node: Node) -> StudentType | PartnerType | ProgramType | Community
             purposes=sorted(node.purposes),
             categories=sorted(node.categories),
             signature_method=node.signature_method,
+            signer_identity=node.signer_identity,
+            text_version=node.text_version,
         )
     return None
 
@@ -371,6 +379,9 @@ class ProviderAccess:
     program: ProgramType | None = strawberry.field(description="The program of that service.")
     team_id: strawberry.ID | None = strawberry.field(description="The care team the service runs through, if not direct.")
     until: datetime | None = strawberry.field(description="When this access ends at the latest, as now recorded; null: open.")
+    since: datetime | None = strawberry.field(
+        default=None, description="Since when, as far as the consent and the service relationship go (the later of their starts)."
+    )
 
 
 # ---------------------------------------------------------------------------- record of disclosures

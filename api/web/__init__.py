@@ -5,6 +5,7 @@ path                        what
 ==========================  =====================================================================
 ``GET /network``            the partner-network page (static HTML; data from ``/graphql``)
 ``GET /coverage``           the coverage page (static HTML; data from ``/coverage/data``)
+``GET /family``             the family page, rendered in the family's language (`api.web.family`)
 ``GET /static/{file}``      our own JS, CSS and icons (``api/web/static/``)
 ``GET /static/vendor/{f}``  third-party files installed from npm into ``api/web/node_modules``
                             by ``make web`` (``npm ci``); only the files in `VENDOR`
@@ -137,10 +138,13 @@ async def vendor_file(request: Request) -> Response:
 
 
 def web_routes() -> list[BaseRoute]:
+    from api.web.family import family_page  # the page imports the schema; here, not at import time of api.web
+
     """Routes of the pages and their assets (vendor files before the static mount, which would shadow them)."""
     return [
         Route("/network", network_page, methods=["GET"]),
         Route("/coverage", coverage_page, methods=["GET"]),
+        Route("/family", family_page, methods=["GET"]),
         Route("/static/vendor/{name}", vendor_file, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -6,7 +6,7 @@ transaction (`GraphStore.transact`) against the committed state, refuses with
 `graph.errors.PreconditionFailed` when one fails, is idempotent under a client-chosen key,
 and returns `Committed` (the consistency token of its commit and the ids it wrote).
 
-Verbs: record_consent, revoke_consent, correct_consent, start_service,
+Verbs: record_consent, give_consent (a family's own, digital), revoke_consent, correct_consent, start_service,
 change_service_status, end_service, record_training, sign_agreement, add_provider,
 assign_to_team, transfer_student, verify_guardian, load (importer), create_token,
 revoke_token.
@@ -19,6 +19,7 @@ from graph.commands.change_service_status import ChangeServiceStatus, change_ser
 from graph.commands.correct_consent import CorrectConsent, correct_consent
 from graph.commands.create_token import CreateToken, create_token
 from graph.commands.end_service import EndService, end_service
+from graph.commands.give_consent import GiveConsent, give_consent
 from graph.commands.record_consent import RecordConsent, record_consent
 from graph.commands.record_training import RecordTraining, record_training
 from graph.commands.revoke_consent import RevokeConsent, revoke_consent
@@ -36,6 +37,7 @@ __all__ = [
     "CorrectConsent",
     "CreateToken",
     "EndService",
+    "GiveConsent",
     "RecordConsent",
     "RecordTraining",
     "RevokeConsent",
@@ -49,6 +51,7 @@ __all__ = [
     "correct_consent",
     "create_token",
     "end_service",
+    "give_consent",
     "fingerprint",
     "record_consent",
     "record_training",

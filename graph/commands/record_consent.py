@@ -13,7 +13,7 @@ from graph.errors import PreconditionFailed
 from graph.model import About, Consent, ConsentKind, ConsentStatus, GivenBy, Permits
 from graph.stores.base import GraphStore, WriteTx
 
-__all__ = ["RecordConsent", "record_consent"]
+__all__ = ["RecordConsent", "consent_changes", "record_consent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,32 @@ class RecordConsent:
     kind: ConsentKind = ConsentKind.PERMIT
     status: ConsentStatus = ConsentStatus.ACTIVE
     signature_method: str | None = None
+    signer_identity: str | None = None
+    text_version: str | None = None
+
+
+def consent_changes(cmd: RecordConsent, cid: str, signed: datetime) -> list[Change]:
+    """The Consent node `cid` and its ABOUT, GIVEN_BY and PERMITS edges, all from `signed`."""
+    consent = Consent(
+        id=cid,
+        status=cmd.status,
+        consent_kind=cmd.kind,
+        signed_at=signed,
+        effective_from=cmd.effective_from,
+        expires_at=cmd.expires_at,
+        purposes=cmd.purposes,
+        categories=cmd.categories,
+        signature_method=cmd.signature_method,
+        signer_identity=cmd.signer_identity,
+        text_version=cmd.text_version,
+    )
+    changes: list[Change] = [
+        PutNode(consent),
+        PutEdge(About(id=f"{cid}:about", from_id=cid, to_id=cmd.student_id, valid_from=signed)),
+        PutEdge(GivenBy(id=f"{cid}:by", from_id=cid, to_id=cmd.signer_id, valid_from=signed)),
+    ]
+    changes += [PutEdge(Permits(id=f"{cid}:to:{r}", from_id=cid, to_id=r, valid_from=signed)) for r in cmd.recipient_ids]
+    return changes
 
 
 def record_consent(store: GraphStore, cmd: RecordConsent, *, now: datetime, key: str | None = None) -> Committed:
@@ -53,24 +79,6 @@ def record_consent(store: GraphStore, cmd: RecordConsent, *, now: datetime, key:
             raise PreconditionFailed("already_exists", f"id {cid!r} already exists", field="id")
         if not cmd.recipient_ids:
             raise PreconditionFailed("no_recipients", "a consent names at least one recipient", field="recipientIds")
-        signed = cmd.signed_at or now
-        consent = Consent(
-            id=cid,
-            status=cmd.status,
-            consent_kind=cmd.kind,
-            signed_at=signed,
-            effective_from=cmd.effective_from,
-            expires_at=cmd.expires_at,
-            purposes=cmd.purposes,
-            categories=cmd.categories,
-            signature_method=cmd.signature_method,
-        )
-        changes: list[Change] = [
-            PutNode(consent),
-            PutEdge(About(id=f"{cid}:about", from_id=cid, to_id=cmd.student_id, valid_from=signed)),
-            PutEdge(GivenBy(id=f"{cid}:by", from_id=cid, to_id=cmd.signer_id, valid_from=signed)),
-        ]
-        changes += [PutEdge(Permits(id=f"{cid}:to:{r}", from_id=cid, to_id=r, valid_from=signed)) for r in cmd.recipient_ids]
-        return changes, {"consent": cid}
+        return consent_changes(cmd, cid, cmd.signed_at or now), {"consent": cid}
 
     return run(store, "record_consent", cmd, body, key=key)

@@ -10,7 +10,7 @@ from typing import Any
 from graph.changes import Change, PutNode
 from graph.commands.base import Committed, IdMaker, run
 from graph.errors import PreconditionFailed
-from graph.model import Consent
+from graph.model import Consent, EdgeKind
 from graph.stores.base import GraphStore, WriteTx
 
 __all__ = ["RevokeConsent", "consent_in_tx", "revoke_consent"]
@@ -22,6 +22,8 @@ class RevokeConsent:
 
     consent_id: str
     at: datetime | None = None
+    signer_id: str | None = None
+    """A family's own revocation: the consent must have been given by this person (else ``not_found``)."""
 
 
 def consent_in_tx(tx: WriteTx, consent_id: str) -> Consent:
@@ -43,13 +45,16 @@ def revoke_consent(store: GraphStore, cmd: RevokeConsent, *, now: datetime, key:
     Raises
     ------
     PreconditionFailed
-        ``not_found``; ``consent_already_revoked``.
+        ``not_found`` (also: not given by ``signer_id``, when set); ``consent_already_revoked``.
     ChangeRejected
         ``at`` is before the consent was signed.
     """
 
     def body(tx: WriteTx, _ids: IdMaker) -> tuple[Sequence[Change], Mapping[str, Any]]:
         consent = consent_in_tx(tx, cmd.consent_id)
+        if cmd.signer_id is not None and cmd.signer_id not in {e.to_id for e in tx.edges_at(consent.id, EdgeKind.GIVEN_BY, "out")}:
+            # Another person's consent reads exactly like a missing one (DOMAIN.md, "no oracle").
+            raise PreconditionFailed("not_found", f"no consent with id {cmd.consent_id!r}", field="consentId")
         if consent.revoked_at is not None:
             raise PreconditionFailed("consent_already_revoked", "the consent is already revoked", field="consentId")
         when = cmd.at or now

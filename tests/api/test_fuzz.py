@@ -48,8 +48,13 @@ def datetime_nodes() -> st.SearchStrategy[graphql.ValueNode]:
     return st.builds(graphql.StringValueNode, value=text)
 
 
+def date_nodes() -> st.SearchStrategy[graphql.ValueNode]:
+    text = st.one_of(st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30", "", "today"]), st.dates().map(str), st.text(max_size=12))
+    return st.builds(graphql.StringValueNode, value=text)
+
+
 def documents(mode: Mode) -> st.SearchStrategy[Any]:
-    return from_schema(SDL, custom_scalars={"DateTime": datetime_nodes()}, mode=mode)
+    return from_schema(SDL, custom_scalars={"DateTime": datetime_nodes(), "Date": date_nodes()}, mode=mode)
 
 
 def mutated(doc: str, cut: int, insert: str) -> str:

@@ -1,4 +1,4 @@
-"""Every example of docs/api.md and docs/writes.md runs as written against the demo.
+"""Every example of docs/api.md, docs/writes.md and docs/family.md runs as written against the demo.
 
 The demo is built as of now (as `needtoknow demo` does) and served by uvicorn on a
 loopback port. Each ``sh`` code block of docs/api.md is run by bash, as written, with
@@ -27,7 +27,7 @@ from graph.timeutil import utcnow
 from tests.api.conftest import Server
 from tests.demo.conftest import build_demo
 
-DOCS = [Path(__file__).resolve().parents[2] / "docs" / name for name in ("api.md", "writes.md")]
+DOCS = [Path(__file__).resolve().parents[2] / "docs" / name for name in ("api.md", "writes.md", "family.md")]
 BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
 HEADERS = "H=(-H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -H 'Accept: application/graphql-response+json')\n"
 

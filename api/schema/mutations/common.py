@@ -20,7 +20,7 @@ from api.schema.types import ValidationError
 from graph.errors import ChangeRejected, InputError, PreconditionFailed
 from graph.stores.base import Committed
 
-__all__ = ["IdempotencyKey", "write"]
+__all__ = ["IdempotencyKey", "run_command", "write"]
 
 R = TypeVar("R")
 
@@ -43,6 +43,11 @@ def write(info: Info[Context, None], command: Callable[[], Committed], view: Cal
         The caller is not an admin.
     """
     require_admin(info.context.principal)
+    return run_command(command, view)
+
+
+def run_command(command: Callable[[], Committed], view: Callable[[Committed], R]) -> R | ValidationError:
+    """Run a write command the caller was already authorised for; refusals become ValidationError."""
     try:
         committed = command()
     except PreconditionFailed as err:
