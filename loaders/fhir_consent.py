@@ -5,8 +5,8 @@ becomes a ``Consent`` node ``fhir-consent:<id>`` with ABOUT -> Student (the
 ``patient``), GIVEN_BY -> Guardian|Student (the ``performer``) and PERMITS ->
 Partner|Provider|Program (``provision.actor`` with a recipient role). Every nested
 provision becomes its own Consent node ``fhir-consent:<id>#<n>`` (n = 1, 2, ... in
-document order, depth first), so a nested deny inside a permit is a deny the engine
-weighs on its own. The full rules are in docs/loaders/fhir_consent.md; in short, what
+document order, depth first) naming the provision it is nested in (``exception_to``):
+the decision function weighs it as an exception to that provision. The full rules are in docs/loaders/fhir_consent.md; in short, what
 cannot be mapped is a warning and is never guessed.
 """
 
@@ -483,9 +483,13 @@ def _edge(ctx: _Ctx, kind: EdgeKind, cid: str, to_id: str, valid_from: datetime,
 
 def _emit(
     doc: _Doc, rule: _Rule, inherited: tuple[datetime | None, datetime | None, list[str], frozenset[str], frozenset[str]],
-    ctx: _Ctx, *, root_recipients: list[str] | None = None,
+    ctx: _Ctx, *, root_recipients: list[str] | None = None, parent: str | None = None,
 ) -> None:
-    """One Consent node for `rule`, then one per nested provision (depth first)."""
+    """One Consent node for `rule`, then one per nested provision (depth first).
+
+    Each nested provision's node names the node of the provision enclosing it
+    (``exception_to``, the nearest one loaded): `decide` weighs it as an exception.
+    """
     r, obj = doc.res, rule.obj
     p_from, p_to, p_rcpt, p_purp, p_cat = inherited
     raw_period = obj.get("period")
@@ -506,15 +510,17 @@ def _emit(
     purposes = _purposes(obj, r, rule.path, ctx) or p_purp
     categories = _categories(obj, r, rule.path, ctx) or p_cat
     node_id = doc.cid if doc.n == 0 else f"{doc.cid}#{doc.n}"
+    loaded = parent
     if rule.kind is None:
         ctx.warn(r, "provision.type", "neither provision.type nor policyRule says permit or deny: not loaded", rule.path)
     else:
         data: dict[str, Any] = {
             "id": node_id, "status": doc.status, "consent_kind": rule.kind, "signed_at": doc.signed_at,
             "effective_from": eff, "expires_at": exp, "purposes": purposes, "categories": categories,
-            "signature_method": doc.signature_method,
+            "signature_method": doc.signature_method, "exception_to": parent,
         }
         if node_or_problem(ctx.result, NodeKind.CONSENT, data, r.file, r.line, rule.path) is not None:
+            loaded = node_id
             # The document's terms hold from signing (or its effective date, if earlier);
             # decide() judges effective/expired from the node, not from these edges.
             known = [t for t in (doc.signed_at, eff) if t is not None]
@@ -534,7 +540,8 @@ def _emit(
             kind = ConsentKind.DENY if rule.kind is ConsentKind.PERMIT else ConsentKind.PERMIT
         sub = child.get("provision")
         kids = [k for k in sub if isinstance(k, Mapping)] if isinstance(sub, list) else []
-        _emit(doc, _Rule(kind, child, f"{rule.path}/provision/{i}", kids), (eff, exp, recipients, purposes, categories), ctx)
+        _emit(doc, _Rule(kind, child, f"{rule.path}/provision/{i}", kids), (eff, exp, recipients, purposes, categories), ctx,
+              parent=loaded)
 
 
 def _consent(r: _Res, ctx: _Ctx, seen: set[str]) -> None:

@@ -269,6 +269,11 @@ class ConsentType:
     purposes: list[str] = strawberry.field(description="Purposes it covers.")
     categories: list[str] = strawberry.field(description="Data categories it covers.")
     signature_method: str | None = strawberry.field(description="How it was signed (wet, electronic ...).")
+    exception_to: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The provision of the same document this one is nested in and is an exception to (it wins over it); "
+        "null for a document's root.",
+    )
 
 
 def from_node(node: Node) -> StudentType | PartnerType | ProgramType | CommunityType | ProviderType | ConsentType | None:
@@ -302,6 +307,7 @@ def from_node(node: Node) -> StudentType | PartnerType | ProgramType | Community
             purposes=sorted(node.purposes),
             categories=sorted(node.categories),
             signature_method=node.signature_method,
+            exception_to=None if node.exception_to is None else strawberry.ID(node.exception_to),
         )
     return None
 
