@@ -269,7 +269,7 @@ def test_v1_bad_birthdate_names_file_line_field(tmp_path: Path) -> None:
     text = (pkg / "Student.csv").read_text(encoding="utf-8").replace("4/2/2000", "2000-13-45", 1)
     (pkg / "Student.csv").write_text(text, encoding="utf-8")
     r = load(pkg)
-    assert [(p.file, p.line, p.field) for p in r.problems][0] == ("Student.csv", 2, "Birthdate")
+    assert next((p.file, p.line, p.field) for p in r.problems) == ("Student.csv", 2, "Birthdate")
     assert all("Student.csv:2 was rejected" in p.message for p in r.problems[1:])  # consequences, said as such
 
 
