@@ -678,7 +678,8 @@ def read(
     if chosen is None:
         ctx.result.problems.append(_not_hsds(files))
         return ctx.result
-    ctx.result.warnings.append(Problem(files[0].name if files else "<none>", None, None, _read_as(chosen, files)))
+    where = next((p.name for p in paths if p.is_dir()), files[0].name if files else "<none>")
+    ctx.result.warnings.insert(0, Problem(where, None, None, _read_as(chosen, files)))
     tables: dict[str, Path] = {}
     json_files: list[Path] = []
     for p in files:
