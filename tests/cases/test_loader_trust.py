@@ -123,7 +123,7 @@ def test_silent_empty_load_case(tmp_path: Path) -> None:
     assert none.returncode == 2 and "no *.json, *.ndjson or *.xml files in" in none.stderr and "notes.txt" in none.stderr
     csv_only = ntk("load", "edfi", str(HERE / "silent-empty-load" / "csv-only"), "--db", str(db))
     assert csv_only.returncode == 2
-    assert "no *.xml files in" in csv_only.stderr and "School.csv" in csv_only.stderr
+    assert "no *.xml or *.json files in" in csv_only.stderr and "School.csv" in csv_only.stderr
     assert events(db) == written  # the refusals wrote nothing
 
 
