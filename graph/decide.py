@@ -3,7 +3,9 @@
 `decide(evidence, request, policy) -> Decision` does no I/O and knows no store. Each rule
 is a small function that yields `Finding`s and never stops at the first failure; the
 `RULES` table lists them in the order their reasons are reported. Deny by default:
-anything not shown to hold is a failure, and a matching deny consent wins over a permit.
+anything not shown to hold is a failure. Between consent documents a matching deny wins
+over a permit; within one document a nested provision is an exception that wins over
+the provision enclosing it, at any depth (``Consent.exception_to``).
 """
 
 from __future__ import annotations
@@ -231,29 +233,64 @@ def _consent_failures(
     return fails, (*cf.about, *cf.given_by, *named, *links)
 
 
+def _in_force(c: Consent, at: datetime) -> bool:
+    """Active, started, and neither revoked nor expired at `at`."""
+    if c.status is not ConsentStatus.ACTIVE:
+        return False
+    start = c.effective_from or c.signed_at
+    if (start is not None and at < start) or (c.revoked_at is not None and c.revoked_at <= at):
+        return False
+    return c.expires_at is None or at < c.expires_at
+
+
+def _covers(cf: ConsentFacts, req: CheckRequest, facts: _Facts) -> bool:
+    """The provision is in force and covers this recipient and purpose (empty lists cover all)."""
+    c, at = cf.consent, req.at
+    if not _in_force(c, at):
+        return False
+    recipients = {p.to_id for p in cf.permits if p.active_at(at)}
+    if recipients and not (recipients & _recipient_ids(req, facts)):
+        return False
+    return not (req.purpose is not None and c.purposes and req.purpose not in c.purposes)
+
+
 def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Facts) -> bool:
     """A deny consent in force that covers this recipient and purpose (empty lists cover all).
 
     Any guardian of the student (not an emergency contact) or the student may refuse:
     a refusal is honoured even from an unverified guardian (conservative).
     """
-    c, at = cf.consent, req.at
-    if c.status is not ConsentStatus.ACTIVE:
-        return False
-    start = c.effective_from or c.signed_at
-    if (start is not None and at < start) or (c.revoked_at is not None and c.revoked_at <= at):
-        return False
-    if c.expires_at is not None and c.expires_at <= at:
+    if not _covers(cf, req, facts):
         return False
     assert ev.student is not None
     signers = {g.to_id for g in cf.given_by}
+    at = req.at
     guardians = {g.from_id for g in ev.guardian_links if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.active_at(at)}
-    if not (signers & (guardians | {ev.student.id})):
-        return False
-    recipients = {p.to_id for p in cf.permits if p.active_at(at)}
-    if recipients and not (recipients & _recipient_ids(req, facts)):
-        return False
-    return not (req.purpose is not None and c.purposes and req.purpose not in c.purposes)
+    return bool(signers & (guardians | {ev.student.id}))
+
+
+def _exceptions(ev: Evidence) -> dict[str, list[ConsentFacts]]:
+    """Each provision's nested provisions at any depth (its exceptions), by consent id.
+
+    Built from ``Consent.exception_to`` within the evidence; a cycle (bad data) stops
+    where it closes rather than looping.
+    """
+    children: dict[str, list[ConsentFacts]] = {}
+    for cf in ev.consents:
+        if cf.consent.exception_to is not None:
+            children.setdefault(cf.consent.exception_to, []).append(cf)
+    out: dict[str, list[ConsentFacts]] = {}
+    for parent, kids in children.items():
+        seen: dict[str, ConsentFacts] = {}
+        stack = list(kids)
+        while stack:
+            cf = stack.pop()
+            if cf.consent.id in seen or cf.consent.id == parent:
+                continue
+            seen[cf.consent.id] = cf
+            stack.extend(children.get(cf.consent.id, ()))
+        out[parent] = sorted(seen.values(), key=lambda c: c.consent.id)
+    return out
 
 
 def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
@@ -279,15 +316,23 @@ def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> I
             # covers is reported too (DOMAIN.md: every failing reason, not the first).
             for detail, cats in failures:
                 yield Finding(Condition.CONSENT, detail, categories=cats)
+    exceptions = _exceptions(ev)
+    asked = req.categories if req.categories is not None else policy.categories
     for cf in sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.DENY), key=lambda c: c.consent.id):
         if not _deny_applies(cf, ev, req, facts):
             continue
-        withheld = cf.consent.categories or policy.categories
-        asked = req.categories if req.categories is not None else policy.categories
+        withheld = frozenset(cf.consent.categories or policy.categories)
+        # Within one document a nested permit that covers the request is an exception
+        # to this deny for its categories (a deny nested deeper is weighed on its own).
+        for ex in exceptions.get(cf.consent.id, ()):
+            if ex.consent.consent_kind is ConsentKind.PERMIT and _covers(ex, req, facts):
+                withheld -= ex.consent.categories or policy.categories
+        if not withheld:
+            continue
         if asked <= withheld:
             yield Finding.failed(Condition.CONSENT, Reason.CONSENT_DENIED, cf.consent.id)
         else:
-            yield Finding(Condition.CONSENT, withheld=frozenset(withheld))
+            yield Finding(Condition.CONSENT, withheld=withheld)
 
 
 def review(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:

@@ -297,6 +297,11 @@ class Consent(Node):
     Validity: ``[effective_from or signed_at, expires_at)`` unless ``revoked_at`` came
     first. Incomplete documents are legal data: ``decide`` reports them
     (consent_incomplete), the model does not refuse them.
+
+    ``exception_to`` keeps a document's provision tree (FHIR nested ``provision``): the id
+    of the Consent node of the provision enclosing this one in the same document, None
+    for a document's root. Within one document a nested provision is an exception that
+    wins over the one enclosing it, at any depth (DOMAIN.md, decision rules).
     """
 
     kind: ClassVar[NodeKind] = NodeKind.CONSENT
@@ -313,6 +318,7 @@ class Consent(Node):
     """Digital consents: the signer's authenticated identity (e.g. ``bearer-token:tok_...``)."""
     text_version: str | None = None
     """Digital consents: the version of the document text the signer was shown."""
+    exception_to: Id | None = None
 
 
 @dataclass(frozen=True, slots=True, config=_CFG)

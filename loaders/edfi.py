@@ -1,5 +1,8 @@
 """Ed-Fi XML interchanges (Data Standard 5.x; 4.x ``Parent`` names accepted) -> canonical records.
 
+ODS/API JSON resources (``students``, ``studentSchoolAssociations``, ... one file per page)
+are read too: `loaders.edfi_json` rewrites each into the interchange record it stands for.
+
 What is read (docs/loaders/edfi.md has the full table):
 
 * EducationOrganization: ``LocalEducationAgency`` -> District ``<LEA id>`` plus Partner
@@ -47,6 +50,7 @@ from defusedxml import DefusedXmlException
 from graph.errors import Problem
 from graph.model import EdgeKind, FerpaRights, GuardianRelationship, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
+from loaders import edfi_json
 from loaders.base import (
     LoadResult,
     MissingStarts,
@@ -455,7 +459,7 @@ class _Reader:
             "StaffEducationOrganizationEmploymentAssociation": self._employment,
             "StaffEducationOrganizationAssignmentAssociation": self._employment,
         }
-        for rec, where in _records(path, self.result):
+        for rec, where in self._records(path):
             tag = _local(rec.tag)
             handler = handlers.get(tag)
             if handler is not None:
@@ -464,6 +468,14 @@ class _Reader:
                 self._program_assoc(rec, where)
             else:
                 self.unmapped[(where.file, tag)] += 1
+
+    def _records(self, path: Path) -> Iterator[tuple[Element, _Where]]:
+        """An interchange's records, or an ODS/API JSON page's resources as the same records."""
+        if path.suffix.lower() != ".json":
+            yield from _records(path, self.result)
+            return
+        for rec, file, pointer in edfi_json.records(path, self.result):
+            yield rec, _Where(file, None, pointer or "/")
 
     def _claim(self, node_id: str | None, kind: NodeKind, where: _Where, key_field: str) -> bool:
         """Reserve `node_id` for `kind`; a duplicate or a cross-kind collision is a Problem."""
@@ -925,8 +937,9 @@ def read(
     Parameters
     ----------
     paths : Sequence[Path]
-        Interchange files, in any order (references are resolved across all of them), or
-        directories standing for the ``*.xml`` files in them.
+        Interchange files or ODS/API JSON resource pages, in any order (references are
+        resolved across all of them), or directories standing for the ``*.xml`` and
+        ``*.json`` files in them.
         ``ref`` attributes resolve to ``id`` attributes of any file read.
     default_valid_from : datetime
         Aware; ``valid_from`` of edges whose source gives no begin date (PART_OF, OFFERS,
@@ -977,11 +990,12 @@ def read(
     )
     for path in paths:
         path = Path(path)
-        # A directory stands for the interchange files in it (as the other loaders accept).
-        files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+        # A directory stands for the interchange files (and ODS/API JSON pages) in it.
+        files = sorted([*path.glob("*.xml"), *path.glob("*.json")]) if path.is_dir() else [path]
         if path.is_dir() and not files:
             reader.result.problems.append(
-                files_found(path, "*.xml", "Ed-Fi is read from XML interchange files (InterchangeStudent, ...).")
+                files_found(path, "*.xml or *.json",
+                            "Ed-Fi is read from XML interchange files (InterchangeStudent, ...) or ODS/API JSON resources.")
             )
         for file in files:
             reader.read_file(file)

@@ -1,12 +1,13 @@
 """HL7 FHIR Consent (R4; R5 where feasible) -> Consent nodes and their edges.
 
-Reads single resources, Bundles, JSON arrays of resources and NDJSON. A Consent
+Reads single resources, Bundles, JSON arrays of resources and NDJSON, and FHIR XML
+(resources and Bundles, mapped to the JSON structure by `loaders.fhir_xml`). A Consent
 becomes a ``Consent`` node ``fhir-consent:<id>`` with ABOUT -> Student (the
 ``patient``), GIVEN_BY -> Guardian|Student (the ``performer``) and PERMITS ->
 Partner|Provider|Program (``provision.actor`` with a recipient role). Every nested
 provision becomes its own Consent node ``fhir-consent:<id>#<n>`` (n = 1, 2, ... in
-document order, depth first), so a nested deny inside a permit is a deny the engine
-weighs on its own. The full rules are in docs/loaders/fhir_consent.md; in short, what
+document order, depth first) naming the provision it is nested in (``exception_to``):
+the decision function weighs it as an exception to that provision. The full rules are in docs/loaders/fhir_consent.md; in short, what
 cannot be mapped is a warning and is never guessed.
 """
 
@@ -23,6 +24,7 @@ from typing import Any, Final
 from graph.errors import Problem
 from graph.model import ConsentKind, ConsentStatus, EdgeKind, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE, LocalDates, ensure_aware
+from loaders import fhir_xml
 from loaders.base import LoadResult, MissingStarts, edge_or_problem, files_found, loads_json, node_or_problem
 
 __all__ = ["CATEGORY_CODES", "PURPOSE_CODES", "RECIPIENT_ROLES", "STATUS", "parse_fhir_time", "read"]
@@ -229,20 +231,13 @@ class _Ctx:
         self.result.problems.append(Problem(r.file, r.line, fld, msg, path or r.path))
 
 
-_XML_HINT: Final = (
-    "FHIR XML is not read: convert it to FHIR JSON (the same resource; any FHIR library or HL7's validator "
-    "converts between the two) and load the .json file."
-)
-
-
 def _expand(paths: Sequence[Path], result: LoadResult) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson"))
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".json", ".ndjson", ".xml"))
             if not files:
-                xml = any(q.suffix.lower() == ".xml" for q in p.iterdir())
-                result.problems.append(files_found(p, "*.json or *.ndjson", _XML_HINT if xml else "FHIR is read from JSON or NDJSON."))
+                result.problems.append(files_found(p, "*.json, *.ndjson or *.xml", "FHIR is read from JSON, NDJSON or XML."))
             out.extend(files)
         else:
             out.append(p)
@@ -250,14 +245,17 @@ def _expand(paths: Sequence[Path], result: LoadResult) -> list[Path]:
 
 
 def _load_file(path: Path, result: LoadResult) -> Iterator[tuple[Any, int | None]]:
-    """JSON documents in `path` with their line (NDJSON) or None; bad files become Problems."""
+    """JSON documents in `path` (FHIR XML mapped to JSON) with their line (NDJSON) or None; bad files become Problems."""
     try:
         raw = path.read_bytes()
     except OSError as err:
         result.problems.append(Problem(path.name, None, None, f"cannot read file: {err.strerror or err}"))
         return
     if raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        result.problems.append(Problem(path.name, 1, None, "XML, not JSON. " + _XML_HINT))
+        try:
+            yield fhir_xml.parse(raw), None
+        except fhir_xml.FhirXmlError as err:
+            result.problems.append(Problem(path.name, err.line, None, f"FHIR XML: {err}"))
         return
     try:
         text = raw.decode("utf-8-sig")
@@ -483,9 +481,13 @@ def _edge(ctx: _Ctx, kind: EdgeKind, cid: str, to_id: str, valid_from: datetime,
 
 def _emit(
     doc: _Doc, rule: _Rule, inherited: tuple[datetime | None, datetime | None, list[str], frozenset[str], frozenset[str]],
-    ctx: _Ctx, *, root_recipients: list[str] | None = None,
+    ctx: _Ctx, *, root_recipients: list[str] | None = None, parent: str | None = None,
 ) -> None:
-    """One Consent node for `rule`, then one per nested provision (depth first)."""
+    """One Consent node for `rule`, then one per nested provision (depth first).
+
+    Each nested provision's node names the node of the provision enclosing it
+    (``exception_to``, the nearest one loaded): `decide` weighs it as an exception.
+    """
     r, obj = doc.res, rule.obj
     p_from, p_to, p_rcpt, p_purp, p_cat = inherited
     raw_period = obj.get("period")
@@ -506,15 +508,17 @@ def _emit(
     purposes = _purposes(obj, r, rule.path, ctx) or p_purp
     categories = _categories(obj, r, rule.path, ctx) or p_cat
     node_id = doc.cid if doc.n == 0 else f"{doc.cid}#{doc.n}"
+    loaded = parent
     if rule.kind is None:
         ctx.warn(r, "provision.type", "neither provision.type nor policyRule says permit or deny: not loaded", rule.path)
     else:
         data: dict[str, Any] = {
             "id": node_id, "status": doc.status, "consent_kind": rule.kind, "signed_at": doc.signed_at,
             "effective_from": eff, "expires_at": exp, "purposes": purposes, "categories": categories,
-            "signature_method": doc.signature_method,
+            "signature_method": doc.signature_method, "exception_to": parent,
         }
         if node_or_problem(ctx.result, NodeKind.CONSENT, data, r.file, r.line, rule.path) is not None:
+            loaded = node_id
             # The document's terms hold from signing (or its effective date, if earlier);
             # decide() judges effective/expired from the node, not from these edges.
             known = [t for t in (doc.signed_at, eff) if t is not None]
@@ -534,7 +538,8 @@ def _emit(
             kind = ConsentKind.DENY if rule.kind is ConsentKind.PERMIT else ConsentKind.PERMIT
         sub = child.get("provision")
         kids = [k for k in sub if isinstance(k, Mapping)] if isinstance(sub, list) else []
-        _emit(doc, _Rule(kind, child, f"{rule.path}/provision/{i}", kids), (eff, exp, recipients, purposes, categories), ctx)
+        _emit(doc, _Rule(kind, child, f"{rule.path}/provision/{i}", kids), (eff, exp, recipients, purposes, categories), ctx,
+              parent=loaded)
 
 
 def _consent(r: _Res, ctx: _Ctx, seen: set[str]) -> None:
@@ -556,19 +561,23 @@ def _consent(r: _Res, ctx: _Ctx, seen: set[str]) -> None:
     if scopes and "patient-privacy" not in scopes:
         ctx.warn(r, "scope", f"scope {', '.join(sorted(scopes))} is not patient-privacy: not a disclosure consent, not loaded")
         return
-    r5 = "decision" in body or ("subject" in body and "patient" not in body)
-    patient_ref = body.get("subject" if r5 else "patient")
-    key = _ref_key(patient_ref, ctx)
+    # Each field by the name the document uses (R4 or R5): drafts between the two mix them,
+    # as HL7's OrgToOrg example does (R5 `subject` with R4 `dateTime` and typed provisions).
+    subject_fld = "patient" if "patient" in body else "subject"
+    date_fld = "dateTime" if "dateTime" in body else "date"
+    signer_fld = "performer" if "performer" in body else "grantor"
+    r5 = _r5_provisions(body)
+    key = _ref_key(body.get(subject_fld), ctx)
     student = None if key is None or not key.startswith("Patient/") else _node_id(key, ctx)
     if student is None:
-        ctx.problem(r, "subject" if r5 else "patient", "the patient reference cannot be resolved to a Patient")
+        ctx.problem(r, subject_fld, "the patient reference cannot be resolved to a Patient")
         return
-    signed = _time(body.get("date" if r5 else "dateTime"), r, "date" if r5 else "dateTime", r.path, ctx)
+    signed = _time(body.get(date_fld), r, date_fld, r.path, ctx)
     if signed is False:
         return
     signers: list[str] = []
-    for i, ref in enumerate(body.get("grantor" if r5 else "performer") or []):
-        fld = "grantor" if r5 else "performer"
+    for i, ref in enumerate(body.get(signer_fld) or []):
+        fld = signer_fld
         skey = _ref_key(ref, ctx)
         if skey is None or skey.partition("/")[0] not in _SIGNER_TYPES:
             ctx.warn(r, fld, f"signer {skey or 'reference'} is not a Patient or RelatedPerson: not mapped", f"{r.path}/{fld}/{i}")
@@ -579,19 +588,19 @@ def _consent(r: _Res, ctx: _Ctx, seen: set[str]) -> None:
             signers.append(sid)
     doc = _Doc(r, cid, status, signed if isinstance(signed, datetime) else None, student, signers, ctx.signature.get(fid), r5)
     none: tuple[None, None, list[str], frozenset[str], frozenset[str]] = (None, None, [], frozenset(), frozenset())
+    grantees = []
+    for i, ref in enumerate(body.get("grantee") or []):
+        gkey = _ref_key(ref, ctx)
+        if gkey is None or gkey.partition("/")[0] not in _RECIPIENT_TYPES:
+            what = f"grantee {gkey or 'reference'} is not an Organization, Practitioner or HealthcareService"
+            ctx.warn(r, "grantee", f"{what}: not mapped", f"{r.path}/grantee/{i}")
+            continue
+        gid = _node_id(gkey, ctx)
+        if gid is not None:
+            _referenced(gkey, r, "grantee", ctx, f"{r.path}/grantee/{i}")
+            grantees.append(gid)
     if r5:
         # R5: the root is `decision` over Consent.period, granted to `grantee`; provisions are exceptions.
-        grantees = []
-        for i, ref in enumerate(body.get("grantee") or []):
-            gkey = _ref_key(ref, ctx)
-            if gkey is None or gkey.partition("/")[0] not in _RECIPIENT_TYPES:
-                what = f"grantee {gkey or 'reference'} is not an Organization, Practitioner or HealthcareService"
-                ctx.warn(r, "grantee", f"{what}: not mapped", f"{r.path}/grantee/{i}")
-                continue
-            gid = _node_id(gkey, ctx)
-            if gid is not None:
-                _referenced(gkey, r, "grantee", ctx, f"{r.path}/grantee/{i}")
-                grantees.append(gid)
         decision = body.get("decision", "permit")
         kind = ConsentKind(decision) if decision in ("permit", "deny") else None
         provs = body.get("provision")
@@ -600,11 +609,30 @@ def _consent(r: _Res, ctx: _Ctx, seen: set[str]) -> None:
         _emit(doc, _Rule(kind, root, r.path, kids), none, ctx, root_recipients=grantees)
         return
     prov = body.get("provision")
+    ppath = f"{r.path}/provision"
+    if isinstance(prov, list) and len(prov) == 1:
+        prov, ppath = prov[0], f"{ppath}/0"  # one root provision written as a list (XML carries no cardinality)
     if not isinstance(prov, Mapping):
         prov = {}
     sub = prov.get("provision")
     kids = [k for k in sub if isinstance(k, Mapping)] if isinstance(sub, list) else []
-    _emit(doc, _Rule(_rule_kind(prov, body), prov, f"{r.path}/provision", kids), none, ctx)
+    _emit(doc, _Rule(_rule_kind(prov, body), prov, ppath, kids), none, ctx, root_recipients=grantees)
+
+
+def _r5_provisions(body: Mapping[str, Any]) -> bool:
+    """True when the root rule is R5's: a ``decision``, or R5 fields whose provisions carry no ``type``.
+
+    Then every provision is an exception to the one enclosing it (the opposite of it).
+    Otherwise the root provision says permit or deny itself (R4, and R5 drafts that kept
+    ``provision.type``), and so does each nested one.
+    """
+    if "decision" in body:
+        return True
+    if "patient" in body or "subject" not in body:
+        return False
+    provs = body.get("provision")
+    items = provs if isinstance(provs, list) else [provs]
+    return not any(isinstance(p, Mapping) and "type" in p for p in items)
 
 
 def _name(body: Mapping[str, Any]) -> str:
@@ -638,8 +666,9 @@ def read(
     Parameters
     ----------
     paths : Sequence[Path]
-        JSON files (a resource, a Bundle, or an array of resources), NDJSON files, or
-        directories standing for the ``*.json``/``*.ndjson`` files in them.
+        JSON files (a resource, a Bundle, or an array of resources), NDJSON files, FHIR
+        XML files (a resource or a Bundle; R4 and R5), or directories standing for the
+        ``*.json``/``*.ndjson``/``*.xml`` files in them.
     default_valid_from : datetime
         Aware; ``valid_from`` of a consent's edges when it has neither ``dateTime`` nor
         ``provision.period.start``.

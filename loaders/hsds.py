@@ -1,11 +1,14 @@
 """Open Referral HSDS directories -> Partner, Program and Community coverage.
 
-Two layouts are read (docs/loaders/hsds.md):
+Three layouts are read (docs/loaders/hsds.md):
 
 * **HSDS 3.0**: the tabular package (``organizations.csv``, ``services.csv``,
   ``service_areas.csv``; described by ``datapackage.json``) and the JSON API payloads
   (``organization_full``, ``service_full``, ``service_at_location_full``, their paged
   ``_list`` forms, and ``tabular.json``).
+* **HSDS 1.x** (1.0-1.2): the tabular package (``organizations.csv``, ``programs.csv``,
+  ``services.csv``, ``service_areas.csv`` with its ``service_area`` column,
+  ``locations.csv``).
 * **Ohana / HSDS 1.x CSV** (``organizations.csv``, ``locations.csv``, ``services.csv``
   with a comma-joined ``service_areas`` text column).
 
@@ -39,7 +42,13 @@ from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
 
-Layout = Literal["3.0", "ohana"]
+Layout = Literal["3.0", "1.x", "ohana"]
+
+VERSIONS_READ: Final = "HSDS 1.x (1.0-1.2) and 3.x data packages (CSV), HSDS 3.0 JSON, and the Ohana CSV layout"
+MAP_HINT: Final = (
+    "a 211 or other directory export that is not HSDS can be loaded by mapping its columns onto HSDS "
+    "with --map FILE (docs/loaders/hsds.md)"
+)
 
 # Columns this loader uses, per table and layout. The 3.0 ones are a subset of
 # datapackage.json (tests check it); `service_areas.service_id` is optional there but
@@ -48,6 +57,12 @@ REQUIRED_V3: Final[Mapping[str, frozenset[str]]] = {
     "organizations.csv": frozenset({"id", "name"}),
     "services.csv": frozenset({"id", "organization_id", "name"}),
     "service_areas.csv": frozenset({"id", "service_id"}),
+}
+REQUIRED_V1: Final[Mapping[str, frozenset[str]]] = {
+    "organizations.csv": frozenset({"id", "name"}),
+    "services.csv": frozenset({"id", "organization_id", "name"}),
+    "service_areas.csv": frozenset({"id", "service_id", "service_area"}),
+    "locations.csv": frozenset({"id"}),
 }
 REQUIRED_OHANA: Final[Mapping[str, frozenset[str]]] = {
     "organizations.csv": frozenset({"id", "name"}),
@@ -232,29 +247,80 @@ def _required_value(row: _Row, column: str, file: str, result: LoadResult) -> st
 # ---------------------------------------------------------------------------- layout
 
 
-def detect_layout(paths: Sequence[Path]) -> Layout | None:
-    """Tell HSDS 3.0 from Ohana by the files and the ``services.csv`` header; None when unsure.
+def _header(path: Path) -> set[str] | None:
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            return {h.strip() for h in next(csv.reader(f), [])}
+    except OSError:
+        return None
 
-    3.0: a ``datapackage.json``, a ``service_areas.csv``, any other JSON, or
-    ``services.csv`` with ``organization_id``. Ohana: ``services.csv`` with
-    ``location_id`` and no ``organization_id``.
+
+def _package_version(path: Path) -> str | None:
+    """The HSDS version a ``datapackage.json`` declares ("1.1", "3.0.1", ...), else what its
+    service-area table's fields say (``service_area``: 1.x; ``extent``: 3.x); None if neither."""
+    try:
+        doc = loads_json(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(doc, Mapping):
+        return None
+    if doc.get("version"):
+        return str(doc["version"])
+    for res in doc.get("resources") or []:
+        if isinstance(res, Mapping) and str(res.get("path", "")).startswith("service_area"):
+            fields = {str(f.get("name")) for f in (res.get("schema") or {}).get("fields") or [] if isinstance(f, Mapping)}
+            if "service_area" in fields:
+                return "1.x"
+            if "extent" in fields:
+                return "3.x"
+    return None
+
+
+def detect_layout(paths: Sequence[Path]) -> Layout | None:
+    """Tell HSDS 1.x, 3.0 and Ohana apart by the files and their headers; None when unsure.
+
+    ``datapackage.json``: its version (1.x or 3.x). Otherwise ``service_areas.csv`` with a
+    ``service_area`` column (and no ``name``/``extent``): 1.x; with ``name`` or ``extent``,
+    or any other JSON, or ``services.csv`` with ``organization_id``: 3.0 (1.x and 3.0 read
+    alike without service areas). Ohana: ``services.csv`` with ``location_id`` and no
+    ``organization_id``.
     """
     files = _expand(paths)
-    names = {p.name for p in files}
-    if "service_areas.csv" in names or any(p.suffix.lower() == ".json" for p in files):
+    by_name = {p.name: p for p in files}
+    if "datapackage.json" in by_name:
+        version = _package_version(by_name["datapackage.json"]) or ""
+        if version.startswith("1."):
+            return "1.x"
+        if version.startswith("3."):
+            return "3.0"
+    if "service_areas.csv" in by_name:
+        areas = _header(by_name["service_areas.csv"]) or set()
+        return "1.x" if "service_area" in areas and not areas & {"name", "extent"} else "3.0"
+    if any(p.suffix.lower() == ".json" and p.name != "datapackage.json" for p in files):
         return "3.0"
-    for p in files:
-        if p.name == "services.csv":
-            try:
-                with p.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-                    header = {h.strip() for h in next(csv.reader(f), [])}
-            except OSError:
-                return None
-            if "organization_id" in header:
-                return "3.0"
-            if "location_id" in header:
-                return "ohana"
+    if "services.csv" in by_name:
+        header = _header(by_name["services.csv"])
+        if header is None:
+            return None
+        if "organization_id" in header:
+            return "3.0"
+        if "location_id" in header:
+            return "ohana"
     return None
+
+
+def _read_as(layout: Layout, files: Sequence[Path]) -> str:
+    """What was read, said once at the top of the warnings (the loader reads several versions)."""
+    package = next((p for p in files if p.name == "datapackage.json"), None)
+    declared = _package_version(package) if package is not None else None
+    source = f"datapackage.json version {declared}" if declared else "no datapackage.json: told by the tables' columns"
+    if layout == "1.x":
+        return f"read as HSDS 1.x ({source})"
+    if layout == "ohana":
+        return "read as the Ohana API CSV layout (services.csv with location_id)"
+    if package is None and not any(p.name == "service_areas.csv" or p.suffix.lower() == ".json" for p in files):
+        return "read as HSDS 3.0 (no datapackage.json or service_areas.csv: HSDS 1.x reads the same here)"
+    return f"read as HSDS 3.0 ({source})"
 
 
 # ---------------------------------------------------------------------------- mapping
@@ -274,17 +340,18 @@ def _status_warning(ctx: _Ctx, status: str, file: str, line: int | None, path: s
         )
 
 
-def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx) -> None:
+def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, frozenset[str]] = REQUIRED_V3) -> None:
+    """The HSDS tabular package: 3.0 (`REQUIRED_V3`) or 1.x (`REQUIRED_V1`: the area is ``service_area``)."""
     res = ctx.result
     orgs: set[str] = set()
     if "organizations.csv" in files:
-        for row in _read_csv(files["organizations.csv"], REQUIRED_V3["organizations.csv"], res) or []:
+        for row in _read_csv(files["organizations.csv"], required["organizations.csv"], res) or []:
             oid = _required_value(row, "id", "organizations.csv", res)
             if oid is not None and ctx.node(NodeKind.PARTNER, f"hsds-org:{oid}", row.values["name"], _ORGS, row.line):
                 orgs.add(oid)
     services: set[str] = set()
     if "services.csv" in files:
-        for row in _read_csv(files["services.csv"], REQUIRED_V3["services.csv"], res) or []:
+        for row in _read_csv(files["services.csv"], required["services.csv"], res) or []:
             sid = _required_value(row, "id", "services.csv", res)
             oid = _required_value(row, "organization_id", "services.csv", res)
             if sid is None or oid is None:
@@ -299,9 +366,9 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx) -> None:
                 services.add(sid)
                 ctx.edge(EdgeKind.OFFERS, f"hsds-org:{oid}", f"hsds-svc:{sid}", "services.csv", row.line)
     if "service_areas.csv" in files:
-        for row in _read_csv(files["service_areas.csv"], REQUIRED_V3["service_areas.csv"], res) or []:
+        for row in _read_csv(files["service_areas.csv"], required["service_areas.csv"], res) or []:
             sid = row.values.get("service_id", "")
-            area = row.values.get("name", "") or row.values.get("extent", "")
+            area = row.values.get("name", "") or row.values.get("extent", "") or row.values.get("service_area", "")
             if not sid:
                 res.warnings.append(Problem(_AREAS, row.line, "service_id", "service area of no service: not mapped"))
                 continue
@@ -311,10 +378,25 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx) -> None:
                 )
                 continue
             if not area:
-                res.warnings.append(Problem("service_areas.csv", row.line, "name", "service area has neither name nor extent"))
+                v1 = "service_area" in required["service_areas.csv"]
+                what, msg = ("service_area", "service area is empty") if v1 else ("name", "service area has neither name nor extent")
+                res.warnings.append(Problem("service_areas.csv", row.line, what, msg))
                 continue
             _coverage(ctx, f"hsds-svc:{sid}", area, "service_areas.csv", row.line)
+    if "locations.csv" in files and "locations.csv" in required:
+        _locations_v1(files["locations.csv"], orgs, ctx)
     _program_warning(files, ctx)
+
+
+def _locations_v1(path: Path, orgs: set[str], ctx: _Ctx) -> None:
+    """HSDS 1.x locations: read and checked (a location of an unknown organization is a Problem), never held."""
+    rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result) or []
+    for row in rows:
+        oid = row.values.get("organization_id", "")
+        if oid and oid not in orgs:
+            ctx.result.problems.append(Problem("locations.csv", row.line, "organization_id", f"unknown organization {oid!r}"))
+    if rows:
+        ctx.result.warnings.append(Problem("locations.csv", None, None, f"{len(rows)} location row(s) read: places are never held"))
 
 
 def _program_warning(files: Mapping[str, Path], ctx: _Ctx) -> None:
@@ -499,7 +581,7 @@ def _read_tabular(doc: Mapping[str, Any], file: str, ctx: _Ctx) -> None:
 
 
 def _check_datapackage(path: Path, ctx: _Ctx) -> None:
-    """A ``datapackage.json`` says the tables are HSDS 3; anything else is a Problem.
+    """A ``datapackage.json`` says the tables are HSDS 1.x or 3.x; any other version is a Problem naming it.
 
     The columns it marks required that this loader uses are in `REQUIRED_V3` (a test
     checks them against the official descriptor); the rest are dropped, so not enforced.
@@ -513,12 +595,29 @@ def _check_datapackage(path: Path, ctx: _Ctx) -> None:
     except json.JSONDecodeError as err:
         res.problems.append(Problem(path.name, err.lineno, None, f"not JSON: {err.msg}"))
         return
-    version = str(doc.get("version", "")) if isinstance(doc, Mapping) else ""
-    if not version.startswith("3."):
-        res.problems.append(Problem(path.name, None, "version", f"not an HSDS 3 data package (version {version!r})"))
+    version = (_package_version(path) or "") if isinstance(doc, Mapping) else ""
+    if not version.startswith(("1.", "3.")):
+        found = f"version {version}" if version else "no version"
+        msg = f"HSDS data package with {found} is not read; versions read: {VERSIONS_READ}"
+        res.problems.append(Problem(path.name, None, "version", msg, value=version))
 
 
 # ---------------------------------------------------------------------------- entry point
+
+
+def _not_hsds(files: Sequence[Path]) -> Problem:
+    """The refusal of files no HSDS layout explains: what was found, what is read, what to do."""
+    if not files:
+        return Problem("<none>", None, None, f"no HSDS files found; read: {VERSIONS_READ}")
+    services = next((p for p in files if p.name == "services.csv"), None)
+    if services is not None:
+        header = sorted(_header(services) or ())
+        found = f"services.csv has neither organization_id nor location_id (header: {', '.join(header)})"
+        return Problem("services.csv", 1, "organization_id", f"not HSDS: {found}; read: {VERSIONS_READ}; {MAP_HINT}")
+    names = ", ".join(p.name for p in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    found = f"found {names}, no organizations.csv or services.csv"
+    return Problem(files[0].name, None, None, f"not HSDS: {found}; read: {VERSIONS_READ}; {MAP_HINT}")
+
 
 
 def read(
@@ -551,7 +650,7 @@ def read(
     include_names : bool
         Accepted for the common loader signature; HSDS holds no student or guardian
         names, and organisation, service and community names are always kept.
-    layout : {"3.0", "ohana"}, optional
+    layout : {"3.0", "1.x", "ohana"}, optional
         Force the layout; by default `detect_layout` decides.
     time_zone : str, optional
         Accepted for the common loader signature; no HSDS field read here is a date
@@ -577,10 +676,10 @@ def read(
     files = _expand(paths)
     chosen = layout or detect_layout(paths)
     if chosen is None:
-        ctx.result.problems.append(
-            Problem(files[0].name if files else "<none>", 1, None, "cannot tell HSDS 3.0 from Ohana; pass layout=")
-        )
+        ctx.result.problems.append(_not_hsds(files))
         return ctx.result
+    where = next((p.name for p in paths if p.is_dir()), files[0].name if files else "<none>")
+    ctx.result.warnings.insert(0, Problem(where, None, None, _read_as(chosen, files)))
     tables: dict[str, Path] = {}
     json_files: list[Path] = []
     for p in files:
@@ -588,7 +687,7 @@ def read(
             _check_datapackage(p, ctx)
         elif p.suffix.lower() == ".json":
             json_files.append(p)
-        elif p.name in REQUIRED_V3 or p.name in REQUIRED_OHANA or p.name == "programs.csv":
+        elif p.name in REQUIRED_V3 or p.name in REQUIRED_OHANA or p.name in REQUIRED_V1 or p.name == "programs.csv":
             tables[p.name] = p
         elif p.name in _NOT_HELD:
             ctx.result.warnings.append(Problem(p.name, None, None, "not read: this table is never held"))
@@ -600,6 +699,8 @@ def read(
             ctx.result.warnings.append(Problem(p.name, None, None, "not an HSDS table this loader reads"))
     if chosen == "ohana":
         _read_ohana(tables, ctx)
+    elif chosen == "1.x":
+        _read_v3_csv(tables, ctx, REQUIRED_V1)
     else:
         _read_v3_csv(tables, ctx)
         for p in json_files:

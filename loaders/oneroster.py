@@ -192,8 +192,17 @@ def read_table(
             result.refused_files.add(name)
             return
         cols: dict[str, int] = {}
-        for i, h in enumerate(header):
-            h = h.strip()
+        names = [h.strip() for h in header]
+        # Spreadsheet exports end headers in empty cells (`,,`): nothing is named there, so
+        # they are ignored as long as every row leaves them empty too. An unnamed column
+        # between named ones is refused, naming its position.
+        named = max((i for i, h in enumerate(names) if h), default=-1) + 1
+        unnamed: list[Problem] = []
+        for i, h in enumerate(names[:named]):
+            if not h:
+                around = f"between {names[i - 1]!r} and {names[i + 1]!r}" if i else f"before {names[1]!r}"
+                unnamed.append(Problem(name, 1, f"column {i + 1}", f"column {i + 1} has no name ({around}): every column needs one"))
+                continue
             if h in cols:
                 result.problems.append(Problem(name, 1, h, "column appears twice in the header"))
             cols.setdefault(h, i)
@@ -215,9 +224,17 @@ def read_table(
                                         "that are kept: rename the column (names are case-sensitive)", value=alt)
                 )
                 refused = True
+        if unnamed:
+            result.problems.extend(unnamed)
+            refused = True
         if refused:
             result.refused_files.add(name)
             return
+        if named < len(names):
+            result.warnings.append(
+                Problem(name, 1, None, f"{len(names) - named} empty column(s) at the end of the header ignored "
+                                       f"(column {named + 1} on); a value under one is refused")
+            )
         found = sorted(c for c in dropped if c in cols)
         if found:
             result.warnings.append(Problem(name, 1, None, "columns not kept (never held): " + ", ".join(found)))
@@ -236,18 +253,26 @@ def read_table(
             line, prev = prev + 1, reader.line_num
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
-            if len(values) < width:
+            if len(values) < named:  # the empty columns that end a header may be missing from a row
                 result.problems.append(
                     Problem(
                         name,
                         line,
                         header[len(values)].strip(),
-                        f"row has {len(values)} of {width} fields (truncated?); row skipped",
+                        f"row has {len(values)} of {named} fields (truncated?); row skipped",
                     )
                 )
                 continue
             if len(values) > width and any(v.strip() for v in values[width:]):
                 result.warnings.append(Problem(name, line, None, f"row has {len(values)} fields, header {width}; extra fields ignored"))
+            stray_value = next((k for k in range(named, min(width, len(values))) if values[k].strip()), None)
+            if stray_value is not None:
+                result.problems.append(
+                    Problem(name, line, f"column {stray_value + 1}",
+                            f"value {values[stray_value].strip()!r} under column {stray_value + 1}, "
+                            "which has no name in the header; row skipped", value=values[stray_value].strip())
+                )
+                continue
             result.rows_read += 1
             yield Row(line, values, cols)
 
@@ -1065,6 +1090,10 @@ def _demographic_columns(path: Path) -> list[str]:
     return [c.strip() for c in next(csv.reader([first]), []) if c.strip() and c.strip() not in _DEMOGRAPHICS_KEPT]
 
 
+_MANIFEST_READ: Final = frozenset({"orgs.csv", "users.csv", "enrollments.csv", "demographics.csv", "roles.csv"})
+"""The files a manifest's ``file.*`` values matter for: the ones this loader reads."""
+
+
 def _read_manifest(path: Path, result: LoadResult) -> tuple[str | None, dict[str, str]]:
     """manifest.csv -> (oneroster.version or None, {file name: bulk|delta|absent})."""
     version: str | None = None
@@ -1077,9 +1106,21 @@ def _read_manifest(path: Path, result: LoadResult) -> tuple[str | None, dict[str
                 result.problems.append(Problem(file, row.line, "value", f"unsupported oneroster.version {value!r} (1.0, 1.1, 1.2)"))
             version = value
         elif prop.startswith("file."):
+            table = prop.removeprefix("file.") + ".csv"
             if value not in _FILE_MODES:
-                result.problems.append(Problem(file, row.line, "value", f"{prop}: {value!r} is not bulk, delta or absent"))
-            modes[prop.removeprefix("file.") + ".csv"] = value
+                shown = "blank" if not value else repr(value)
+                if table in _MANIFEST_READ:
+                    result.problems.append(
+                        Problem(file, row.line, "value", f"{prop}: {shown} is not bulk, delta or absent (the only values "
+                                                         f"OneRoster allows), and {table} is read", value=value)
+                    )
+                else:  # the specification forbids it, but nothing read depends on it
+                    result.warnings.append(
+                        Problem(file, row.line, "value", f"{prop}: {shown} is not bulk, delta or absent (the only values "
+                                                         f"OneRoster allows); accepted: {table} is never read", value=value)
+                    )
+                continue
+            modes[table] = value
     return version, modes
 
 

@@ -1,5 +1,9 @@
 """Microsoft School Data Sync (SDS) v2.1 CSV -> canonical records (docs/loaders/sds.md).
 
+Each package's version is told from its files: v2.1 (``roles.csv``) is read here; v1
+("classic": ``School.csv``, ``Student.csv``, ...) and v2.0 (``users.csv`` with ``role``) by
+`loaders.sds_classic`; anything else is refused naming what was found and the versions read.
+
 SDS v2.1 is OneRoster 1.2 reshaped: ``users.csv`` has no role, ``roles.csv`` gives each
 user's role at an org (with roleStartDate/roleEndDate), and ``relationships.csv`` links
 a student (``userSourcedId``) to a related adult (``relationshipUserSourcedId``) with a
@@ -12,6 +16,7 @@ and of ``demographics.csv`` only ``birthDate`` is kept.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Final
 from graph.errors import Problem
 from graph.model import GuardianRelationship, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE
+from loaders import sds_classic
 from loaders.base import LoadResult
 from loaders.columns import SDS
 from loaders.oneroster import (
@@ -35,7 +41,12 @@ from loaders.oneroster import (
     row_state,
 )
 
-__all__ = ["RELATIONSHIP_ROLES", "STAFF_ROLES", "read"]
+__all__ = ["RELATIONSHIP_ROLES", "STAFF_ROLES", "VERSIONS_READ", "detect_version", "read"]
+
+VERSIONS_READ: Final = (
+    "v1 (classic: School.csv, Section.csv, Student.csv, Teacher.csv, StudentEnrollment.csv, ...), "
+    "v2.0 (orgs.csv, users.csv with role) and v2.1 (orgs.csv, users.csv, roles.csv)"
+)
 
 _ORG_KINDS: Final[Mapping[str, NodeKind]] = {
     "school": NodeKind.SCHOOL,
@@ -136,9 +147,49 @@ def read(
         return builder.finish()
 
 
+def detect_version(files: Mapping[str, Path]) -> str | None:
+    """``"2.1"``, ``"2.0"`` or ``"1"`` for a package's files (name -> path); None when none fits.
+
+    v1: any of its six core files (any case). v2.1: ``roles.csv``, or ``orgs.csv``/``users.csv``
+    whose users carry no ``role``. v2.0: ``users.csv`` with a ``role`` column and no ``roles.csv``.
+    """
+    lower = {n.lower() for n in files}
+    if "roles.csv" in files:
+        return "2.1"
+    if lower & {n.lower() for n in sds_classic.V1_FILES[:6]}:
+        return "1"
+    if "users.csv" in files:
+        try:
+            with files["users.csv"].open(encoding="utf-8-sig", errors="replace", newline="") as f:
+                header = {h.strip() for h in next(csv.reader(f), [])}
+        except OSError:
+            header = set()
+        return "2.0" if "role" in header else "2.1"
+    return "2.1" if lower & {n.lower() for n in SDS} else None
+
+
 def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     result = builder.result
     base = next(iter(files.values())).parent if files else Path()
+    version = detect_version(files)
+    where = base.name or "<none>"
+    if version is None:
+        found = ", ".join(list(files)[:6]) or "no CSV files"
+        result.problems.append(Problem(where, None, None, f"not an SDS package: found {found}; SDS versions read: {VERSIONS_READ}"))
+        return
+    result.warnings.insert(0, Problem(where, None, None, f"read as SDS CSV v{version}"))
+    if version == "1":
+        builder.guardians_in = "User.csv and GuardianRelationship.csv (Parent and Guardian Sync)"
+        sds_classic.read_v1(builder, files, RELATIONSHIP_ROLES, _code)
+        return
+    if version == "2.0":
+        builder.guardians_in = "no file: SDS v2.0 has none (v2.1 added relationships.csv)"
+        check_file_names(files, ("orgs.csv", "users.csv", "demographics.csv", "classes.csv", "enrollments.csv"),
+                         ("academicSessions.csv", "courses.csv", "userFlags.csv"), result)  # fmt: skip
+        sds_classic.read_v2_0(builder, files, _ORG_KINDS, STAFF_ROLES, _code)
+        if "enrollments.csv" in files:
+            _read_enrollments(builder, base / "enrollments.csv", _class_orgs(builder, base / "classes.csv"))
+        return
 
     def path(name: str) -> Path:
         return files.get(name, base / name)

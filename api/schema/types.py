@@ -275,6 +275,11 @@ class ConsentType:
     text_version: str | None = strawberry.field(
         default=None, description="A digital consent: the version of the text the signer was shown."
     )
+    exception_to: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The provision of the same document this one is nested in and is an exception to (it wins over it); "
+        "null for a document's root.",
+    )
 
 
 def from_node(node: Node) -> StudentType | PartnerType | ProgramType | CommunityType | ProviderType | ConsentType | None:
@@ -310,6 +315,7 @@ def from_node(node: Node) -> StudentType | PartnerType | ProgramType | Community
             signature_method=node.signature_method,
             signer_identity=node.signer_identity,
             text_version=node.text_version,
+            exception_to=None if node.exception_to is None else strawberry.ID(node.exception_to),
         )
     return None
 

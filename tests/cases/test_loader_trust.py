@@ -105,16 +105,26 @@ def test_unknown_columns_are_listed(tmp_path: Path) -> None:
 
 def test_silent_empty_load_case(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
+    # FHIR XML is read (issue 19): refused only because the patient and the organisation are not in the store yet.
     xml = ntk("load", "fhir-consent", str(HERE / "silent-empty-load" / "xml-consents"), "--db", str(db))
-    assert xml.returncode == 2
-    assert "no *.json or *.ndjson files in" in xml.stderr and "consent-example-OrgToOrg.xml" in xml.stderr
-    assert "FHIR XML is not read" in xml.stderr
+    assert xml.returncode == 2 and "unknown node 'f001'" in xml.stderr and "truncated" not in xml.stderr
+    roster = tmp_path / "roster"
+    roster.mkdir()
+    (roster / "Student.csv").write_text("id\nf001\n", encoding="utf-8")
+    (roster / "Partner.csv").write_text("id,name\nfhir-org:f203,Org B\n", encoding="utf-8")
+    assert ntk("load", "bundle", str(roster), "--db", str(db)).returncode == 0
     one = ntk("load", "fhir-consent", str(HERE / "silent-empty-load" / "xml-consents" / "consent-example-OrgToOrg.xml"), "--db", str(db))
-    assert one.returncode == 2 and "XML, not JSON" in one.stderr and "truncated" not in one.stderr
+    assert one.returncode == 0 and "read 1 rows" in one.stdout and "Consent: 2" in one.stdout, one.stderr
+    empty = tmp_path / "only-txt"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no FHIR here", encoding="utf-8")
+    written = events(db)
+    none = ntk("load", "fhir-consent", str(empty), "--db", str(db))
+    assert none.returncode == 2 and "no *.json, *.ndjson or *.xml files in" in none.stderr and "notes.txt" in none.stderr
     csv_only = ntk("load", "edfi", str(HERE / "silent-empty-load" / "csv-only"), "--db", str(db))
     assert csv_only.returncode == 2
-    assert "no *.xml files in" in csv_only.stderr and "School.csv" in csv_only.stderr
-    assert events(db) == 0
+    assert "no *.xml or *.json files in" in csv_only.stderr and "School.csv" in csv_only.stderr
+    assert events(db) == written  # the refusals wrote nothing
 
 
 @pytest.mark.parametrize("fmt", ["bundle", "oneroster", "sds", "hsds", "edfi", "fhir-consent"])

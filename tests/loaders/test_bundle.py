@@ -461,9 +461,9 @@ def test_csv_conventions(tmp_path: Path) -> None:
     lines = (tmp_path / "b" / "Consent.csv").read_text(encoding="utf-8").splitlines()
     assert lines == [
         "id,status,consent_kind,signed_at,effective_from,expires_at,revoked_at,purposes,categories,signature_method,"
-        "signer_identity,text_version",
+        "signer_identity,text_version,exception_to",
         "cns-1,active,deny,2025-09-02T08:30:00Z,2025-09-02T08:30:00Z,2026-06-30T17:00:00Z,2026-06-30T17:00:00Z,"
-        "academic_support;mentoring,grades;health,electronic,,",
+        "academic_support;mentoring,grades;health,electronic,,,",
     ]
     student = (tmp_path / "b" / "Student.csv").read_text(encoding="utf-8").splitlines()[1]
     assert student == 'stu-1,2008-02-29,true,false,true,America/Denver,"Sam, ""Sammy"" Rivera"'
@@ -494,6 +494,7 @@ _consents = st.builds(
     signed_at=st.none() | _times, effective_from=st.none() | _times, expires_at=st.none() | _times,
     revoked_at=st.none() | _times, purposes=_codes, categories=_cats, signature_method=st.none() | _names,
     signer_identity=st.none() | _names, text_version=st.none() | _names,
+    exception_to=st.none() | _ids,
 )
 _providers = st.builds(Provider, id=_ids, name=_names)
 

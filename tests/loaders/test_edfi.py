@@ -530,3 +530,58 @@ def test_large_interchange_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert r.problems == [] and len(r.nodes) == n
     assert peak - kept < 20_000_000  # parsing overhead above the records kept
     assert peak < size // 4  # measured: ~8 MB peak for 50 MB, ~7 MB of it the 22k Student nodes kept
+
+
+# ---------------------------------------------------------------------------- ODS/API JSON resources
+
+ODS_API = FIXTURE.parent / "edfi-odsapi-json"
+
+
+def _canonical(r: LoadResult) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Nodes and edges as dicts, without `source` (it names the file read)."""
+    from graph.model import record_to_dict
+
+    nodes = sorted((record_to_dict(n) for n in r.nodes), key=lambda d: str(d["id"]))
+    edges = sorted(({k: v for k, v in record_to_dict(e).items() if k != "source"} for e in r.edges), key=lambda d: str(d["id"]))
+    return nodes, edges
+
+
+@pytest.mark.parametrize("names", [False, True], ids=["no-names", "with-names"])
+def test_ods_api_json_gives_the_same_records_as_the_xml_interchange(names: bool) -> None:
+    json_form = load([ODS_API], include_names=names)
+    xml_form = load([ODS_API / "xml-equivalent"], include_names=names)
+    assert json_form.ok and xml_form.ok, (json_form.problems, xml_form.problems)
+    assert _canonical(json_form) == _canonical(xml_form)
+    assert json_form.counts() == {"ATTENDS": 2, "District": 1, "GUARDIAN_OF": 2, "Guardian": 2, "PART_OF": 1, "Partner": 1,
+                                  "School": 1, "Student": 2}  # fmt: skip
+    assert json_form.rows_read == 10  # students come in two pages
+
+
+def test_ods_api_pages_not_named_after_their_resource_are_told_by_their_keys(tmp_path: Path) -> None:
+    for f in ODS_API.glob("*.json"):
+        (tmp_path / f"page-{f.stem}.json").write_bytes(f.read_bytes())
+    assert _canonical(load([tmp_path])) == _canonical(load([ODS_API]))
+
+
+def test_ods_api_data_standard_4_parents(tmp_path: Path) -> None:
+    for f in ("localEducationAgencies", "schools", "students-1"):
+        (tmp_path / f"{f}.json").write_bytes((ODS_API / f"{f}.json").read_bytes())
+    (tmp_path / "parents.json").write_text('[{"id": "p1", "parentUniqueId": "778393", "firstName": "Carmen"}]', encoding="utf-8")
+    (tmp_path / "studentParentAssociations.json").write_text(
+        '[{"parentReference": {"parentUniqueId": "778393"}, "studentReference": {"studentUniqueId": "604821"},'
+        ' "relationDescriptor": "uri://ed-fi.org/RelationDescriptor#Father", "emergencyContactStatus": true}]',
+        encoding="utf-8",
+    )
+    r = load([tmp_path])
+    assert r.ok, r.problems
+    links = [(e.from_id, e.to_id, e.relationship) for e in r.edges if e.kind == EdgeKind.GUARDIAN_OF]  # type: ignore[attr-defined]
+    assert links == [("778393", "604821", GR.PARENT)]
+
+
+def test_ods_api_a_record_on_two_pages_and_a_truncated_page_are_problems(tmp_path: Path) -> None:
+    (tmp_path / "students-1.json").write_bytes((ODS_API / "students-1.json").read_bytes())
+    (tmp_path / "students-2.json").write_bytes((ODS_API / "students-1.json").read_bytes())
+    (tmp_path / "students-3.json").write_text('[\n  {"studentUniqueId": "1",\n', encoding="utf-8")
+    r = load([tmp_path])
+    assert [(p.file, p.line, p.field) for p in r.problems] == [("students-2.json", None, "StudentUniqueId"), ("students-3.json", 3, None)]
+    assert "defined twice" in r.problems[0].message and r.problems[0].path == "/0"

@@ -207,7 +207,9 @@ def test_missing_file_and_unknown_layout(tmp_path: Path) -> None:
     assert {p.file for p in r.problems} == {"organizations.csv", "services.csv"}
     (tmp_path / "services.csv").write_text("id,name\n1,X\n", encoding="utf-8")
     r = load(tmp_path / "services.csv")
-    assert [p.message for p in r.problems] == ["cannot tell HSDS 3.0 from Ohana; pass layout="]
+    assert [(p.file, p.line) for p in r.problems] == [("services.csv", 1)]
+    assert "neither organization_id nor location_id (header: id, name)" in r.problems[0].message
+    assert "--map FILE" in r.problems[0].message and "layout=" not in r.problems[0].message
 
 
 def test_truncated_json_is_a_problem(tmp_path: Path) -> None:
@@ -232,3 +234,72 @@ def test_slug_is_deterministic_for_any_text() -> None:
     assert hsds.slug("  São  Mateo / County ") == "sao-mateo-county"
     assert hsds.slug("東京").startswith("h-") and hsds.slug("東京") == hsds.slug("東京")
     assert len(hsds.slug("x" * 500)) == 80
+
+
+# ---------------------------------------------------------------------------- HSDS 1.x
+
+V1 = FIXTURES / "hsds-v1-sample"
+
+
+def _v1_records(r: LoadResult) -> tuple[dict[str, str], dict[str, str], set[tuple[str, str, str]]]:
+    return names(r, NodeKind.PARTNER), names(r, NodeKind.PROGRAM), {(str(e.kind), e.from_id, e.to_id) for e in r.edges}
+
+
+def test_v1_package_reads_service_areas_and_says_which_version() -> None:
+    r = load(V1)
+    assert r.ok, r.problems
+    assert hsds.detect_layout([V1]) == "1.x"
+    assert r.warnings[0].message == "read as HSDS 1.x (datapackage.json version 1.1)"
+    partners, programs, edges = _v1_records(r)
+    assert partners == {"hsds-org:org-1": "Eastside Family Center", "hsds-org:org-2": "Westside Youth Club"}
+    assert set(programs) == {"hsds-svc:svc-1", "hsds-svc:svc-2", "hsds-svc:svc-3"}
+    assert {(f, t) for k, f, t in edges if k == "SERVES_AREA"} == {
+        ("hsds-svc:svc-1", "community:eastside"), ("hsds-svc:svc-1", "community:northside"),
+        ("hsds-svc:svc-2", "community:eastside"), ("hsds-svc:svc-3", "community:west-denver"),
+    }  # fmt: skip
+    assert ("OFFERS", "hsds-org:org-2", "hsds-svc:svc-3") in edges
+    messages = [w.message for w in r.warnings]
+    assert "1 program row(s) only group services: not mapped" in messages
+    assert "2 location row(s) read: places are never held" in messages
+    assert any("'inactive'" in m for m in messages)
+
+
+def test_v1_without_datapackage_is_told_by_the_service_area_column(tmp_path: Path) -> None:
+    pkg = tmp_path / "v1"
+    shutil.copytree(V1, pkg)
+    (pkg / "datapackage.json").unlink()
+    r = load(pkg)
+    assert r.ok, r.problems
+    assert r.warnings[0].message == "read as HSDS 1.x (no datapackage.json: told by the tables' columns)"
+    assert _v1_records(r) == _v1_records(load(V1))  # the same records: service areas are not lost
+
+
+def test_v1_location_of_an_unknown_organization_is_a_problem(tmp_path: Path) -> None:
+    pkg = tmp_path / "v1"
+    shutil.copytree(V1, pkg)
+    with (pkg / "locations.csv").open("a", encoding="utf-8") as f:
+        f.write("loc-3,org-9,Annex,,,,,\n")
+    r = load(pkg)
+    assert [(p.file, p.line, p.field) for p in r.problems] == [("locations.csv", 4, "organization_id")]
+
+
+@pytest.mark.parametrize(("version", "shown"), [("2.0.1", "version 2.0.1"), ("", "no version")])
+def test_a_version_not_read_is_refused_naming_it(tmp_path: Path, version: str, shown: str) -> None:
+    pkg = tmp_path / "pkg"
+    shutil.copytree(V1, pkg)
+    doc = {"name": "human_services_data", "resources": []} | ({"version": version} if version else {})
+    (pkg / "datapackage.json").write_text(json.dumps(doc), encoding="utf-8")
+    r = load(pkg, layout="1.x")
+    (problem,) = r.problems
+    assert (problem.file, problem.field) == ("datapackage.json", "version")
+    assert f"HSDS data package with {shown} is not read; versions read: HSDS 1.x (1.0-1.2) and 3.x" in problem.message
+
+
+def test_a_211_export_is_refused_naming_map(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "resources.csv").write_text("AgencyName,SiteName,ServiceName,ServiceArea\nA,B,C,Eastside\n", encoding="utf-8")
+    r = load(export)
+    (problem,) = r.problems
+    assert problem.file == "resources.csv" and not r.nodes
+    assert "not HSDS: found resources.csv" in problem.message and "--map FILE" in problem.message

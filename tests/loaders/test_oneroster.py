@@ -404,3 +404,76 @@ def test_synthetic_package_is_deterministic(tmp_path: Path) -> None:
 def test_synthetic_school_and_district_ratio(tmp_path: Path) -> None:
     counts = write_package(tmp_path, students=31_000, seed=1, guardians_per_student=0)
     assert (counts["districts"], counts["schools"], counts["guardians"]) == (2, 52, 0)
+
+
+# ---------------------------------------------------------------------------- OneRoster 1.2 quirks seen in real exports
+
+
+def _copy(tmp_path: Path) -> Path:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for f in FIXTURE.glob("*.csv"):
+        (pkg / f.name).write_bytes(f.read_bytes())
+    return pkg
+
+
+def _records(r: LoadResult) -> tuple[list[object], list[object]]:
+    return sorted(r.nodes, key=lambda n: n.id), sorted(r.edges, key=lambda e: e.id)
+
+
+@pytest.mark.parametrize("rows_too", [True, False], ids=["rows-end-in-commas", "rows-do-not"])
+def test_header_ending_in_empty_columns_is_accepted(tmp_path: Path, rows_too: bool) -> None:
+    pkg = _copy(tmp_path)
+    lines = (pkg / "users.csv").read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",,", *(line + ",," if rows_too else line for line in lines[1:])]
+    (pkg / "users.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = load(pkg)
+    assert r.ok, r.problems
+    assert _records(r) == _records(load(FIXTURE))
+    note = [w for w in r.warnings if w.file == "users.csv" and "empty column(s) at the end of the header" in w.message]
+    assert [(w.line, w.message) for w in note] == [(1, "2 empty column(s) at the end of the header ignored (column 19 on); "
+                                                      "a value under one is refused")]  # fmt: skip
+
+
+def test_a_value_under_an_unnamed_column_is_refused_naming_it(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    lines = (pkg / "users.csv").read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",,", lines[1] + ",,x", *(line + ",," for line in lines[2:])]
+    (pkg / "users.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = load(pkg)
+    assert next((p.file, p.line, p.field, p.value) for p in r.problems) == ("users.csv", 2, "column 20", "x")
+
+
+def test_an_unnamed_column_between_named_ones_is_refused_naming_it(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    text = (pkg / "orgs.csv").read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    cells = header.split(",")
+    cells[3] = ""
+    (pkg / "orgs.csv").write_text(",".join(cells) + "\n" + rest, encoding="utf-8")
+    r = load(pkg)
+    unnamed = [p for p in r.problems if p.file == "orgs.csv" and p.line == 1 and p.field == "column 4"]
+    assert len(unnamed) == 1 and "between 'dateLastModified' and 'type'" in unnamed[0].message
+
+
+def test_blank_manifest_value_for_a_file_never_read_is_accepted(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    text = (pkg / "manifest.csv").read_text(encoding="utf-8").replace("file.courses,bulk", "file.courses,")
+    (pkg / "manifest.csv").write_text(text.replace("file.lineItems,absent", "file.lineItems,"), encoding="utf-8")
+    r = load(pkg)
+    assert r.ok, r.problems
+    said = sorted(w.message for w in r.warnings if w.file == "manifest.csv" and w.field == "value")
+    assert said == [
+        "file.courses: blank is not bulk, delta or absent (the only values OneRoster allows); accepted: courses.csv is never read",
+        "file.lineItems: blank is not bulk, delta or absent (the only values OneRoster allows); accepted: lineItems.csv is never read",
+    ]
+    assert _records(r) == _records(load(FIXTURE))
+
+
+def test_blank_manifest_value_for_a_file_read_is_refused(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    text = (pkg / "manifest.csv").read_text(encoding="utf-8").replace("file.users,bulk", "file.users,")
+    (pkg / "manifest.csv").write_text(text, encoding="utf-8")
+    r = load(pkg)
+    assert [(p.file, p.line, p.field) for p in r.problems] == [("manifest.csv", 10, "value")]
+    assert "file.users: blank is not bulk, delta or absent" in r.problems[0].message

@@ -231,3 +231,79 @@ def test_bom_and_lf_load_like_the_crlf_sample(tmp_path: Path) -> None:
 def test_reload_is_identical() -> None:
     a, b = load(FIXTURE), load(FIXTURE)
     assert a.nodes == b.nodes and a.edges == b.edges
+
+
+# ---------------------------------------------------------------------------- SDS v1 (classic) and v2.0
+
+V1 = FIXTURE.parent / "msft-sds-v1"
+V2_0 = FIXTURE.parent / "msft-sds-v2p0"
+
+
+def test_v1_sample_loads_and_says_its_version() -> None:
+    r = load(V1)
+    assert r.ok, r.problems
+    assert r.warnings[0].message == "read as SDS CSV v1"
+    assert r.counts() == {"ATTENDS": 22, "Provider": 2, "School": 2, "Student": 22}
+    nodes = by_id(r)
+    assert nodes["13001"] == Student(id="13001", birth_date=date(2000, 4, 2))  # Birthdate 4/2/2000 (M/D/YYYY); no name
+    assert nodes["10001"] == School(id="10001", name="Contoso High School")
+    assert nodes["14001"] == Provider(id="14001", name="Craig Beane")
+    assert {(e.from_id, e.to_id) for e in r.edges if isinstance(e, Attends)} >= {("13001", "10001")}
+    dropped = next(w for w in r.warnings if w.file == "Student.csv")
+    assert "Password" in dropped.message and "Username" in dropped.message
+
+
+def test_v1_file_names_in_any_case(tmp_path: Path) -> None:
+    pkg = tmp_path / "lower"
+    pkg.mkdir()
+    for f in V1.glob("*.csv"):
+        shutil.copy(f, pkg / f.name.lower())
+    assert load(pkg).counts() == load(V1).counts()
+
+
+def test_v1_guardians_from_user_and_guardian_relationship(tmp_path: Path) -> None:
+    pkg = tmp_path / "v1"
+    shutil.copytree(V1, pkg)
+    (pkg / "User.csv").write_text(
+        "Email,First Name,Last Name,Phone,SIS ID\nmom@example.org,Ann,Klein,,G1\nDad@Example.org,Bob,Klein,555-0100,\n"
+        "doc@example.org,Dee,Oz,,\n", encoding="utf-8")  # fmt: skip
+    (pkg / "GuardianRelationship.csv").write_text(
+        "SIS ID,Email,Role\n13001,mom@example.org,Parent\n13001,dad@example.org,Guardian\n13001,doc@example.org,Doctor\n"
+        "13002,nobody@example.org,Parent\n", encoding="utf-8")  # fmt: skip
+    r = load(pkg)
+    links = {(e.from_id, e.to_id, e.relationship, e.ferpa_rights) for e in r.edges if isinstance(e, GuardianOf)}
+    dad = next(e.from_id for e in r.edges if isinstance(e, GuardianOf) and e.from_id != "G1")
+    assert links == {("G1", "13001", GuardianRelationship.PARENT, FerpaRights.UNVERIFIED),
+                     (dad, "13001", GuardianRelationship.LEGAL_GUARDIAN, FerpaRights.UNVERIFIED)}  # fmt: skip
+    assert dad.startswith("sds-guardian:") and "example" not in dad  # the e-mail address is never held
+    assert [(p.file, p.line, p.field) for p in r.problems] == [("GuardianRelationship.csv", 5, "Email")]
+    assert any(w.field == "Role" and "'Doctor'" in w.message for w in r.warnings)
+
+
+def test_v1_bad_birthdate_names_file_line_field(tmp_path: Path) -> None:
+    pkg = tmp_path / "v1"
+    shutil.copytree(V1, pkg)
+    text = (pkg / "Student.csv").read_text(encoding="utf-8").replace("4/2/2000", "2000-13-45", 1)
+    (pkg / "Student.csv").write_text(text, encoding="utf-8")
+    r = load(pkg)
+    assert next((p.file, p.line, p.field) for p in r.problems) == ("Student.csv", 2, "Birthdate")
+    assert all("Student.csv:2 was rejected" in p.message for p in r.problems[1:])  # consequences, said as such
+
+
+def test_v2_0_sample_loads_roles_from_users() -> None:
+    r = load(V2_0)
+    assert r.ok, r.problems
+    assert r.warnings[0].message == "read as SDS CSV v2.0"
+    assert r.counts() == {"ATTENDS": 23, "Provider": 7, "School": 4, "Student": 22}
+    assert sds.detect_version({p.name: p for p in V2_0.glob("*.csv")}) == "2.0"
+    assert sds.detect_version({p.name: p for p in FIXTURE.glob("*.csv")}) == "2.1"
+
+
+def test_not_sds_is_refused_naming_the_versions_read(tmp_path: Path) -> None:
+    pkg = tmp_path / "export"
+    pkg.mkdir()
+    (pkg / "roster_export.csv").write_text("student,school\n1,2\n", encoding="utf-8")
+    r = load(pkg)
+    (problem,) = r.problems
+    assert problem.file == "export" and "not an SDS package: found roster_export.csv" in problem.message
+    assert "v1 (classic: School.csv" in problem.message and "v2.0" in problem.message and "v2.1" in problem.message

@@ -124,6 +124,13 @@ WORLDS = [
     pytest.param(World.base().revoke_consent(t("2025-12-01T09:00:00Z")), id="revoked-consent"),
     pytest.param(World.base().consent(consent_kind=ConsentKind.DENY, status=ConsentStatus.DRAFT), id="deny-draft-consent"),
     pytest.param(World.base().without("cns-1"), id="no-consent"),
+    pytest.param(  # a document's provision tree: a deny nested in the permit (Consent.exception_to)
+        World.base()
+        .node(Consent(id="cns-1#1", consent_kind=ConsentKind.DENY, signed_at=T0, exception_to="cns-1"))
+        .edge(About(id="ab1-1", from_id="cns-1#1", to_id="sam", valid_from=T0))
+        .edge(GivenBy(id="gb1-1", from_id="cns-1#1", to_id="gia", valid_from=T0)),
+        id="nested-provision",
+    ),
     pytest.param(World.base().close("sv1", t("2025-10-01T00:00:00Z")), id="service-ended"),
     pytest.param(World.base().order("gia", T0, t("2026-02-01T00:00:00Z")), id="legal-order"),
     pytest.param(
