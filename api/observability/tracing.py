@@ -1,0 +1,51 @@
+"""OpenTelemetry traces: off by default; with ``NTK_OTEL_ENABLED`` spans go to an OTLP/HTTP collector.
+
+The code always asks `tracer` for spans; until a tracer provider is installed they are
+the API's no-op spans (nothing recorded, nothing sent). `start_tracing` installs the SDK's
+provider with a batching OTLP exporter for this process; ``OTEL_*`` variables the exporter
+reads (headers, certificates, timeouts) apply as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry import trace
+
+from api.config import ApiSettings
+
+__all__ = ["start_tracing", "stop_tracing", "tracer"]
+
+tracer: Final = trace.get_tracer("needtoknow")
+"""The tracer every span comes from (a proxy: it follows the provider installed later)."""
+
+_provider: object | None = None
+
+
+def start_tracing(settings: ApiSettings) -> bool:
+    """Install the SDK tracer provider and OTLP exporter when ``settings.otel_enabled``; True if tracing is on.
+
+    Once per process: a second call keeps the first provider (OpenTelemetry allows one).
+    """
+    global _provider
+    if not settings.otel_enabled:
+        return False
+    if _provider is not None:
+        return True
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_endpoint)))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    return True
+
+
+def stop_tracing() -> None:
+    """Send the spans still queued (on shutdown)."""
+    flush = getattr(_provider, "force_flush", None)
+    if flush is not None:
+        flush()
