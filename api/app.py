@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth.jwt import JwtVerifier
-from api.auth.web import SESSION_COOKIE, WebSignIn, sign_in_enabled
+from api.auth.session import SESSION_COOKIE, sign_in_enabled
 from api.config import ApiSettings
 from api.coverage_data import coverage_data
 from api.errors import RequestRefused
@@ -114,7 +114,11 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     configure_json_logs(settings.log_level)
     limiter = Limiter(settings)
     verifier = JwtVerifier(settings) if settings.oidc_issuer else None
-    sign_in = WebSignIn(settings) if sign_in_enabled(settings) else None
+    sign_in = None
+    if sign_in_enabled(settings):
+        from api.auth.web import WebSignIn  # authlib is imported only where sign-in is configured
+
+        sign_in = WebSignIn(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

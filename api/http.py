@@ -134,7 +134,7 @@ class BearerTokens(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """Look the secret up in the token table (only its SHA-256 is stored), or verify the JWT, or read the session."""
         from api.auth.jwt import looks_like_jwt
-        from api.auth.web import session_principal
+        from api.auth.session import session_principal
 
         state: AppState | None = getattr(conn.app.state, "ntk", None)
         header = conn.headers.get("authorization")

@@ -26,36 +26,29 @@ browser send the cookie but cannot read ``ntk_csrf`` to set the header.
 
 from __future__ import annotations
 
-import hmac
 import html
 import secrets
 import time
-from typing import Any, Final
+import warnings
+from typing import Any
 
 import structlog
-from authlib.integrations.starlette_client import OAuth, OAuthError
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth.claims import ClaimsRefused, principal_from_claims
+from api.auth.session import _KEY, _NEXT, CSRF_COOKIE, session_principal
 from api.config import ApiSettings
-from api.roles import Principal, Role
 
-__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "SESSION_COOKIE", "WebSignIn", "session_principal", "sign_in_enabled"]
+with warnings.catch_warnings():
+    # authlib's starlette client imports its httpx integration, which announces a rename we do not need.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.starlette_client import OAuth, OAuthError
+
+__all__ = ["WebSignIn"]
 
 log = structlog.get_logger("needtoknow.auth")
-
-SESSION_COOKIE: Final = "ntk_session"
-CSRF_COOKIE: Final = "ntk_csrf"
-CSRF_HEADER: Final = "x-csrf-token"
-_KEY: Final = "ntk"
-_NEXT: Final = "ntk_next"
-
-
-def sign_in_enabled(settings: ApiSettings) -> bool:
-    """True when the pages can sign in with the provider (issuer, client id and session secret set)."""
-    return bool(settings.oidc_issuer and settings.oidc_client_id and settings.session_secret)
 
 
 def _local_path(value: str | None) -> str:
@@ -63,22 +56,6 @@ def _local_path(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
         return "/"
     return value
-
-
-def session_principal(conn: HTTPConnection) -> Principal | None:
-    """The caller of a live session whose request carries the matching CSRF header; None otherwise."""
-    if "session" not in conn.scope:
-        return None
-    data = conn.session.get(_KEY)
-    if not isinstance(data, dict) or float(data.get("exp", 0)) <= time.time():
-        return None
-    sent = conn.headers.get(CSRF_HEADER, "")
-    if not sent or not hmac.compare_digest(sent.encode(), str(data.get("csrf", "")).encode()):
-        return None
-    try:
-        return Principal(str(data["id"]), Role(data["role"]), data.get("subject"), tuple(data.get("partners", ())))
-    except (KeyError, ValueError):
-        return None
 
 
 def _page(title: str, message: str, status: int) -> HTMLResponse:

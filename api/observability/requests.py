@@ -37,6 +37,7 @@ _FAMILIES: Final = (
     ("/readyz", "readyz"),
     ("/auth/", "auth"),
     ("/static/", "static"),
+    ("/_test/", "test_hooks"),
 )
 _PAGES: Final = frozenset({"/network", "/coverage", "/family"})
 

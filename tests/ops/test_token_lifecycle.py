@@ -113,7 +113,7 @@ def test_rotation_replaces_the_secret_and_keeps_the_grants(tokens: tuple[Any, Gr
         commands.rotate_token(registry, store, commands.RotateToken(old.id))
     assert err.value.code == "token_not_active"
     # With a grace period the old secret keeps working until it ends; it still rotates only once.
-    newer, newer_secret = commands.rotate_token(registry, store, commands.RotateToken(new.id, grace=timedelta(minutes=5)))
+    _newer, newer_secret = commands.rotate_token(registry, store, commands.RotateToken(new.id, grace=timedelta(minutes=5)))
     assert registry.lookup(new_secret) is not None and registry.lookup(newer_secret) is not None
     assert parse_datetime(registry.get(new.id).expires_at) <= utcnow() + timedelta(minutes=5)
     with pytest.raises(PreconditionFailed):
