@@ -43,7 +43,7 @@ from api.webhooks.service import start_feed_service
 from graph.errors import NeedToKnowError
 from graph.open import open_engine
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "check_settings", "create_app"]
 
 log = structlog.get_logger("needtoknow.api")
 
@@ -102,6 +102,23 @@ async def no_sign_in(_: Request) -> Response:
     return JSONResponse({"sso": False, "signedIn": False}, headers={"Cache-Control": "no-store"})
 
 
+def check_settings(settings: ApiSettings) -> None:
+    """Refuse, before any worker starts, settings that cannot work.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting: a limit that does not parse, a role that is not one, an issuer
+        without an audience, a symmetric or ``none`` JWT algorithm, a bad log level.
+    """
+    Limiter(settings)
+    if settings.oidc_issuer:
+        JwtVerifier(settings)
+    if sign_in_enabled(settings) and len(settings.session_secret or "") < 32:
+        raise ValueError("NTK_SESSION_SECRET must be at least 32 characters (it signs the session cookie)")
+    configure_json_logs(settings.log_level)
+
+
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     """The ASGI application for `settings` (defaults from the environment).
 
@@ -111,7 +128,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         A setting that cannot work (an issuer without an audience, a limit that does not parse).
     """
     settings = settings or ApiSettings()
-    configure_json_logs(settings.log_level)
+    check_settings(settings)
     limiter = Limiter(settings)
     verifier = JwtVerifier(settings) if settings.oidc_issuer else None
     sign_in = None

@@ -327,7 +327,7 @@ async def graphql_endpoint(request: Request) -> Response:
             payload = parse_json_body(await request.body(), settings.max_json_depth, settings.max_batch)
         query, variables, operation_name = _shape(payload)
         fields = operation_fields(query, operation_name, settings.max_tokens)
-        request.state.__setattr__(OPERATION_KEY, operation_label(fields, state.schema))
+        request.scope.setdefault("state", {})[OPERATION_KEY] = operation_label(fields, state.schema)  # metrics' label
         if state.limiter is not None:
             state.limiter.admit(principal, fields)
         context = Context(engine=state.engine, principal=principal, settings=settings, now=utcnow())

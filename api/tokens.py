@@ -188,7 +188,10 @@ class TokenStore:
         """
         now = utcnow()
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise StoreUnavailable(f"the token table in {self.path} is not writable: {err}") from err
             try:
                 row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
                 old = None if row is None else _info(row)
@@ -205,6 +208,9 @@ class TokenStore:
                     (info.id, None if grace_until is not None else to_iso(now), to_iso(old_expiry), token_id),
                 )
                 self.conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                self.conn.execute("ROLLBACK")
+                raise StoreUnavailable(f"rotating {token_id} in {self.path} failed: {err}") from err
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise

@@ -101,6 +101,13 @@ def serve_command(
     """Serve the GraphQL API (POST /graphql, /healthz, /readyz)."""
     base = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     settings = ApiSettings(**{**base.model_dump(), **({"graphiql": True} if graphiql else {})})
+    from api.app import check_settings
+
+    try:
+        check_settings(settings)
+    except ValueError as err:
+        render.error(str(err))
+        raise typer.Exit(2) from err
     render.console.print(f"needtoknow: serving {settings.db} on http://{host}:{port}/graphql with {workers} worker(s)")
     serve(settings, host, port, workers)
 

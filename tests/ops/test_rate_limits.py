@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -74,3 +75,20 @@ def test_aggregate_questions_spend_the_role_budget(site: tuple[str, dict[str, st
     params = {"at": "2026-11-15T00:00:00Z", "compare": "2026-08-15T00:00:00Z"}
     data = httpx.get(f"{url}/coverage/data", params=params, headers=headers, timeout=20)
     assert data.status_code == 429 and data.headers["retry-after"] and "aggregate" in data.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param({"NTK_RATE_LIMIT": "lots"}, "NTK_RATE_LIMIT", id="limit"),
+        pytest.param({"NTK_AGGREGATE_LIMITS": '{"wizard": "1/second"}'}, "NTK_AGGREGATE_LIMITS", id="role"),
+        pytest.param({"NTK_OIDC_ISSUER": "http://127.0.0.1:9", "NTK_OIDC_ALGORITHMS": "HS256"}, "NTK_OIDC", id="jwt"),
+    ],
+)
+def test_serve_refuses_settings_that_cannot_work(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "x.db")], env=env)
+    assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output, result.output
