@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from api.observability import metrics as m
-from api.observability.tracing import tracer
+from api.observability.tracing import span as traced
 from graph.decision import Decision
 from graph.engine import Engine
 from graph.errors import AuditUnavailable, InputError
@@ -37,15 +37,17 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _timed(span: str, step: str | None, fn: _F) -> _F:
+    histogram = m.ENGINE_SECONDS.labels(step) if step is not None else None  # bound once: labels() takes a lock
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        with tracer.start_as_current_span(span):
+        with traced(span):
             try:
                 return fn(*args, **kwargs)
             finally:
-                if step is not None:
-                    m.ENGINE_SECONDS.labels(step).observe(time.perf_counter() - started)
+                if histogram is not None:
+                    histogram.observe(time.perf_counter() - started)
 
     return wrapper  # type: ignore[return-value]
 
@@ -75,14 +77,15 @@ def instrument_engine(engine: Engine) -> Engine:
     """Wrap `engine`'s steps (in place) with spans and timings; return it."""
     store = engine.store
     sync = store.sync
+    sync_seconds = m.ENGINE_SECONDS.labels("sync")
 
     @functools.wraps(sync)
     def observed_sync(token: str | None = None) -> None:
         before = token_seq(store.token())
-        with tracer.start_as_current_span("store.sync"):
+        with traced("store.sync"):
             started = time.perf_counter()
             sync(token)
-            m.ENGINE_SECONDS.labels("sync").observe(time.perf_counter() - started)
+            sync_seconds.observe(time.perf_counter() - started)
         after = token_seq(store.token())
         if before is not None and after is not None:
             m.JOURNAL_LAG.set(after - before)
@@ -111,7 +114,7 @@ def instrument_engine(engine: Engine) -> Engine:
         @functools.wraps(write)
         def observed_write(*args: Any, **kwargs: Any) -> list[str]:
             started = time.perf_counter()
-            with tracer.start_as_current_span("audit.record"):
+            with traced("audit.record"):
                 try:
                     return write(*args, **kwargs)
                 except AuditUnavailable:
@@ -132,7 +135,7 @@ def instrument_feed(service: Any) -> None:
     @functools.wraps(step)
     def observed_step(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        with tracer.start_as_current_span("feed.step"):
+        with traced("feed.step"):
             stored = step(*args, **kwargs)
         m.FEED_SECONDS.observe(time.perf_counter() - started)
         if stored:

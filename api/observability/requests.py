@@ -15,12 +15,10 @@ import uuid
 from typing import Final
 
 import structlog
-from opentelemetry import propagate
-from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability.metrics import OPERATION_SECONDS, REQUESTS
-from api.observability.tracing import tracer
+from api.observability.tracing import server_span
 
 __all__ = ["OPERATION_KEY", "REQUEST_ID_HEADER", "RequestObserver", "route_family"]
 
@@ -76,16 +74,17 @@ class RequestObserver:
             await send(message)
 
         name = f"{scope['method']} {route_family(scope['path'])}"
-        with tracer.start_as_current_span(name, context=propagate.extract(headers), kind=SpanKind.SERVER) as span:
-            span.set_attribute("http.request.method", scope["method"])
-            span.set_attribute("ntk.request_id", request_id)
+        with server_span(name, headers) as span:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
                 operation = str(state.get(OPERATION_KEY) or route_family(scope["path"]))
-                span.set_attribute("http.response.status_code", status)
-                span.set_attribute("ntk.operation", operation)
+                if span is not None:
+                    span.set_attributes(
+                        {"http.request.method": scope["method"], "http.response.status_code": status,
+                         "ntk.operation": operation, "ntk.request_id": request_id}
+                    )  # fmt: skip
                 REQUESTS.labels(operation, str(status)).inc()
                 OPERATION_SECONDS.labels(operation).observe(elapsed)
                 log.info("request", method=scope["method"], operation=operation, status=status, ms=round(elapsed * 1000, 2))

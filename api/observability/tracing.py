@@ -8,18 +8,37 @@ reads (headers, certificates, timeouts) apply as usual.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Final
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
 
 from api.config import ApiSettings
 
-__all__ = ["start_tracing", "stop_tracing", "tracer"]
+__all__ = ["server_span", "span", "start_tracing", "stop_tracing", "tracer"]
 
 tracer: Final = trace.get_tracer("needtoknow")
 """The tracer every span comes from (a proxy: it follows the provider installed later)."""
 
 _provider: object | None = None
+
+
+def span(name: str) -> AbstractContextManager[object]:
+    """A span named `name` under the current one while tracing is on; else nothing at all.
+
+    Why not always the API's no-op span: entering one costs about 20 µs (context attach and
+    detach), several per check, and a check itself takes a few hundred.
+    """
+    return tracer.start_as_current_span(name) if _provider is not None else nullcontext()
+
+
+def server_span(name: str, headers: Mapping[str, str]) -> AbstractContextManager[Span | None]:
+    """The span of one request, continuing the caller's ``traceparent``; nothing while tracing is off."""
+    if _provider is None:
+        return nullcontext()
+    return tracer.start_as_current_span(name, context=propagate.extract(headers), kind=SpanKind.SERVER)
 
 
 def start_tracing(settings: ApiSettings) -> bool:
