@@ -54,6 +54,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.auth.jwt import looks_like_jwt
+from api.auth.session import session_principal
 from api.config import ApiSettings
 from api.errors import CODES, LimitExceeded, RequestRefused, code_for
 from api.limits import parse_json_body
@@ -133,9 +135,6 @@ class BearerTokens(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """Look the secret up in the token table (only its SHA-256 is stored), or verify the JWT, or read the session."""
-        from api.auth.jwt import looks_like_jwt
-        from api.auth.session import session_principal
-
         state: AppState | None = getattr(conn.app.state, "ntk", None)
         header = conn.headers.get("authorization")
         if state is None:
