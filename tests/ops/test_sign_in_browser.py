@@ -214,10 +214,12 @@ def test_the_sign_in_choice_on_a_phone_and_the_token_form_still_works(
     provider: Provider,
 ) -> None:
     page, seen = open_page(browser, (site, provider.url), 390, 844)
-    page.goto(f"{site}/network")
-    page.wait_for_selector("#sso-sign-in", state="visible", timeout=15_000)
-    shot(page, "sso-sign-in-390x844")
-    assert page.get_attribute("#sso-sign-in", "href") == "/auth/login?next=%2Fnetwork"
+    for path, name in (("/network", "network"), ("/coverage", "coverage"), ("/graphql", "graphiql")):
+        page.goto(f"{site}{path}")
+        page.wait_for_selector("#sso-sign-in", state="visible", timeout=15_000)
+        shot(page, f"sso-sign-in-{name}-390x844")
+        assert page.get_attribute("#sso-sign-in", "href") == f"/auth/login?next=%2F{path[1:]}"
+        assert page.is_visible("#token-form")  # the bearer-token form stays beside it
     assert seen.problems == []
     page.context.close()
 

@@ -75,8 +75,8 @@
     document.cookie = CSRF_COOKIE + "=; Max-Age=0; Path=/; SameSite=Strict";
   }
 
-  /* A "Sign in with your organisation account" link in `section`, when the server offers it. */
-  function offerSignOn(section) {
+  /* A "Sign in with your organisation account" link before `form`, when the server offers it. */
+  function offerSignOn(section, form) {
     if (section.querySelector(".ntk-sso")) { return; }
     nativeFetch("/auth/session", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       return r.ok ? r.json() : { sso: false };
@@ -92,8 +92,8 @@
       var or = document.createElement("p");
       or.className = "muted";
       or.textContent = "or paste a bearer token:";
-      section.insertBefore(or, section.querySelector("form"));
-      section.insertBefore(box, or);
+      form.parentNode.insertBefore(or, form);
+      form.parentNode.insertBefore(box, or);
     }, function () { /* no sign-on offered: the token form stays */ });
   }
 
@@ -136,7 +136,7 @@
     },
     /* On each submit of `form`: remember the token, hide `section`, call onToken(). Also offers single sign-on. */
     ask: function (section, form, input, errorBox, onToken) {
-      offerSignOn(section);
+      offerSignOn(section, form);
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         if (!input.value.trim()) { return; }
