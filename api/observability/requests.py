@@ -1,4 +1,4 @@
-"""ASGI middleware around every HTTP request: request id, access log line, span and counters.
+"""ASGI middleware around every HTTP request: request id, access log line (debug), span and counters.
 
 The request id is the caller's ``X-Request-ID`` when it is a short token of safe characters,
 else a fresh one; it is bound to every log line of the request (structlog contextvars),
@@ -87,5 +87,7 @@ class RequestObserver:
                     )  # fmt: skip
                 REQUESTS.labels(operation, str(status)).inc()
                 OPERATION_SECONDS.labels(operation).observe(elapsed)
-                log.info("request", method=scope["method"], operation=operation, status=status, ms=round(elapsed * 1000, 2))
+                # debug: one line per request only when asked for (NTK_LOG_LEVEL=debug); at scale an access
+                # log belongs to the proxy, and an undrained stderr pipe must not stall the server.
+                log.debug("request", method=scope["method"], operation=operation, status=status, ms=round(elapsed * 1000, 2))
                 structlog.contextvars.unbind_contextvars("request_id")

@@ -131,7 +131,8 @@ class Workers(ServerProcess):
         raise RuntimeError("serve --workers 2 did not start")
 
 
-def test_two_workers_sum_their_counts_and_log_json_lines(tmp_path: Path) -> None:
+def test_two_workers_sum_their_counts_and_log_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NTK_LOG_LEVEL", "debug")  # the one `request` line per request
     db = tmp_path / "workers.db"
     build_db(db)
     tokens = make_tokens(db)
