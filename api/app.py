@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, /healthz, /readyz, the web pages (api/web), and a drill hook when enabled.
+"""The Starlette application: /graphql, /healthz, /readyz, /metrics, /auth, the web pages (api/web), a drill hook when enabled.
 
 `create_app(settings)` builds it; `app_from_env` is the factory uvicorn imports when it
 runs several worker processes (settings then come from ``NTK_*`` variables). The engine,
@@ -17,15 +17,24 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from api.auth.jwt import JwtVerifier
+from api.auth.session import SESSION_COOKIE, sign_in_enabled
 from api.config import ApiSettings
 from api.coverage_data import coverage_data
 from api.errors import RequestRefused
 from api.http import AppState, BearerTokens, graphql_endpoint, principal_of, refusal
 from api.limits import BodyLimit, parse_json_body
+from api.observability.instrument import instrument_engine, instrument_feed
+from api.observability.logs import configure_json_logs
+from api.observability.metrics import metrics_endpoint, worker_exited
+from api.observability.requests import RequestObserver
+from api.observability.tracing import start_tracing, stop_tracing
+from api.ratelimit import Limiter
 from api.schema import build_schema
 from api.subscriptions import SubscriptionsApp
 from api.tokens import open_tokens
@@ -34,7 +43,7 @@ from api.webhooks.service import start_feed_service
 from graph.errors import NeedToKnowError
 from graph.open import open_engine
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "check_settings", "create_app"]
 
 log = structlog.get_logger("needtoknow.api")
 
@@ -94,24 +103,67 @@ async def audit_hook(request: Request) -> Response:
     return JSONResponse({"available": body["available"]})
 
 
+async def no_sign_in(_: Request) -> Response:
+    """``GET /auth/session`` when the pages have no single sign-on: bearer tokens only."""
+    return JSONResponse({"sso": False, "signedIn": False}, headers={"Cache-Control": "no-store"})
+
+
+def check_settings(settings: ApiSettings) -> None:
+    """Refuse, before any worker starts, settings that cannot work.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting: a limit that does not parse, a role that is not one, an issuer
+        without an audience, a symmetric or ``none`` JWT algorithm, a bad log level.
+    """
+    Limiter(settings)
+    if settings.oidc_issuer:
+        JwtVerifier(settings)
+    if sign_in_enabled(settings) and len(settings.session_secret or "") < 32:
+        raise ValueError("NTK_SESSION_SECRET must be at least 32 characters (it signs the session cookie)")
+    configure_json_logs(settings.log_level)
+
+
 def create_app(settings: ApiSettings | None = None) -> Starlette:
-    """The ASGI application for `settings` (defaults from the environment)."""
+    """The ASGI application for `settings` (defaults from the environment).
+
+    Raises
+    ------
+    ValueError
+        A setting that cannot work (an issuer without an audience, a limit that does not parse).
+    """
     settings = settings or ApiSettings()
+    check_settings(settings)
+    limiter = Limiter(settings)
+    verifier = JwtVerifier(settings) if settings.oidc_issuer else None
+    sign_in = None
+    if sign_in_enabled(settings):
+        from api.auth.web import WebSignIn  # authlib is imported only where sign-in is configured
+
+        sign_in = WebSignIn(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Embedded: journal, tokens and record in settings.db. Neo4j: all three in Neo4j, so an
         # instance keeps nothing on its own disk that another instance needs (DESIGN.md).
-        engine = open_engine(settings)
+        start_tracing(settings)
+        engine = instrument_engine(open_engine(settings))
         tokens = open_tokens(settings, engine.store)
-        app.state.ntk = AppState(settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings))
+        app.state.ntk = AppState(
+            settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings), jwt=verifier, limiter=limiter
+        )
         # The access-change feed (docs/feed.md); None when off. Its tables live in a SQLite file:
         # the store's file, or with Neo4j (nothing on an instance's own disk) NTK_FEED_DB only.
         feed_db = settings.feed_path()
         feed = app.state.feed = start_feed_service(engine, feed_db) if feed_db is not None else None
+        if feed is not None:
+            instrument_feed(feed)
         try:
             yield
         finally:
+            stop_tracing()
+            worker_exited()
             if feed is not None:
                 feed.stop()
             tokens.close()
@@ -125,15 +177,30 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/coverage/data", coverage_data, methods=["GET"]),
+        *(sign_in.routes() if sign_in is not None else [Route("/auth/session", no_sign_in, methods=["GET"])]),
         *web_routes(),
     ]
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     if settings.test_hooks:
         routes.append(Route("/_test/audit", audit_hook, methods=["POST"]))
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(RequestObserver),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
-        Middleware(AuthenticationMiddleware, backend=BearerTokens()),
     ]
+    if sign_in is not None:
+        middleware.append(
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.session_secret or "",
+                session_cookie=SESSION_COOKIE,
+                max_age=settings.session_max_age_seconds,
+                same_site="lax",
+                https_only=settings.session_cookie_secure,
+            )
+        )
+    middleware.append(Middleware(AuthenticationMiddleware, backend=BearerTokens()))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 

@@ -99,6 +99,8 @@ async def coverage_data(request: Request) -> Response:
         if not may_see_aggregates(principal):
             raise RequestRefused(403, "FORBIDDEN", "coverage is for staff, analysts and admins")
         q, fmt = _question(request)
+        if state.limiter is not None:  # api.ratelimit: a comparison computes two reports
+            state.limiter.admit(principal, ("coverage_data_compare" if q.compare is not None else "coverage_data",))
         engine = state.engine
 
         def answer() -> bytes:
@@ -107,7 +109,7 @@ async def coverage_data(request: Request) -> Response:
 
         body = await run_in_threadpool(answer)
     except RequestRefused as err:
-        return error_response(err.status, err.code, err.message)
+        return error_response(err.status, err.code, err.message, err.headers)
     except InputError as err:
         return error_response(400, "BAD_REQUEST", str(err))
     except StoreUnavailable as err:

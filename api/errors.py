@@ -126,6 +126,7 @@ CODES: Final = frozenset(
         "GRAPHQL_PARSE_FAILED",
         "GRAPHQL_VALIDATION_FAILED",
         "LIMIT_EXCEEDED",
+        "RATE_LIMITED",
         "BAD_REQUEST",
         "BODY_TOO_LARGE",
         "METHOD_NOT_ALLOWED",

@@ -37,13 +37,14 @@ calls ``Schema.execute`` directly, as the view does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation.validate import ValidationAbortedError
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -53,15 +54,23 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.auth.jwt import looks_like_jwt
+from api.auth.session import session_principal
 from api.config import ApiSettings
 from api.errors import CODES, LimitExceeded, RequestRefused, code_for
 from api.limits import parse_json_body
+from api.observability.requests import OPERATION_KEY
+from api.operation import operation_fields, operation_label
 from api.roles import Principal
 from api.schema.context import Context
 from api.tokens import AnyTokenStore
 from api.web import graphiql_page
 from graph.engine import Engine
 from graph.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from api.auth.jwt import JwtVerifier
+    from api.ratelimit import Limiter
 
 __all__ = [
     "GRAPHQL_RESPONSE_JSON",
@@ -92,6 +101,9 @@ class AppState:
     engine: Engine
     tokens: AnyTokenStore
     schema: Schema
+    jwt: JwtVerifier | None = None
+    limiter: Limiter | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class PrincipalUser(BaseUser):
@@ -112,19 +124,32 @@ class PrincipalUser(BaseUser):
 
 
 class BearerTokens(AuthenticationBackend):
-    """``Authorization: Bearer <secret>`` -> the token's caller; None (unauthenticated) otherwise.
+    """The caller of a request; None (unauthenticated) when there is none.
 
-    Never raises: an unknown, revoked or malformed token is simply not authenticated, and
-    the endpoints that need a caller answer 401.
+    ``Authorization: Bearer ntk_...``: an own token (`api.tokens`); ``Bearer <JWT>``: an access
+    token of the identity provider (`api.auth.jwt`, when configured); no Authorization
+    header: the web session cookie with its CSRF header (`api.auth.web`). Never raises: an
+    unknown, revoked, expired or malformed credential is simply not authenticated, and the
+    endpoints that need a caller answer 401.
     """
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        """Look the secret up in the token table (only its SHA-256 is stored)."""
+        """Look the secret up in the token table (only its SHA-256 is stored), or verify the JWT, or read the session."""
         state: AppState | None = getattr(conn.app.state, "ntk", None)
-        scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
-        if state is None or scheme.lower() != "bearer":
+        header = conn.headers.get("authorization")
+        if state is None:
             return None
-        principal = state.tokens.lookup(secret.strip())
+        if header is None:
+            principal = session_principal(conn)
+        else:
+            scheme, _, secret = header.partition(" ")
+            secret = secret.strip()
+            if scheme.lower() != "bearer":
+                return None
+            if state.jwt is not None and looks_like_jwt(secret):
+                principal = await run_in_threadpool(state.jwt.verify, secret)
+            else:
+                principal = state.tokens.lookup(secret)
         if principal is None:
             return None
         return AuthCredentials(["authenticated", str(principal.role)]), PrincipalUser(principal)
@@ -300,6 +325,10 @@ async def graphql_endpoint(request: Request) -> Response:
         else:
             payload = parse_json_body(await request.body(), settings.max_json_depth, settings.max_batch)
         query, variables, operation_name = _shape(payload)
+        fields = operation_fields(query, operation_name, settings.max_tokens)
+        request.scope.setdefault("state", {})[OPERATION_KEY] = operation_label(fields, state.schema)  # metrics' label
+        if state.limiter is not None:
+            state.limiter.admit(principal, fields)
         context = Context(engine=state.engine, principal=principal, settings=settings, now=utcnow())
         result = await state.schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name, allowed_operation_types=allowed

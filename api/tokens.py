@@ -3,6 +3,11 @@
 A token's secret is ``ntk_`` + 43 random URL-safe characters (256 bits), shown once when
 created. Only its SHA-256 is stored, so the table cannot be used to call the API; a
 lookup hashes the presented secret and finds the row by that hash.
+
+A token stops working when it is revoked or at its ``expires_at`` (aware UTC; None: never,
+which only code can ask for: `graph.commands.create_token` always sets one). Rotating a
+token stores a new one with the same grants and revokes the old one in the same
+transaction, or lets it work on until a grace instant; a token is rotated at most once.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Union
 
@@ -20,7 +26,7 @@ from api.roles import NEEDS_SUBJECT, Principal, Role
 from graph.errors import InputError, StoreUnavailable
 from graph.settings import Settings
 from graph.stores.base import GraphStore
-from graph.timeutil import to_iso, utcnow
+from graph.timeutil import parse_datetime, to_iso, utcnow
 
 if TYPE_CHECKING:
     from api.tokens_neo4j import Neo4jTokenStore
@@ -36,9 +42,17 @@ CREATE TABLE IF NOT EXISTS tokens (
     partners    TEXT NOT NULL,
     label       TEXT,
     created_at  TEXT NOT NULL,
-    revoked_at  TEXT
+    revoked_at  TEXT,
+    expires_at  TEXT,
+    replaced_by TEXT
 );
 """
+MIGRATIONS: Final = (
+    ("expires_at", "ALTER TABLE tokens ADD COLUMN expires_at TEXT"),
+    ("replaced_by", "ALTER TABLE tokens ADD COLUMN replaced_by TEXT"),
+)
+"""Columns added after the first release: a token table of an older store gains them on open."""
+_COLUMNS: Final = "id, role, subject, partners, label, created_at, revoked_at, expires_at, replaced_by"
 
 
 def hash_secret(secret: str) -> str:
@@ -57,21 +71,28 @@ class TokenInfo:
     label: str | None
     created_at: str
     revoked_at: str | None
+    expires_at: str | None = None
+    replaced_by: str | None = None
 
     def principal(self) -> Principal:
         """The caller this token authenticates."""
         return Principal(self.id, self.role, self.subject, self.partner_ids)
 
+    def active(self, at: datetime) -> bool:
+        """Neither revoked nor expired at `at` (aware)."""
+        return self.revoked_at is None and (self.expires_at is None or at < parse_datetime(self.expires_at))
+
 
 def new_token(
-    role: Role | str, subject: str | None, partner_ids: tuple[str, ...], label: str | None
+    role: Role | str, subject: str | None, partner_ids: tuple[str, ...], label: str | None, expires_at: datetime | None = None
 ) -> tuple[TokenInfo, str]:
     """A new token's record and secret (``ntk_`` + 256 random bits), checked; nothing stored.
 
     Raises
     ------
     InputError
-        Unknown role, a role that needs a subject without one, or an app without partners.
+        Unknown role, a role that needs a subject without one, an app without partners, or
+        an expiry that is not in the future.
     """
     try:
         role = Role(role)
@@ -81,8 +102,12 @@ def new_token(
         raise InputError(f"a {role} token needs --subject")
     if role is Role.APP and not partner_ids:
         raise InputError("an app token needs at least one --partner")
+    now = utcnow()
+    if expires_at is not None and expires_at <= now:
+        raise InputError(f"--expires {to_iso(expires_at)} is not in the future")
     secret = "ntk_" + secrets.token_urlsafe(32)
-    return TokenInfo("tok_" + secrets.token_hex(8), role, subject, tuple(partner_ids), label, to_iso(utcnow()) or "", None), secret
+    info = TokenInfo("tok_" + secrets.token_hex(8), role, subject, tuple(partner_ids), label, to_iso(now) or "", None, to_iso(expires_at))
+    return info, secret
 
 
 class TokenStore:
@@ -95,47 +120,101 @@ class TokenStore:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)
+            present = {row[1] for row in self.conn.execute("PRAGMA table_info(tokens)")}
+            for column, ddl in MIGRATIONS:
+                if column not in present:
+                    self.conn.execute(ddl)
         except sqlite3.Error as err:
             raise StoreUnavailable(f"cannot open the token table in {self.path}: {err}") from err
 
+    def _insert(self, info: TokenInfo, secret: str) -> None:
+        self.conn.execute(
+            "INSERT INTO tokens (id, hash, role, subject, partners, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (info.id, hash_secret(secret), str(info.role), info.subject, json.dumps(list(info.partner_ids)), info.label,
+             info.created_at, info.expires_at),
+        )  # fmt: skip
+
     def create(
-        self, role: Role | str, subject: str | None = None, partner_ids: tuple[str, ...] = (), label: str | None = None
+        self,
+        role: Role | str,
+        subject: str | None = None,
+        partner_ids: tuple[str, ...] = (),
+        label: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[TokenInfo, str]:
         """Store a new token; return it and its secret (shown once, never stored).
 
         Raises
         ------
         InputError
-            Unknown role, a role that needs a subject without one, or an app without partners.
+            Unknown role, a role that needs a subject without one, an app without partners,
+            an expiry not in the future.
         """
-        info, secret = new_token(role, subject, partner_ids, label)
+        info, secret = new_token(role, subject, partner_ids, label, expires_at)
         with self._lock:
-            self.conn.execute(
-                "INSERT INTO tokens (id, hash, role, subject, partners, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (info.id, hash_secret(secret), str(info.role), subject, json.dumps(list(partner_ids)), label, info.created_at),
-            )
+            self._insert(info, secret)
         return info, secret
 
+    def get(self, token_id: str) -> TokenInfo | None:
+        """The token with this id (revoked or not), or None."""
+        with self._lock:
+            row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return None if row is None else _info(row)
+
     def lookup(self, secret: str) -> Principal | None:
-        """The caller a secret authenticates, or None (unknown, malformed or revoked)."""
+        """The caller a secret authenticates, or None (unknown, malformed, revoked or expired)."""
         if not secret.startswith("ntk_") or len(secret) > 200:
             return None
         with self._lock:
-            row = self.conn.execute(
-                "SELECT id, role, subject, partners, label, created_at, revoked_at FROM tokens WHERE hash = ?", (hash_secret(secret),)
-            ).fetchone()
-        if row is None or row[6] is not None:
+            row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE hash = ?", (hash_secret(secret),)).fetchone()
+        if row is None:
             return None
-        return _info(row).principal()
+        info = _info(row)
+        return info.principal() if info.active(utcnow()) else None
 
     def list(self) -> list[TokenInfo]:
         """Every token, oldest first."""
         with self._lock:
-            rows = self.conn.execute(
-                "SELECT id, role, subject, partners, label, created_at, revoked_at FROM tokens ORDER BY created_at, id"
-            ).fetchall()
+            rows = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, id").fetchall()
         return [_info(r) for r in rows]
 
+    def rotate(self, token_id: str, expires_at: datetime | None, grace_until: datetime | None = None) -> tuple[TokenInfo, str] | None:
+        """Replace an active token by a new one with the same grants, in one transaction.
+
+        The old token is revoked at once, or (with `grace_until`) works on until then.
+        Returns the new token and its secret; None when no active, not yet rotated token has
+        this id (of concurrent rotations exactly one gets a new token: the write lock is
+        taken before the old row is read).
+        """
+        now = utcnow()
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise StoreUnavailable(f"the token table in {self.path} is not writable: {err}") from err
+            try:
+                row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+                old = None if row is None else _info(row)
+                if old is None or old.replaced_by is not None or not old.active(now):
+                    self.conn.execute("ROLLBACK")
+                    return None
+                info, secret = new_token(old.role, old.subject, old.partner_ids, old.label, expires_at)
+                self._insert(info, secret)
+                old_expiry = parse_datetime(old.expires_at) if old.expires_at else None
+                if grace_until is not None and (old_expiry is None or grace_until < old_expiry):
+                    old_expiry = grace_until
+                self.conn.execute(
+                    "UPDATE tokens SET replaced_by = ?, revoked_at = ?, expires_at = ? WHERE id = ?",
+                    (info.id, None if grace_until is not None else to_iso(now), to_iso(old_expiry), token_id),
+                )
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                self.conn.execute("ROLLBACK")
+                raise StoreUnavailable(f"rotating {token_id} in {self.path} failed: {err}") from err
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        return info, secret
     def revoke(self, token_id: str) -> bool:
         """Revoke a token; False when no unrevoked token has this id."""
         with self._lock:
@@ -147,12 +226,12 @@ class TokenStore:
         self.conn.close()
 
 
-def _info(row: tuple[str, str, str | None, str, str | None, str, str | None]) -> TokenInfo:
-    return TokenInfo(row[0], Role(row[1]), row[2], tuple(json.loads(row[3])), row[4], row[5], row[6])
+def _info(row: tuple[str, str, str | None, str, str | None, str, str | None, str | None, str | None]) -> TokenInfo:
+    return TokenInfo(row[0], Role(row[1]), row[2], tuple(json.loads(row[3])), row[4], row[5], row[6], row[7], row[8])
 
 
 AnyTokenStore = Union["TokenStore", "Neo4jTokenStore"]
-"""Where a deployment keeps its tokens (both have create, lookup, list, revoke, close)."""
+"""Where a deployment keeps its tokens (both have create, get, lookup, list, rotate, revoke, close)."""
 
 
 def open_tokens(settings: Settings, store: GraphStore | None = None) -> AnyTokenStore:

@@ -1,14 +1,15 @@
 """Bearer tokens in Neo4j: with the Neo4j backend every API instance shares them.
 
 Same contract as `api.tokens.TokenStore` (SQLite): only a secret's SHA-256 is stored;
-``(:NtkToken {id, hash, role, subject, partners, label, created_at, revoked_at})`` with
-unique ``id`` and ``hash``. A token created through one instance works on every other, and
+``(:NtkToken {id, hash, role, subject, partners, label, created_at, revoked_at, expires_at,
+replaced_by})`` with unique ``id`` and ``hash``. A token created through one instance works on every other, and
 a revocation through any is honoured by all on their next request (lookups read Neo4j).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import neo4j
@@ -29,7 +30,7 @@ SCHEMA: Final = (
     "CREATE CONSTRAINT ntk_token_hash IF NOT EXISTS FOR (t:NtkToken) REQUIRE t.hash IS UNIQUE",
 )
 _FIELDS: Final = "t.id AS id, t.role AS role, t.subject AS subject, t.partners AS partners, t.label AS label, "
-_FIELDS2: Final = "t.created_at AS created_at, t.revoked_at AS revoked_at"
+_FIELDS2: Final = "t.created_at AS created_at, t.revoked_at AS revoked_at, t.expires_at AS expires_at, t.replaced_by AS replaced_by"
 
 REVOKE: Final = """
 MATCH (t:NtkToken {id: $id})
@@ -39,6 +40,19 @@ SET t.revoked_at = $now
 RETURN count(t) AS n
 """
 """The first SET takes the node's write lock, so of concurrent revocations exactly one sees it unrevoked."""
+
+ROTATE: Final = """
+MATCH (t:NtkToken {id: $id})
+SET t.locked_by = $id
+WITH t WHERE t.revoked_at IS NULL AND t.replaced_by IS NULL AND (t.expires_at IS NULL OR datetime(t.expires_at) > datetime($now))
+CREATE (n:NtkToken) SET n = $props
+SET t.replaced_by = n.id,
+    t.revoked_at = CASE WHEN $grace IS NULL THEN $now ELSE null END,
+    t.expires_at = CASE WHEN $grace IS NOT NULL AND (t.expires_at IS NULL OR datetime($grace) < datetime(t.expires_at))
+                        THEN $grace ELSE t.expires_at END
+RETURN t.role AS role, t.subject AS subject, t.partners AS partners, t.label AS label
+"""
+"""Locked as REVOKE: of concurrent rotations of one token exactly one creates a successor."""
 
 
 class Neo4jTokenStore:
@@ -60,31 +74,50 @@ class Neo4jTokenStore:
             raise StoreUnavailable(f"tokens in Neo4j: {err}") from err
 
     def create(
-        self, role: Role | str, subject: str | None = None, partner_ids: tuple[str, ...] = (), label: str | None = None
+        self,
+        role: Role | str,
+        subject: str | None = None,
+        partner_ids: tuple[str, ...] = (),
+        label: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[TokenInfo, str]:
         """Store a new token; return it and its secret (shown once, never stored).
 
         Raises
         ------
         InputError
-            Unknown role, a role that needs a subject without one, or an app without partners.
+            Unknown role, a role that needs a subject without one, an app without partners,
+            an expiry not in the future.
         StoreUnavailable
         """
-        info, secret = new_token(role, subject, partner_ids, label)
-        props = {
-            "id": info.id,
-            "hash": hash_secret(secret),
-            "role": str(info.role),
-            "subject": subject,
-            "partners": json.dumps(list(partner_ids)),
-            "label": label,
-            "created_at": info.created_at,
-        }
+        info, secret = new_token(role, subject, partner_ids, label, expires_at)
+        props = _props(info, secret)
         self._run_write(lambda tx: tx.run("CREATE (t:NtkToken) SET t = $props", props=props).consume())
         return info, secret
 
+    def get(self, token_id: str) -> TokenInfo | None:
+        """The token with this id (revoked or not), or None."""
+        try:
+            with self._session() as session:
+                rec = session.run(f"MATCH (t:NtkToken {{id: $id}}) RETURN {_FIELDS}{_FIELDS2}", id=token_id).single()
+        except (ne.Neo4jError, ne.DriverError, OSError) as err:
+            raise StoreUnavailable(f"tokens in Neo4j: {err}") from err
+        return None if rec is None else _info(rec)
+
+    def rotate(self, token_id: str, expires_at: datetime | None, grace_until: datetime | None = None) -> tuple[TokenInfo, str] | None:
+        """Replace an active token by a new one with the same grants, in one transaction
+        (`api.tokens.TokenStore.rotate`); None when no active, not yet rotated token has this id."""
+        old = self.get(token_id)
+        if old is None:
+            return None
+        info, secret = new_token(old.role, old.subject, old.partner_ids, old.label, expires_at)
+        props = _props(info, secret)
+        params = {"id": token_id, "props": props, "now": to_iso(utcnow()), "grace": to_iso(grace_until)}
+        done = self._run_write(lambda tx: tx.run(ROTATE, **params).single())
+        return (info, secret) if done is not None else None
+
     def lookup(self, secret: str) -> Principal | None:
-        """The caller a secret authenticates, or None (unknown, malformed or revoked)."""
+        """The caller a secret authenticates, or None (unknown, malformed, revoked or expired)."""
         if not secret.startswith("ntk_") or len(secret) > 200:
             return None
         try:
@@ -92,9 +125,10 @@ class Neo4jTokenStore:
                 rec = session.run(f"MATCH (t:NtkToken {{hash: $hash}}) RETURN {_FIELDS}{_FIELDS2}", hash=hash_secret(secret)).single()
         except (ne.Neo4jError, ne.DriverError, OSError) as err:
             raise StoreUnavailable(f"tokens in Neo4j: {err}") from err
-        if rec is None or rec["revoked_at"] is not None:
+        if rec is None:
             return None
-        return _info(rec).principal()
+        info = _info(rec)
+        return info.principal() if info.active(utcnow()) else None
 
     def list(self) -> list[TokenInfo]:
         """Every token, oldest first."""
@@ -116,5 +150,21 @@ class Neo4jTokenStore:
             self._store.close()
 
 
+def _props(info: TokenInfo, secret: str) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "hash": hash_secret(secret),
+        "role": str(info.role),
+        "subject": info.subject,
+        "partners": json.dumps(list(info.partner_ids)),
+        "label": info.label,
+        "created_at": info.created_at,
+        "expires_at": info.expires_at,
+    }
+
+
 def _info(r: neo4j.Record) -> TokenInfo:
-    return TokenInfo(r["id"], Role(r["role"]), r["subject"], tuple(json.loads(r["partners"])), r["label"], r["created_at"], r["revoked_at"])
+    return TokenInfo(
+        r["id"], Role(r["role"]), r["subject"], tuple(json.loads(r["partners"])), r["label"], r["created_at"], r["revoked_at"],
+        r["expires_at"], r["replaced_by"],
+    )  # fmt: skip

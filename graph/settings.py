@@ -24,12 +24,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NTK_", extra="ignore")
 
     db: Path = Field(Path("needtoknow.db"), description="SQLite file: journal and record of decisions.")
-    backend: Literal["networkx", "neo4j"] = "networkx"
-    neo4j_uri: str = "bolt://127.0.0.1:7687"
-    neo4j_user: str = "neo4j"
-    neo4j_password: str | None = None
-    neo4j_password_file: Path | None = None
-    neo4j_database: str = "neo4j"
+    backend: Literal["networkx", "neo4j"] = Field("networkx", description="networkx (embedded, over the SQLite journal) or neo4j.")
+    neo4j_uri: str = Field("bolt://127.0.0.1:7687", description="bolt://host:7687, or neo4j://host:7687 for a cluster.")
+    neo4j_user: str = Field("neo4j", description="Neo4j user.")
+    neo4j_password: str | None = Field(None, description="Neo4j password (prefer neo4j_password_file; never on a command line).")
+    neo4j_password_file: Path | None = Field(None, description="File holding the Neo4j password (wins over neo4j_password).")
+    neo4j_database: str = Field("neo4j", description="Neo4j database.")
     neo4j_max_tx_rows: int | None = Field(
         50_000,
         ge=1000,

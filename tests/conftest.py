@@ -21,6 +21,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_SH = ROOT / "tools" / "neo4j" / "neo4j.sh"
 
+# The per-token limits (api/ratelimit.py) are on by default for deployments; the suite's load
+# and fuzz tests drive one token as fast as they can, so every server started by a test runs
+# without them unless the test names its own (tests/ops/test_rate_limits.py does). Set here,
+# before any server starts, so `serve` subprocesses inherit it too.
+os.environ.setdefault("NTK_RATE_LIMIT", "")
+os.environ.setdefault("NTK_AGGREGATE_LIMITS", "{}")
+
 
 def _neo4j_answers(uri: str) -> bool:
     try:

@@ -12,7 +12,9 @@ from api.cli.app import app
 
 __all__ = ["app", "main"]
 
-for _module in ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed"):
+_MODULES: tuple[str, ...] = ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.tokens", "api.cli.backup")
+_MODULES += ("api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed")
+for _module in _MODULES:
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as err:  # a part not built in this checkout

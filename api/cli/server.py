@@ -8,8 +8,10 @@ string, so the settings travel as ``NTK_*`` environment variables to the factory
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +40,10 @@ def settings_env(settings: ApiSettings) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        env[f"NTK_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, dict | list):
+            env[f"NTK_{name.upper()}"] = json.dumps(value)  # pydantic-settings reads complex values as JSON
+        else:
+            env[f"NTK_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 
 
@@ -62,6 +67,13 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
         return
     os.environ.update(settings_env(settings))
+    # Each worker writes its metrics to files here; /metrics sums them (prometheus-client's
+    # multiprocess mode). Emptied first: files of an earlier run would be counted again.
+    metrics_dir = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="ntk-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     config = uvicorn.Config(
         "api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
     )
@@ -89,6 +101,13 @@ def serve_command(
     """Serve the GraphQL API (POST /graphql, /healthz, /readyz)."""
     base = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     settings = ApiSettings(**{**base.model_dump(), **({"graphiql": True} if graphiql else {})})
+    from api.app import check_settings
+
+    try:
+        check_settings(settings)
+    except ValueError as err:
+        render.error(str(err))
+        raise typer.Exit(2) from err
     render.console.print(f"needtoknow: serving {settings.db} on http://{host}:{port}/graphql with {workers} worker(s)")
     serve(settings, host, port, workers)
 
@@ -99,6 +118,7 @@ def token_create(
     subject: Annotated[str | None, typer.Option("--subject", help="Provider or guardian id, or the application's name.")] = None,
     partner: Annotated[list[str] | None, typer.Option("--partner", help="Partner id an app acts for (repeatable).")] = None,
     label: Annotated[str | None, typer.Option("--label", help="A note for `token list`.")] = None,
+    expires: Annotated[str | None, typer.Option("--expires", help="90d, 12h, 30m, 2w or an ISO 8601 time (default 90 days).")] = None,
     db: DbOption = None,
     backend: BackendOption = None,
     neo4j_uri: Neo4jUriOption = None,
@@ -110,12 +130,16 @@ def token_create(
     The subject of a provider or guardian token, and an app's partners, must exist in the store.
     With the Neo4j backend the token lives in Neo4j and works on every API instance.
     """
+    from api.cli.tokens import parse_expires
+
     settings = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     graph_store = None
     try:
+        expires_at, lifetime = parse_expires(expires, settings.policy().default_time_zone)
         graph_store = open_store(settings)
         store = open_tokens(settings, graph_store)
-        info, secret = commands.create_token(store, graph_store, commands.CreateToken(role, subject, tuple(partner or ()), label))
+        cmd = commands.CreateToken(role, subject, tuple(partner or ()), label, expires_at, lifetime)
+        info, secret = commands.create_token(store, graph_store, cmd)
         store.close()
     except NeedToKnowError as err:
         render.error(f"{err}")
@@ -123,7 +147,7 @@ def token_create(
     finally:
         if graph_store is not None:
             graph_store.close()
-    render.err_console.print(f"created {info.id} ({info.role}); the secret is shown once:")
+    render.err_console.print(f"created {info.id} ({info.role}, expires {info.expires_at}); the secret is shown once:")
     print(secret)
 
 
@@ -143,7 +167,8 @@ def token_list(
         raise typer.Exit(2) from err
     try:
         for t in store.list():
-            state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
+            state = f"revoked {t.revoked_at}" if t.revoked_at else f"expires {t.expires_at}" if t.expires_at else "active"
+            state += f" (rotated to {t.replaced_by})" if t.replaced_by else ""
             partners = ",".join(t.partner_ids) or "-"
             render.console.print(f"{t.id}  {t.role:<8} subject={t.subject or '-'} partners={partners} {state}  {t.label or ''}")
     finally:

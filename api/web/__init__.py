@@ -13,7 +13,8 @@ path                        what
 
 The pages hold no data and need no token to load: their scripts ask for a bearer token,
 keep it in ``sessionStorage`` (this tab only) and send it in the ``Authorization``
-header of each ``/graphql`` request, never in a URL (docs/network-page.md).
+header of each ``/graphql`` request, never in a URL; or, with single sign-on, send the
+session cookie and an ``X-CSRF-Token`` header (``static/auth.js``, docs/network-page.md).
 
 Nothing is loaded from a CDN; `SecurityHeaders` gives every response a
 Content-Security-Policy allowing only this origin (no inline scripts or styles).

@@ -9,7 +9,7 @@ and returns `Committed` (the consistency token of its commit and the ids it wrot
 Verbs: record_consent, give_consent (a family's own, digital), revoke_consent, correct_consent, start_service,
 change_service_status, end_service, record_training, sign_agreement, add_provider,
 assign_to_team, transfer_student, verify_guardian, load (importer), create_token,
-revoke_token.
+rotate_token, revoke_token.
 """
 
 from graph.commands.add_provider import AddProvider, add_provider
@@ -24,6 +24,7 @@ from graph.commands.record_consent import RecordConsent, record_consent
 from graph.commands.record_training import RecordTraining, record_training
 from graph.commands.revoke_consent import RevokeConsent, revoke_consent
 from graph.commands.revoke_token import revoke_token
+from graph.commands.rotate_token import RotateToken, rotate_token
 from graph.commands.sign_agreement import SignAgreement, sign_agreement
 from graph.commands.start_service import StartService, start_service
 from graph.commands.transfer_student import TransferStudent, transfer_student
@@ -41,6 +42,7 @@ __all__ = [
     "RecordConsent",
     "RecordTraining",
     "RevokeConsent",
+    "RotateToken",
     "SignAgreement",
     "StartService",
     "TransferStudent",
@@ -57,6 +59,7 @@ __all__ = [
     "record_training",
     "revoke_consent",
     "revoke_token",
+    "rotate_token",
     "sign_agreement",
     "start_service",
     "transfer_student",
