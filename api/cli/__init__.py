@@ -12,7 +12,8 @@ from api.cli.app import app
 
 __all__ = ["app", "main"]
 
-for _module in ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed"):
+_MODULES = ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed")
+for _module in (*_MODULES, "api.cli.record"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as err:  # a part not built in this checkout
