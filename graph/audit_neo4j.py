@@ -227,7 +227,7 @@ class Neo4jAuditLog:
                         expected = int(r["n"])
                     if r["prev"] != prev:
                         yield f"chain {cid}: record {expected} ({r['id']}): chain broken before it"
-                    if hashlib.sha256(str(r["prev"]).encode() + bytes(r["body"])).hexdigest() != r["hash"]:
+                    if hashlib.sha256(str(r["prev"]).encode() + _bytes(r["body"])).hexdigest() != r["hash"]:
                         yield f"chain {cid}: record {expected} ({r['id']}): content does not match its hash"
                     prev = r["hash"]
             if chain["n"] != expected or chain["head"] != prev:
@@ -253,3 +253,12 @@ def _body(rid: Any, body: Any) -> dict[str, Any]:
     if isinstance(body, str):
         return dict(json.loads(body))
     return to_body(unpack(bytes(body)), str(rid))
+
+
+def _bytes(body: Any) -> bytes:
+    """A stored body as bytes; a first-format body (JSON text) as its UTF-8; anything else (an edited property) as its repr."""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    return repr(body).encode()
