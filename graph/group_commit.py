@@ -7,12 +7,15 @@ that made the write fail. A caller whose items a previous leader already wrote r
 once. So nobody returns before the write holding its items has committed, and a failed write
 fails every caller in it (the record of decisions then answers deny(audit_unavailable) to
 each: fail closed). There is no background thread: with one caller at a time this is a plain
-write; with many, the write lock's wait is where the batch forms.
+write; with many, the wait for the commit lock is where the batch forms. A new leader yields
+the GIL once before taking the queue: without it, the thread that just committed takes the
+lock again before any waiter has run, and every batch holds one caller.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -49,6 +52,8 @@ class GroupCommit(Generic[T, R]):
         self._commit_lock = threading.Lock()
         self.batches = 0
         """Transactions written (for benchmarks and tests)."""
+        self.pending = 0
+        """Calls submitted and not yet answered (for tests)."""
 
     def submit(self, items: Sequence[T]) -> list[R]:
         """Write `items` (with whatever else is queued) and return their results once committed.
@@ -58,11 +63,17 @@ class GroupCommit(Generic[T, R]):
         ticket: _Ticket[T, R] = _Ticket(items)
         with self._queue_lock:
             self._queue.append(ticket)
+            self.pending += 1
         with self._commit_lock:
             if not ticket.done:
+                # Let callers that are ready (holding or waiting for the GIL) queue first, so they
+                # join this transaction instead of each waiting for one of their own.
+                time.sleep(0)
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 self._lead(batch)
+        with self._queue_lock:
+            self.pending -= 1
         if ticket.error is not None:
             raise ticket.error
         return ticket.results

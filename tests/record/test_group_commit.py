@@ -33,8 +33,8 @@ def test_concurrent_callers_share_one_commit(tmp_path: Path) -> None:
     engine, audit = setup(tmp_path)
     engine.check(CheckRequest("ana", "sam", ALLOWED_AT))
     before = audit._group.batches
-    # Another connection holds the write lock: the first caller waits inside its transaction
-    # while the other seven queue behind it; released, they are written together.
+    # Another connection holds the write lock: the first caller's transaction waits while the
+    # others queue behind it; released, they are written together (at most two transactions).
     blocker = sqlite3.connect(tmp_path / "world.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     answers: list[Decision] = []
@@ -48,16 +48,16 @@ def test_concurrent_callers_share_one_commit(tmp_path: Path) -> None:
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
-    for _ in range(500):  # wait (without timing anything) until seven callers are queued
-        if len(audit._group._queue) == 7:
+    for _ in range(1000):  # wait (without timing anything) until all eight callers are waiting
+        if audit._group.pending == 8:
             break
         time.sleep(0.01)
-    assert len(audit._group._queue) == 7 and answers == []  # nobody answered while its record is not committed
+    assert audit._group.pending == 8 and answers == []  # nobody answered while its record is not committed
     blocker.execute("ROLLBACK")
     for t in threads:
         t.join()
     assert len(answers) == 8 and all(d.allowed for d in answers)
-    assert audit._group.batches - before == 2  # the first caller's transaction, then the seven others' together
+    assert audit._group.batches - before <= 2  # eight callers, at most two transactions
     subjects = collections.Counter(r["asked_by"]["subject"] for r in audit.for_student("sam"))
     assert subjects == {None: 1, **{f"t{i}": 1 for i in range(8)}}
     assert list(audit.verify()) == []
