@@ -1,21 +1,18 @@
 """Group commit: concurrent callers share one durable write, and each returns only after it.
 
-A caller queues its items and then takes the commit lock. Whoever holds the lock is the
-leader: it takes every item queued so far (its own and those of callers still waiting for
-the lock), writes them in one transaction, and hands each caller its results, or the error
-that made the write fail. A caller whose items a previous leader already wrote returns at
-once. So nobody returns before the write holding its items has committed, and a failed write
-fails every caller in it (the record of decisions then answers deny(audit_unavailable) to
-each: fail closed). There is no background thread: with one caller at a time this is a plain
-write; with many, the wait for the commit lock is where the batch forms. A new leader yields
-the GIL once before taking the queue: without it, the thread that just committed takes the
-lock again before any waiter has run, and every batch holds one caller.
+A caller queues its items; when no write is under way it becomes the leader: it takes every
+item queued so far, writes them in one transaction, and hands each caller its results, or
+the error that made the write fail, then wakes them all. A caller whose items a leader
+wrote returns at once. So nobody returns before the write holding its items has committed,
+and a failed write fails every caller in it (the record of decisions then answers
+deny(audit_unavailable) to each: fail closed). There is no background thread: with one caller at a time this is a plain
+write; with many, callers that arrive while a leader writes wait on a condition, and when
+its batch is done the first of them still unanswered leads the next one with all of them.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -48,8 +45,8 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, write: Callable[[list[T]], list[R]]) -> None:
         self._write = write
         self._queue: list[_Ticket[T, R]] = []
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._leading = False
         self.batches = 0
         """Transactions written (for benchmarks and tests)."""
         self.pending = 0
@@ -61,18 +58,17 @@ class GroupCommit(Generic[T, R]):
         Raises whatever `write` raised for the batch holding them.
         """
         ticket: _Ticket[T, R] = _Ticket(items)
-        with self._queue_lock:
+        with self._cond:
             self._queue.append(ticket)
             self.pending += 1
-        with self._commit_lock:
+            while self._leading and not ticket.done:
+                self._cond.wait()  # a leader is writing; it wakes everyone when its batch is done
             if not ticket.done:
-                # Let callers that are ready (holding or waiting for the GIL) queue first, so they
-                # join this transaction instead of each waiting for one of their own.
-                time.sleep(0)
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._lead(batch)
-        with self._queue_lock:
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if not ticket.done:
+            self._lead(batch)
+        with self._cond:
             self.pending -= 1
         if ticket.error is not None:
             raise ticket.error
@@ -82,13 +78,18 @@ class GroupCommit(Generic[T, R]):
         items = [item for t in batch for item in t.items]
         try:
             results = self._write(items)
+            error: BaseException | None = None
         except BaseException as err:  # noqa: BLE001 - not swallowed: every caller in the batch re-raises it
+            error = err
+        with self._cond:
+            i = 0
             for t in batch:
-                t.error, t.done = err, True
-            return
-        finally:
+                if error is not None:
+                    t.error = error
+                else:
+                    t.results = results[i : i + len(t.items)]
+                    i += len(t.items)
+                t.done = True
             self.batches += 1
-        i = 0
-        for t in batch:
-            t.results, t.done = results[i : i + len(t.items)], True
-            i += len(t.items)
+            self._leading = False
+            self._cond.notify_all()
