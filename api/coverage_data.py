@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +60,10 @@ def render(fmt: str) -> Callable[[CoverageReport | CoverageComparison], bytes]:
     return lambda r: to_xlsx(tidy(r))
 
 
+NOW: Final = datetime(1, 1, 1, tzinfo=UTC)
+"""Stands for "no `at` given": replaced, once the store is synced, by the cache's instant for now."""
+
+
 def _time(request: Request, name: str) -> datetime | None:
     text = request.query_params.get(name)
     if text is None or text == "":
@@ -81,7 +86,7 @@ def _question(request: Request) -> tuple[Question, str]:
     days_text = params.get("expiring_days", "30")
     if not days_text.isdigit() or not 0 <= int(days_text) <= MAX_EXPIRING_DAYS:
         raise RequestRefused(400, "BAD_REQUEST", f"expiring_days: must be a whole number in 0..{MAX_EXPIRING_DAYS}")
-    at = _time(request, "at") or utcnow()
+    at = _time(request, "at") or NOW  # "now" is pinned per token once the store is synced (below)
     return Question(at, by, int(days_text), _time(request, "compare")), fmt
 
 
@@ -103,11 +108,13 @@ async def coverage_data(request: Request) -> Response:
             state.limiter.admit(principal, ("coverage_data_compare" if q.compare is not None else "coverage_data",))
         engine = state.engine
 
-        def answer() -> bytes:
+        def answer() -> tuple[Question, bytes]:
             engine.store.sync(None)
-            return cache_for(engine.store, engine.policy).output(q, fmt, render(fmt))
+            cache = cache_for(engine.store, engine.policy)
+            asked = replace(q, at=cache.pinned_now(utcnow())) if q.at is NOW else q
+            return asked, cache.output(asked, fmt, render(fmt))
 
-        body = await run_in_threadpool(answer)
+        q, body = await run_in_threadpool(answer)
     except RequestRefused as err:
         return error_response(err.status, err.code, err.message, err.headers)
     except InputError as err:

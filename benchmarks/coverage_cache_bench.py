@@ -29,6 +29,8 @@ GRAPHQL = (
     "cells { column count { value suppressed } } ratios { ratio percent { value suppressed } } } } } }"
 )
 
+NETWORK = "{ partnerNetwork { at nodes { id kind students { value suppressed } } edges { source target students { value } } } }"
+
 
 def analyst_token(db: Path) -> str:
     from api.tokens import TokenStore
@@ -58,6 +60,7 @@ def main() -> None:
         ("csv by community", {"format": "csv", "by": "community", "at": AT}),
         ("xlsx by community", {"format": "xlsx", "by": "community", "at": AT}),
         ("json comparison by community", {"format": "json", "by": "community", "at": AT, "compare": EARLIER}),
+        ("json by community, now (no at)", {"format": "json", "by": "community"}),
     ]
     try:
         with httpx.Client(timeout=900, headers={"Authorization": f"Bearer {token}"}) as c:
@@ -77,6 +80,11 @@ def main() -> None:
             first, size = timed(lambda: c.post(f"{server.url}/graphql", json=body))
             repeats = sorted(timed(lambda: c.post(f"{server.url}/graphql", json=body))[0] for _ in range(args.repeats))
             rows.append(("GraphQL coverage by community", first, repeats, size))
+            # partnerNetwork about now: one instant per token and minute, built from the cached facts.
+            body = {"query": NETWORK, "variables": {}}
+            first, size = timed(lambda: c.post(f"{server.url}/graphql", json=body))
+            repeats = sorted(timed(lambda: c.post(f"{server.url}/graphql", json=body))[0] for _ in range(args.repeats))
+            rows.append(("GraphQL partnerNetwork, now", first, repeats, size))
     finally:
         server.stop()
     print(f"{'question':32} {'first':>10} {'repeat p50':>11} {'p95':>8} {'max':>8} {'bytes':>9}")

@@ -1,19 +1,25 @@
 """The record of requests and disclosures (DOMAIN.md, "Record of requests and disclosures").
 
 Every decision, allow and deny, is written here before it is answered. The record is
-append-only and tamper-evident: each row carries the SHA-256 of the previous row's hash
-and its own content, so an edited or deleted row breaks the chain (`verify`). It lives
-in the same SQLite file as the journal, in its own table. 34 CFR 99.32 requires a record
-of each request for and disclosure of personally identifiable information.
+append-only and tamper-evident: each row's hash is the SHA-256 of the previous row's hash,
+its own bytes and the dictionary strings it introduced, so an edited, deleted or inserted
+row, or an edited dictionary entry, breaks the chain (`verify`); ``record_chain`` holds the
+chain's length and head, so a chain cut short shows too. It lives in the same SQLite file as
+the journal, in its own tables. 34 CFR 99.32 requires a record of each request for and
+disclosure of personally identifiable information.
+
+A row is lean (`graph.record_codec`): what was asked and answered, with the evidence kept as
+a reference into the journal (its consistency token), strings stored once
+(`graph.record_strings`). Concurrent callers share one commit (`graph.group_commit`); each
+returns only once the transaction holding its record has committed. Old rows can be moved
+into compressed archive files that continue the chain (`archive`, `graph.record_archive`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,29 +28,49 @@ from typing import Any, Final, Protocol
 
 from graph.decision import Decision
 from graph.errors import AuditUnavailable
-from graph.evidence import Evidence
-from graph.timeutil import ensure_aware, to_iso, utcnow
+from graph.group_commit import GroupCommit
+from graph.record_codec import Lean, from_us, lean, map_strings, pack, to_body, to_us, unpack
+from graph.record_strings import SCHEMA as STRINGS_SCHEMA
+from graph.record_strings import Strings
+from graph.timeutil import ensure_aware, utcnow
 
-__all__ = ["AuditLog", "Caller", "SqliteAuditLog", "evidence_summary", "record_body"]
+__all__ = ["GENESIS", "AuditLog", "Caller", "SqliteAuditLog", "chain_hash"]
 
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS decisions (
-    n              INTEGER PRIMARY KEY AUTOINCREMENT,
-    id             TEXT NOT NULL UNIQUE,
-    student_id     TEXT NOT NULL,
-    provider_id    TEXT NOT NULL,
-    request_time   TEXT NOT NULL,
-    decision_time  TEXT NOT NULL,
-    as_of          TEXT NOT NULL,
-    outcome        TEXT NOT NULL,
-    body           TEXT NOT NULL,
-    prev_hash      TEXT NOT NULL,
-    hash           TEXT NOT NULL
+SCHEMA: Final = (
+    STRINGS_SCHEMA
+    + """
+CREATE TABLE IF NOT EXISTS record_chain (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    n     INTEGER NOT NULL,
+    head  BLOB NOT NULL,
+    t     INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS decisions_student ON decisions (student_id, decision_time);
+CREATE TABLE IF NOT EXISTS decisions (
+    n        INTEGER PRIMARY KEY,
+    student  INTEGER NOT NULL,
+    body     BLOB NOT NULL,
+    hash     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_student ON decisions (student);
+CREATE TABLE IF NOT EXISTS record_archives (
+    first_n     INTEGER PRIMARY KEY,
+    last_n      INTEGER NOT NULL,
+    file        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    prev        BLOB NOT NULL,
+    head        BLOB NOT NULL,
+    before      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
 """
+)
+"""``decisions.n`` is the record's place in the chain (its id); ``student`` and ``body`` hold
+dictionary numbers; ``record_chain`` the length, head hash and last decision time (µs)."""
 
-GENESIS: Final = "0" * 64
+GENESIS: Final = bytes(32)
+"""The hash before the first record."""
+
+PAGE: Final = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,65 +83,9 @@ class Caller:
     partner_ids: tuple[str, ...] = field(default=())
 
 
-def evidence_summary(ev: Evidence) -> dict[str, Any]:
-    """What DOMAIN.md asks the record to hold of the evidence: consents and signers,
-    agreement and training versions and expiry, communities, services and programs."""
-    return {
-        "consents": [
-            {
-                "id": c.consent.id,
-                "kind": str(c.consent.consent_kind),
-                "status": str(c.consent.status),
-                "signers": sorted(g.to_id for g in c.given_by),
-                "recipients": sorted(p.to_id for p in c.permits),
-                "expires_at": to_iso(c.consent.expires_at),
-                "revoked_at": to_iso(c.consent.revoked_at),
-            }
-            for c in ev.consents
-        ],
-        "agreements": [
-            {
-                "agreement": s.agreement.id,
-                "version": s.version,
-                "signed_at": to_iso(s.edge.valid_from),
-                "expires_at": to_iso(s.edge.valid_to),
-            }
-            for s in ev.agreements
-        ],
-        "trainings": [
-            {"course": t.to_id, "completed_at": to_iso(t.valid_from), "expires_at": to_iso(t.valid_to)} for t in ev.trainings
-        ],
-        "provider_communities": sorted({w.to_id for w in ev.works_in}),
-        "student_schools": sorted({a.to_id for a in ev.attends}),
-        "services": [
-            {"id": s.id, "from": s.from_id, "program": s.program, "status": str(s.status), "valid_to": to_iso(s.valid_to)}
-            for s in ev.services
-        ],
-    }
-
-
-def record_body(d: Decision, rid: str, requested: str, decided: str, caller: Caller) -> str:
-    """The JSON body of a record (canonical: sorted keys, no spaces), hashed into the chain.
-
-    One shape for every store of the record (SQLite here, Neo4j in `graph.audit_neo4j`).
-    """
-    return json.dumps(
-        {
-            **d.to_dict(path_ids_only=True),
-            "id": rid,
-            "request_time": requested,
-            "decision_time": decided,
-            "asked_by": {
-                "role": caller.role,
-                "subject": caller.subject,
-                "application": caller.application,
-                "partners": list(caller.partner_ids),
-            },
-            "evidence": evidence_summary(d.evidence),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def chain_hash(prev: bytes, body: bytes, introduced: Sequence[tuple[int, str]]) -> bytes:
+    """SHA-256 of the previous hash, a row's body and the dictionary strings it introduced."""
+    return hashlib.sha256(prev + body + pack(tuple(introduced))).digest()
 
 
 class AuditLog(Protocol):
@@ -140,12 +110,16 @@ class AuditLog(Protocol):
         """Records about a student with decision time in ``[start, end)``, oldest first."""
         ...
 
+    def stream_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The same records as `for_student`, read in pages (memory stays flat however many there are)."""
+        ...
+
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The record with this id (its JSON body), or None."""
         ...
 
     def count(self) -> int:
-        """Number of records."""
+        """Number of records (held in the store, archived ones excluded)."""
         ...
 
     def verify(self) -> Iterator[str]:
@@ -157,23 +131,48 @@ class AuditLog(Protocol):
         ...
 
 
+_Item = tuple[Decision, tuple[str, str | None, str | None, tuple[str, ...]], datetime]
+
+
 class SqliteAuditLog:
-    """Hash-chained decision records in a SQLite file (WAL), safe across processes."""
+    """Hash-chained lean decision records in a SQLite file (WAL), safe across processes.
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite file (the embedded store's journal file).
+
+    Raises
+    ------
+    AuditUnavailable
+        The file cannot be opened or its tables created.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._strings = Strings()
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
             self.conn.executescript(SCHEMA)
+            self.conn.execute("CREATE TABLE IF NOT EXISTS readiness_probe (payload BLOB NOT NULL)")
         except sqlite3.Error as err:
             raise AuditUnavailable(f"cannot open the record of decisions {self.path}: {err}") from err
-        self.conn.execute("CREATE TABLE IF NOT EXISTS readiness_probe (payload BLOB NOT NULL)")
+        self._group: GroupCommit[_Item, str] = GroupCommit(self._write)
         self.available = True
         self.last_failure: str | None = None
         """Why the last write failed (SQLite's words, e.g. "database or disk is full"), until one succeeds."""
+
+    def _migrate(self) -> None:
+        """Rename a record of the first format (JSON bodies, hex chain) to ``decisions_v1``; the new chain continues from its head."""
+        from graph.record_legacy import migrate
+
+        migrate(self.conn)
+
+    # ------------------------------------------------------------------ writing
 
     def probe(self) -> str | None:
         """Try a real write the size of a large record (inserted and deleted in one committed
@@ -195,7 +194,10 @@ class SqliteAuditLog:
         return None
 
     def record(self, decisions: Sequence[Decision], caller: Caller, request_time: datetime) -> list[str]:
-        """Write every decision in one transaction, chained to the last row; return record ids.
+        """Write every decision, chained to the last row; return record ids once committed.
+
+        Concurrent calls share one transaction (group commit); none returns before the
+        transaction holding its decisions has committed.
 
         Raises
         ------
@@ -206,94 +208,189 @@ class SqliteAuditLog:
             return []
         if not self.available:
             raise AuditUnavailable("the record of decisions is switched off")
-        decided = to_iso(utcnow())
-        requested = to_iso(ensure_aware(request_time))
-        ids: list[str] = []
+        who = (caller.role, caller.subject, caller.application, tuple(caller.partner_ids))
+        requested = ensure_aware(request_time)
+        return self._group.submit([(d, who, requested) for d in decisions])
+
+    def _write(self, items: list[_Item]) -> list[str]:
+        """One transaction: encode, chain and insert every item; advance the chain head."""
+        conn, strings = self.conn, self._strings
         with self._lock:
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                row = self.conn.execute("SELECT hash FROM decisions ORDER BY n DESC LIMIT 1").fetchone()
-                prev = row[0] if row else GENESIS
-                rows = []
-                for d in decisions:
-                    rid = str(uuid.uuid4())
-                    body = record_body(d, rid, requested or "", decided or "", caller)
-                    digest = hashlib.sha256((prev + body).encode()).hexdigest()
-                    rows.append(
-                        (
-                            rid,
-                            d.request.student_id,
-                            d.request.provider_id,
-                            requested,
-                            decided,
-                            to_iso(d.request.at),
-                            str(d.outcome),
-                            body,
-                            prev,
-                            digest,
-                        )
-                    )
-                    prev = digest
-                    ids.append(rid)
-                self.conn.executemany(
-                    "INSERT INTO decisions (id, student_id, provider_id, request_time, decision_time, as_of, outcome, body,"
-                    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                self.conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                strings.begin()
+                head = conn.execute("SELECT n, head, t FROM record_chain WHERE id = 1").fetchone()
+                n, prev, last_t = (int(head[0]), bytes(head[1]), int(head[2])) if head else (0, GENESIS, 0)
+                # Decision time is taken under the write lock, so it never decreases along the chain.
+                decided = from_us(max(to_us(utcnow()), last_t))
+                rows, ids = [], []
+                for d, who, requested in items:
+                    n += 1
+                    start = len(strings.new)
+                    body, student = self._encode(lean(d, who, requested, decided), n)
+                    prev = chain_hash(prev, body, strings.new[start:])
+                    rows.append((n, student, body, prev))
+                    ids.append(str(n))
+                conn.executemany("INSERT INTO decisions (n, student, body, hash) VALUES (?, ?, ?, ?)", rows)
+                conn.execute("INSERT OR REPLACE INTO record_chain (id, n, head, t) VALUES (1, ?, ?, ?)", (n, prev, to_us(decided)))
+                conn.execute("COMMIT")
             except sqlite3.Error as err:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                strings.rolled_back()
                 self.last_failure = str(err)
                 raise AuditUnavailable(f"cannot write the record of decisions: {err}") from err
+            strings.committed()
         self.last_failure = None
         return ids
 
-    def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        """Records about a student with decision time in ``[start, end)``, oldest first."""
-        sql = "SELECT body FROM decisions WHERE student_id = ?"
-        args: list[Any] = [student_id]
-        if start is not None:
-            sql += " AND decision_time >= ?"
-            args.append(to_iso(ensure_aware(start)))
-        if end is not None:
-            sql += " AND decision_time < ?"
-            args.append(to_iso(ensure_aware(end)))
-        with self._lock:
-            rows = self.conn.execute(sql + " ORDER BY n", args).fetchall()
-        return [json.loads(r[0]) for r in rows]
+    def _encode(self, record: Lean, n: int) -> tuple[bytes, int]:
+        """The stored body of `record` (strings as dictionary numbers) and its student's number.
 
-    def get(self, decision_id: str) -> dict[str, Any] | None:
-        """The record with this id (its JSON body), or None."""
-        with self._lock:
-            row = self.conn.execute("SELECT body FROM decisions WHERE id = ?", (decision_id,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
-
-    def count(self) -> int:
-        """Number of records."""
-        with self._lock:
-            return int(self.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
-
-    def verify(self) -> Iterator[str]:
-        """Yield a message for every row whose hash chain does not hold (none: intact).
-
-        Streams the records in pages of 10,000 (memory stays flat however long the record is).
+        Written out rather than through `map_strings`: this runs for every decision, and a
+        dictionary hit should cost one dict lookup.
         """
-        prev, last = GENESIS, 0
+        strings, conn = self._strings, self.conn
+        get = strings.known.get
+
+        def k(s: str) -> int:
+            v = get(s)
+            return v if v is not None else strings.add(conn, s, n)
+
+        (fmt, provider, student, at, requested, decided, caller, purpose, asked, outcome, released, reasons, path, policy, token) = record
+        role, subject, application, partners = caller
+        stored: Any = None
+        if token is not None:
+            # The embedded store's journal sequence as a number; another store's token as a string.
+            stored = int(token) if token.isdigit() and (token == "0" or token[0] != "0") else [k(token)]
+        student_key = k(student)
+        body = (
+            fmt,
+            k(provider),
+            student_key,
+            at,
+            requested,
+            decided,
+            (k(role), None if subject is None else k(subject), None if application is None else k(application), [k(p) for p in partners]),
+            None if purpose is None else k(purpose),
+            None if asked is None else [k(c) for c in asked],
+            k(outcome),
+            [k(c) for c in released],
+            [(k(code), None if ref is None else k(ref), None if cat is None else k(cat)) for code, ref, cat in reasons],
+            [(k(cond), [k(e) for e in edges]) for cond, edges in path],
+            k(policy),
+            stored,
+        )
+        return pack(body), student_key
+
+    # ------------------------------------------------------------------ reading
+
+    def _decode(self, conn: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> list[tuple[int, Lean]]:
+        """Rows (n, body) back to lean records with their strings."""
+        unpacked = [(n, unpack(body)) for n, body in rows]
+        wanted: list[int] = []
+
+        def collect(k: Any) -> Any:
+            wanted.append(k)
+            return k
+
+        for _, r in unpacked:
+            map_strings((*r[:-1], None), collect)
+            if isinstance(r[-1], tuple):
+                wanted.append(r[-1][0])
+        texts = self._strings.texts(conn, wanted)
+        out = []
+        for n, r in unpacked:
+            token = r[-1]
+            text = str(token) if isinstance(token, int) else (texts[token[0]] if token is not None else None)
+            out.append((n, (*map_strings((*r[:-1], None), texts.__getitem__)[:-1], text)))
+        return out
+
+    def stream_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Records about a student with decision time in ``[start, end)``, oldest first, read in pages.
+
+        Memory stays flat whatever the number of records (one page of `PAGE` at a time).
+        Records of the first format (``decisions_v1``) come first; archived records are in
+        the archive files (`graph.record_archive`), not here.
+        """
+        from graph.record_legacy import legacy_for_student
+
+        yield from legacy_for_student(self.conn, self._lock, student_id, start, end)
+        lo = to_us(ensure_aware(start)) if start is not None else None
+        hi = to_us(ensure_aware(end)) if end is not None else None
+        with self._lock:
+            key = self._strings.lookup(self.conn, student_id)
+        if key is None:
+            return
+        last = 0
         while True:
             with self._lock:
                 rows = self.conn.execute(
-                    "SELECT n, id, body, prev_hash, hash FROM decisions WHERE n > ? ORDER BY n LIMIT 10000", (last,)
+                    "SELECT n, body FROM decisions WHERE student = ? AND n > ? ORDER BY n LIMIT ?", (key, last, PAGE)
                 ).fetchall()
-            if not rows:
+                decoded = self._decode(self.conn, rows)
+            if not decoded:
                 return
-            for n, rid, body, prev_hash, digest in rows:
-                if prev_hash != prev:
-                    yield f"record {n} ({rid}): chain broken before it"
-                if hashlib.sha256((prev_hash + body).encode()).hexdigest() != digest:
-                    yield f"record {n} ({rid}): content does not match its hash"
-                prev = digest
-            last = int(rows[-1][0])
+            for n, r in decoded:
+                if (lo is None or r[5] >= lo) and (hi is None or r[5] < hi):
+                    yield to_body(r, str(n))
+            last = decoded[-1][0]
+
+    def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        """Records about a student with decision time in ``[start, end)``, oldest first."""
+        return list(self.stream_student(student_id, start, end))
+
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        """The record with this id (its JSON body), or None (also for an archived record)."""
+        if not decision_id.isdigit() or len(decision_id) > 18:
+            from graph.record_legacy import legacy_get
+
+            return legacy_get(self.conn, self._lock, decision_id)
+        with self._lock:
+            row = self.conn.execute("SELECT n, body FROM decisions WHERE n = ?", (int(decision_id),)).fetchone()
+            if row is None:
+                return None
+            [(n, r)] = self._decode(self.conn, [row])
+        return to_body(r, str(n))
+
+    def count(self) -> int:
+        """Number of records held in the file (archived ones excluded)."""
+        from graph.record_legacy import legacy_count
+
+        with self._lock:
+            return int(self.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]) + legacy_count(self.conn)
+
+    def chain_length(self) -> int:
+        """Records ever chained (held, archived and of the first format)."""
+        with self._lock:
+            row = self.conn.execute("SELECT n FROM record_chain WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def verify(self) -> Iterator[str]:
+        """Yield a message for every break of the chain (none: intact), archives included.
+
+        Streams the record in pages inside one read transaction of its own connection
+        (`graph.record_verify`): memory stays flat however long the record is.
+        """
+        from graph.record_verify import verify
+
+        yield from verify(self.path)
+
+    def archive(self, before: datetime, directory: Path) -> dict[str, Any] | None:
+        """Move the records decided before `before` into one compressed file in `directory`.
+
+        The oldest records up to the last one decided before `before` leave the file for the
+        archive; the chain continues across it (`graph.record_archive`). Returns the archive's
+        description, or None when no record is that old.
+
+        Raises
+        ------
+        AuditUnavailable
+            The file or the archive cannot be written; nothing was removed.
+        """
+        from graph.record_archive import archive
+
+        return archive(self, ensure_aware(before), directory)
 
     def close(self) -> None:
         """Close the connection."""

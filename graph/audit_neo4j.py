@@ -10,9 +10,11 @@ chain cut short, shows in `verify`. Writers never contend for one chain head, so
 stays one short transaction. Records are written before answers; a failed write raises
 `AuditUnavailable` and the engine answers deny(audit_unavailable), as with SQLite.
 
-Nodes: ``(:NtkDecision {id, chain, n, student_id, provider_id, request_time,
-decision_time, as_of, outcome, body, prev_hash, hash})``; ``(:NtkChain {id, n, head,
-created_at})``. Times are ISO 8601 text in UTC.
+Nodes: ``(:NtkDecision {id, chain, n, student_id, decision_time, body, prev_hash, hash})``;
+``(:NtkChain {id, n, head, created_at})``. ``body`` is the lean record's canonical bytes
+(`graph.record_codec`: what was asked and answered, the evidence as its consistency token),
+``hash`` the hex SHA-256 of ``prev_hash`` (hex) and ``body``. Times are ISO 8601 text in UTC.
+Concurrent callers in one process share one transaction (`graph.group_commit`).
 """
 
 from __future__ import annotations
@@ -28,15 +30,21 @@ from typing import TYPE_CHECKING, Any, Final
 import neo4j
 import neo4j.exceptions as ne
 
-from graph.audit import GENESIS, Caller, record_body
+from graph.audit import Caller
 from graph.decision import Decision
 from graph.errors import AuditUnavailable
+from graph.group_commit import GroupCommit
+from graph.record_codec import lean, pack, to_body, unpack
 from graph.timeutil import ensure_aware, to_iso, utcnow
 
 if TYPE_CHECKING:
     from graph.stores.neo4j import Neo4jStore
 
 __all__ = ["Neo4jAuditLog"]
+
+GENESIS: Final = "0" * 64
+
+_Item = tuple[Decision, tuple[str, str | None, str | None, tuple[str, ...]], datetime]
 
 SCHEMA: Final = (
     "CREATE CONSTRAINT ntk_decision_id IF NOT EXISTS FOR (d:NtkDecision) REQUIRE d.id IS UNIQUE",
@@ -89,12 +97,15 @@ class Neo4jAuditLog:
                 session.run(OPEN_CHAIN, chain=self.chain, genesis=GENESIS, now=to_iso(utcnow())).consume()
         except (ne.Neo4jError, ne.DriverError, OSError) as err:
             raise AuditUnavailable(f"cannot open the record of decisions in Neo4j: {err}") from err
+        self._group: GroupCommit[_Item, str] = GroupCommit(self._write)
 
     def _session(self) -> neo4j.Session:
         return self._store._driver.session(database=self._store.database)
 
     def record(self, decisions: Sequence[Decision], caller: Caller, request_time: datetime) -> list[str]:
-        """Write every decision in one transaction, chained to this writer's head; return record ids.
+        """Write every decision, chained to this writer's head; return record ids once committed.
+
+        Concurrent calls share one transaction (group commit).
 
         Raises
         ------
@@ -105,8 +116,13 @@ class Neo4jAuditLog:
             return []
         if not self.available:
             raise AuditUnavailable("the record of decisions is switched off")
-        decided = to_iso(utcnow())
-        requested = to_iso(ensure_aware(request_time))
+        who = (caller.role, caller.subject, caller.application, tuple(caller.partner_ids))
+        requested = ensure_aware(request_time)
+        return self._group.submit([(d, who, requested) for d in decisions])
+
+    def _write(self, items: list[_Item]) -> list[str]:
+        decided = utcnow()
+        decided_iso = to_iso(decided)
         ids: list[str] = []
         with self._lock:
             try:
@@ -114,10 +130,10 @@ class Neo4jAuditLog:
                     head = tx.run(CHAIN_HEAD, chain=self.chain).single(strict=True)
                     n, prev = int(head["n"]), str(head["head"])
                     rows = []
-                    for d in decisions:
+                    for d, who, requested in items:
                         rid = str(uuid.uuid4())
-                        body = record_body(d, rid, requested or "", decided or "", caller)
-                        digest = hashlib.sha256((prev + body).encode()).hexdigest()
+                        body = pack(lean(d, who, requested, decided))
+                        digest = hashlib.sha256(prev.encode() + body).hexdigest()
                         n += 1
                         rows.append(
                             {
@@ -125,11 +141,7 @@ class Neo4jAuditLog:
                                 "chain": self.chain,
                                 "n": n,
                                 "student_id": d.request.student_id,
-                                "provider_id": d.request.provider_id,
-                                "request_time": requested,
-                                "decision_time": decided,
-                                "as_of": to_iso(d.request.at),
-                                "outcome": str(d.outcome),
+                                "decision_time": decided_iso,
                                 "body": body,
                                 "prev_hash": prev,
                                 "hash": digest,
@@ -160,19 +172,28 @@ class Neo4jAuditLog:
 
     def for_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
         """Records about a student with decision time in ``[start, end)``, from every chain, oldest first."""
+        return list(self.stream_student(student_id, start, end))
+
+    def stream_student(self, student_id: str, start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The same records as `for_student`, streamed from the server (the driver fetches in batches)."""
         query = "MATCH (d:NtkDecision {student_id: $sid}) WHERE ($start IS NULL OR d.decision_time >= $start)"
-        query += " AND ($end IS NULL OR d.decision_time < $end) RETURN d.body AS body ORDER BY d.decision_time, d.chain, d.n"
+        query += " AND ($end IS NULL OR d.decision_time < $end) RETURN d.id AS id, d.body AS body ORDER BY d.decision_time, d.chain, d.n"
         params = {
             "sid": student_id,
             "start": to_iso(ensure_aware(start)) if start else None,
             "end": to_iso(ensure_aware(end)) if end else None,
         }
-        return [json.loads(r["body"]) for r in self._read(query, params)]
+        try:
+            with self._session() as session:
+                for r in session.run(query, params):
+                    yield _body(r["id"], r["body"])
+        except (ne.Neo4jError, ne.DriverError, OSError) as err:
+            raise AuditUnavailable(f"cannot read the record of decisions in Neo4j: {err}") from err
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The record with this id (its JSON body), or None."""
-        rows = self._read("MATCH (d:NtkDecision {id: $id}) RETURN d.body AS body", {"id": decision_id})
-        return dict(json.loads(rows[0]["body"])) if rows else None
+        rows = self._read("MATCH (d:NtkDecision {id: $id}) RETURN d.id AS id, d.body AS body", {"id": decision_id})
+        return _body(rows[0]["id"], rows[0]["body"]) if rows else None
 
     def count(self) -> int:
         """Number of records in every chain."""
@@ -206,7 +227,7 @@ class Neo4jAuditLog:
                         expected = int(r["n"])
                     if r["prev"] != prev:
                         yield f"chain {cid}: record {expected} ({r['id']}): chain broken before it"
-                    if hashlib.sha256((r["prev"] + r["body"]).encode()).hexdigest() != r["hash"]:
+                    if hashlib.sha256(str(r["prev"]).encode() + _bytes(r["body"])).hexdigest() != r["hash"]:
                         yield f"chain {cid}: record {expected} ({r['id']}): content does not match its hash"
                     prev = r["hash"]
             if chain["n"] != expected or chain["head"] != prev:
@@ -225,3 +246,19 @@ class Neo4jAuditLog:
 
     def close(self) -> None:
         """Nothing of its own to close: the store owns the driver."""
+
+
+def _body(rid: Any, body: Any) -> dict[str, Any]:
+    """A stored record as `AuditLog.get` returns it; a record of the first format (JSON text) as it was."""
+    if isinstance(body, str):
+        return dict(json.loads(body))
+    return to_body(unpack(bytes(body)), str(rid))
+
+
+def _bytes(body: Any) -> bytes:
+    """A stored body as bytes; a first-format body (JSON text) as its UTF-8; anything else (an edited property) as its repr."""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    return repr(body).encode()

@@ -28,7 +28,7 @@ from api.errors import BadInput
 from api.roles import Principal, Role, require
 from api.schema.context import Context
 from api.schema.overview import OverviewQuery
-from graph.analytics import CoverageReport, GroupBy, PublishedTable, partner_network
+from graph.analytics import CoverageReport, GroupBy, PublishedTable
 from graph.analytics.cache import Question, cache_for
 from graph.analytics.compare import CoverageComparison
 from graph.analytics.table import PublishedCell, PublishedRatio, PublishedRow, RowKey
@@ -385,7 +385,8 @@ class AnalyticsQuery(OverviewQuery):
             raise BadInput(f"expiringWithinDays must be in 0..{MAX_EXPIRING_DAYS}")
         engine = ctx.engine
         engine.store.sync(None)
-        report = cache_for(engine.store, engine.policy).result(Question(at or ctx.now, GroupBy(by.value), days))
+        cache = cache_for(engine.store, engine.policy)
+        report = cache.result(Question(at or cache.pinned_now(ctx.now), GroupBy(by.value), days))
         assert isinstance(report, CoverageReport)
         return CoverageReportType.of(report)
 
@@ -411,7 +412,8 @@ class AnalyticsQuery(OverviewQuery):
             raise BadInput(f"expiringWithinDays must be in 0..{MAX_EXPIRING_DAYS}")
         engine = ctx.engine
         engine.store.sync(None)
-        result = cache_for(engine.store, engine.policy).result(Question(at or ctx.now, GroupBy(by.value), days, compare))
+        cache = cache_for(engine.store, engine.policy)
+        result = cache.result(Question(at or cache.pinned_now(ctx.now), GroupBy(by.value), days, compare))
         assert isinstance(result, CoverageComparison)
         return CoverageComparisonType.of(result)
 
@@ -436,7 +438,8 @@ class AnalyticsQuery(OverviewQuery):
         require(may_see_aggregates(ctx.principal))
         engine = ctx.engine
         engine.store.sync(None)
-        when = at or ctx.now
-        G = partner_network(engine.store, when, engine.policy)
+        cache = cache_for(engine.store, engine.policy)
+        when = at or cache.pinned_now(ctx.now)
+        G = cache.network(when)  # per consistency token: a repeat until the next write is a lookup
         keep = focus(G, str(community) if community is not None else None, str(program) if program is not None else None)
         return network_view(G, when, keep)

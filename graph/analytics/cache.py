@@ -7,7 +7,14 @@ result by all of them: a write moves the token, and the next question is compute
 
 - *facts* (`gather_coverage_facts`, the expensive part) per (token, time);
 - *results* (`CoverageReport` / `CoverageComparison`, suppression applied) per question;
-- *outputs* (the bytes of a CSV, JSON or xlsx answer) per question and format.
+- *outputs* (the bytes of a CSV, JSON or xlsx answer) per question and format;
+- *networks* (`partner_network`, suppressed, built from the same facts) per (token, time).
+
+A question "now" (no time given) would never repeat exactly, so the first such question at a
+consistency token fixes the instant that later ones within the same minute answer for
+(`pinned_now`): repeats are lookups until the next write (a new token) or the next minute,
+and every answer carries the instant it is for. A write by another process reaches the token
+when the caller syncs the store first, as every caller does.
 
 One lock serialises computation: two requests for the same new question compute it once.
 The cache never holds an unsuppressed count outside the facts, which never leave it.
@@ -21,13 +28,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from graph.analytics.compare import CoverageComparison, compare
 from graph.analytics.coverage import CoverageFacts, CoverageReport, GroupBy, coverage, gather_coverage_facts
 from graph.policy import Policy
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["CoverageCache", "Question", "cache_for"]
 
@@ -37,6 +47,9 @@ FACTS_KEPT: Final = 4
 """Fact sets kept (each holds per-student sets: about 100 MB at 170k students)."""
 
 RESULTS_KEPT: Final = 64
+
+NOW_SHARED_SECONDS: Final = 60
+"""Questions about "now" within this many seconds (same clock minute) at one token share an instant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,8 @@ class CoverageCache:
         self._facts: _Lru[CoverageFacts] = _Lru(facts_kept)
         self._results: _Lru[CoverageReport | CoverageComparison] = _Lru(results_kept)
         self._outputs: _Lru[bytes] = _Lru(results_kept)
+        self._networks: _Lru[nx.DiGraph[str]] = _Lru(facts_kept)
+        self._now: _Lru[datetime] = _Lru(8)
         self.computed = 0
         """How many results were computed (not found); for tests and benchmarks."""
 
@@ -125,6 +140,35 @@ class CoverageCache:
                 result = coverage(self.store, at, by, self.policy, expiring_days=days, facts=facts)
             self.computed += 1
             return self._results.put(key, result)
+
+    def pinned_now(self, now: datetime) -> datetime:
+        """The instant to answer a question about `now` for: the first such instant asked at the
+        store's current token within the same clock minute (so repeats hit the cache)."""
+        now = ensure_aware(now)
+        key = (self.store.token(), int(now.timestamp()) // NOW_SHARED_SECONDS)
+        with self._lock:
+            found = self._now.get(key)
+            return found if found is not None else self._now.put(key, now)
+
+    def network(self, at: datetime) -> nx.DiGraph[str]:
+        """`partner_network` at `at` (suppressed), computed once per token from the cached facts; do not modify it.
+
+        Raises
+        ------
+        NaiveDatetimeError, DepthLimitExceeded
+            As `partner_network`.
+        """
+        from graph.analytics.network import partner_network
+
+        at = ensure_aware(at)
+        key = (self.store.token(), at)
+        with self._lock:
+            found = self._networks.get(key)
+            if found is not None:
+                return found
+            G = partner_network(self.store, at, self.policy, facts=self._facts_at(key[0], at))
+            self.computed += 1
+            return self._networks.put(key, G)
 
     def output(self, q: Question, fmt: str, render: Callable[[CoverageReport | CoverageComparison], bytes]) -> bytes:
         """``render(result(q))``, kept per question and `fmt` (the bytes served for a format)."""

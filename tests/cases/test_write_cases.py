@@ -77,7 +77,7 @@ def test_every_answer_replays_identically(tmp_path: Path) -> None:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM decisions ORDER BY n")]
+        ids = [str(r[0]) for r in conn.execute("SELECT n FROM decisions ORDER BY n")]  # a record's id is its number in the chain
     assert len(ids) == 3
     for decision_id in ids:
         code, out = cli("replay", decision_id, "--db", str(db), "--json")

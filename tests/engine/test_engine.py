@@ -11,7 +11,9 @@ from graph.audit import Caller, SqliteAuditLog
 from graph.decision import CheckRequest, Outcome
 from graph.engine import Engine
 from graph.errors import InputError, UnknownProvider, UnknownStudent
+from graph.policy import DEFAULT_POLICY
 from graph.reasons import Reason
+from graph.replay import replay
 from tests.world import NOON, World
 
 
@@ -30,11 +32,15 @@ def test_allow_and_deny_are_both_recorded_with_evidence(tmp_path: Path) -> None:
     assert [r["outcome"] for r in records] == ["allow", "deny"]
     assert records[1]["reasons"][0]["code"] == "consent_revoked"
     assert records[0]["asked_by"] == {"role": "provider", "subject": "ana", "application": None, "partners": []}
-    ev = records[0]["evidence"]
-    assert ev["consents"][0]["id"] == "cns-1" and ev["consents"][0]["signers"] == ["gia"]
-    assert ev["trainings"][0]["course"] == "crs-ferpa_basics" and ev["services"][0]["program"] == "prg-tutor"
+    # The evidence is a reference into the journal (DOMAIN.md): its consistency token; the path names the edges.
+    token = eng.store.token()
+    assert records[0]["evidence"] == {"consistency_token": token, "provider_id": "ana", "student_id": "sam", "at": "2026-01-15T18:00:00Z"}
+    need = next(p for p in records[0]["path"] if p["condition"] == "need_to_know")
+    assert need["edge_ids"] and records[1]["reasons"][0]["ref"] == "cns-1"
     assert records[0]["policy_version"] == "2026.1"
     assert list(audit.verify()) == []
+    for r in records:  # the full decision comes back from the journal, as recorded
+        assert replay(tmp_path / "world.db", r, DEFAULT_POLICY).identical
 
 
 def test_tampering_breaks_the_chain(tmp_path: Path) -> None:
@@ -42,10 +48,34 @@ def test_tampering_breaks_the_chain(tmp_path: Path) -> None:
     for _ in range(3):
         eng.check(CheckRequest("ana", "sam", NOON))
     con = sqlite3.connect(tmp_path / "world.db")
-    con.execute("UPDATE decisions SET body = replace(body, 'deny', 'allow') WHERE n = 2")
+    con.execute("UPDATE decisions SET body = substr(body, 1, length(body) - 1) || x'07' WHERE n = 2")
     con.commit()
     problems = list(audit.verify())
     assert problems and "record 2" in problems[0]
+
+
+def test_tampering_with_the_dictionary_breaks_the_chain(tmp_path: Path) -> None:
+    eng, audit = engine(tmp_path)
+    for _ in range(3):
+        eng.check(CheckRequest("ana", "sam", NOON))
+    assert list(audit.verify()) == []
+    con = sqlite3.connect(tmp_path / "world.db")
+    con.execute("UPDATE record_strings SET s = 'allow' WHERE s = 'deny'")  # every record now reads "allow"
+    con.commit()
+    fresh = SqliteAuditLog(tmp_path / "world.db")  # a process that has not cached the strings
+    assert (fresh.get("1") or {})["outcome"] == "allow"
+    problems = list(fresh.verify())
+    assert problems and "record 1" in problems[0], problems
+
+
+def test_deleting_the_newest_record_shows(tmp_path: Path) -> None:
+    eng, audit = engine(tmp_path)
+    for _ in range(3):
+        eng.check(CheckRequest("ana", "sam", NOON))
+    con = sqlite3.connect(tmp_path / "world.db")
+    con.execute("DELETE FROM decisions WHERE n = 3")
+    con.commit()
+    assert any("head says 3" in p for p in audit.verify())
 
 
 def test_audit_unavailable_turns_every_answer_into_deny(tmp_path: Path) -> None:
