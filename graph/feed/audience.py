@@ -10,7 +10,8 @@ admin       every change, with every reason
 app         changes about providers employed by one of its partners (at the change
             or just before it), reasons as a check by such a provider would show them
 provider    changes about itself, reasons as its own check would show them
-guardian    changes about students it is a guardian of with verified rights, every reason
+guardian    changes about students whose family it is with standing ``ok`` (graph.family:
+            a guardian with verified rights and authority, or the eligible student), every reason
 others      nothing
 ==========  =====================================================================
 """
@@ -48,7 +49,7 @@ class Audience:
 
     @property
     def full_reasons(self) -> bool:
-        """Admins and verified guardians see every reason; providers and apps what their check shows."""
+        """Admins and the family see every reason; providers and apps what their check shows."""
         return self.role in ("admin", "guardian")
 
     def wire(self, e: AccessChange) -> dict[str, object]:

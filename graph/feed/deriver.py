@@ -38,12 +38,13 @@ from graph.decision import CheckRequest, Decision
 from graph.disclosure import disclose
 from graph.errors import DepthLimitExceeded
 from graph.evidence import Evidence
+from graph.family import Standing, standing
 from graph.feed.events import AccessChange, Cause, event_id
 from graph.feed.lapses import lapse_instants
 from graph.feed.outbox import OutboxRow
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.store import FeedStore
-from graph.model import EdgeKind, FerpaRights
+from graph.model import EdgeKind
 from graph.policy import Policy
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware
@@ -178,13 +179,7 @@ class Deriver:
             overlay[pair] = after
             shown = disclose(d, sees_all=False, lookback_days=self.policy.relationship_lookback_days)
             partners = sorted({e.to_id for e in ev.employments if e.active_at(at) or e.active_at(at - _EPSILON)})
-            guardians = sorted(
-                {
-                    g.from_id
-                    for g in ev.as_at(at).guardian_links
-                    if g.ferpa_rights is FerpaRights.FULL and (g.active_at(at) or g.active_at(at - _EPSILON))
-                }
-            )
+            guardians = _family_audience(ev.as_at(at), at, self.policy)
             events.append(
                 AccessChange(
                     id=event_id(cause, ref, p, s, effective_at),
@@ -278,3 +273,14 @@ class Deriver:
     def close(self) -> None:
         """Release the outbox reader."""
         self.outbox.close()
+
+
+def _family_audience(ev: Evidence, at: datetime, policy: Policy) -> list[str]:
+    """Who of the student's family receives a change about it: the people whose standing is
+    ``ok`` at `at` (`graph.family.standing`, the rule the family page and consent use), so a
+    parent of an eligible student, one under a court order or with unverified rights is not
+    told, and an eligible student is (34 CFR 99.5: the rights pass to the student at 18)."""
+    if ev.student is None:
+        return []
+    people = {g.from_id for g in ev.guardian_links if g.active_at(at)} | {ev.student.id}
+    return sorted(p for p in people if standing(ev, p, at, policy) is Standing.OK)

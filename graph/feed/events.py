@@ -59,8 +59,8 @@ class AccessChange:
     ``reasons`` are the full reasons of the decision after the change (what the record of
     decisions keeps); ``reasons_redacted`` what a caller without a relationship with the
     student is shown (`graph.disclosure.disclose`). ``partners`` are the partners employing
-    the provider just before or at the change, ``guardians`` the student's guardians with
-    verified rights then: who may receive it (`graph.feed.audience`). ``position`` orders the
+    the provider just before or at the change, ``guardians`` the student's family with
+    standing ``ok`` then (`graph.family.standing`): who may receive it (`graph.feed.audience`). ``position`` orders the
     feed (1, 2, ...); it is 0 until stored.
     """
 

@@ -133,6 +133,24 @@ def test_turning_18_is_local_midnight_in_the_students_zone(tmp_path: Path, clock
         store.close()
 
 
+def test_once_eligible_the_student_not_the_parent_is_told(tmp_path: Path, clock: Clock) -> None:
+    """At 18 the rights pass to the student (34 CFR 99.5): the change that announces it goes to the
+    student's own guardian-role audience, and not to the parent, as on the family page."""
+    world = World.base().student(birth_date=date(2008, 1, 17))
+    store, _, deriver = open_feed(world, tmp_path, clock)
+    try:
+        [granted] = deriver.step()
+        assert granted.guardians == ("gia",)
+        lapse = deriver.next_lapse()
+        assert lapse is not None
+        clock.now = lapse + timedelta(hours=1)
+        [revoked] = deriver.step()
+        assert revoked.kind is ChangeKind.REVOKED and revoked.guardians == ("sam",)
+    finally:
+        deriver.close()
+        store.close()
+
+
 def test_restart_catches_up_on_every_lapse_in_order(tmp_path: Path, clock: Clock) -> None:
     """Down for a week: a consent expired on day 2; a new one signed on day 4 starts; both are announced at their instants."""
     world = World.base().consent(expires_at=NOON + timedelta(days=2))
