@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -185,15 +185,19 @@ def race_token_revocations(db: Path) -> None:
     assert all(listed[i].revoked_at is not None for i in ids)
 
 
-@pytest.fixture
-def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[str], str, Callable[[], GraphStore], Path]]:
+@contextmanager
+def shared_servers(
+    request: pytest.FixtureRequest, tmp_path: Path, changes: list[Change]
+) -> Iterator[tuple[list[str], str, Callable[[], GraphStore], Path]]:
+    """WRITERS `serve` processes on one store (``request.param``: networkx or neo4j) holding
+    the test world plus `changes`; their URLs, an admin secret, a way to reopen the store."""
     db = tmp_path / "shared.db"
     build_db(db)
     backend: str = request.param
     args: list[str] = []
     if backend == "networkx":
         store = MemoryStore(db)
-        store.apply(world(ROUNDS))
+        store.apply(changes)
         store.close()
 
         def reopen() -> GraphStore:
@@ -208,7 +212,7 @@ def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[li
         uri: str = request.getfixturevalue("neo4j_uri")
         clear_neo4j(uri)
         n4j = Neo4jStore(uri)
-        n4j.apply([*World.base().changes(), *extra_changes(), *world(ROUNDS)])
+        n4j.apply([*World.base().changes(), *extra_changes(), *changes])
         n4j.close()
         args = ["--backend", "neo4j", "--neo4j-uri", uri]
 
@@ -222,6 +226,12 @@ def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[li
     with ExitStack() as stack:
         urls = [stack.enter_context(ServerProcess(db, *args)).url for _ in range(WRITERS)]
         yield urls, secret, reopen, db
+
+
+@pytest.fixture
+def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[str], str, Callable[[], GraphStore], Path]]:
+    with shared_servers(request, tmp_path, world(ROUNDS)) as running:
+        yield running
 
 
 @pytest.mark.slow

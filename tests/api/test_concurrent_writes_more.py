@@ -24,7 +24,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.tokens import open_tokens
 from graph.changes import Change, PutEdge, PutNode
 from graph.commands.add_webhook import AddWebhook, add_webhook
 from graph.commands.remove_webhook import remove_webhook
@@ -54,12 +52,11 @@ from graph.model import (
     ServiceStatus,
     Student,
 )
-from graph.settings import Settings
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.timeutil import parse_datetime, utcnow
-from tests.api.conftest import ServerProcess, build_db
-from tests.api.test_concurrent_writes import race, winner
+from tests.api.conftest import build_db
+from tests.api.test_concurrent_writes import race, shared_servers, winner
 from tests.world import T0
 
 ROUNDS = int(os.environ.get("NTK_CONCURRENT_MORE_ROUNDS", "10"))
@@ -164,48 +161,15 @@ def assert_state(store: GraphStore, won: dict[str, list[int]]) -> None:
 
 
 @pytest.fixture
-def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[str], str, Callable[[], GraphStore]]]:
-    db = tmp_path / "shared.db"
-    build_db(db)
-    backend: str = request.param
-    args: list[str] = []
-    if backend == "networkx":
-        store = MemoryStore(db)
-        store.apply(world(ROUNDS))
-        store.close()
-
-        def reopen() -> GraphStore:
-            return MemoryStore(db)
-
-    else:
-        from graph.stores.neo4j import Neo4jStore
-        from tests.api.conftest import extra_changes
-        from tests.stores.test_contract import clear_neo4j
-        from tests.world import World
-
-        uri: str = request.getfixturevalue("neo4j_uri")
-        clear_neo4j(uri)
-        n4j = Neo4jStore(uri)
-        n4j.apply([*World.base().changes(), *extra_changes(), *world(ROUNDS)])
-        n4j.close()
-        args = ["--backend", "neo4j", "--neo4j-uri", uri]
-
-        def reopen() -> GraphStore:
-            return Neo4jStore(uri)
-
-    settings = Settings(db=db, backend=backend, neo4j_uri=args[-1] if args else "bolt://127.0.0.1:7687")  # type: ignore[arg-type]
-    tokens = open_tokens(settings)
-    _, secret = tokens.create("admin", "root")
-    tokens.close()
-    with ExitStack() as stack:
-        urls = [stack.enter_context(ServerProcess(db, *args)).url for _ in range(WRITERS)]
-        yield urls, secret, reopen
+def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[str], str, Callable[[], GraphStore], Path]]:
+    with shared_servers(request, tmp_path, world(ROUNDS)) as running:
+        yield running
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("servers", ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)], indirect=True)
-def test_every_other_verb_one_wins_none_lost(servers: tuple[list[str], str, Callable[[], GraphStore]]) -> None:
-    urls, secret, reopen = servers
+def test_every_other_verb_one_wins_none_lost(servers: tuple[list[str], str, Callable[[], GraphStore], Path]) -> None:
+    urls, secret, reopen, _ = servers
     won = run_rounds(urls, secret)
     assert all(len(v) == ROUNDS for v in won.values())
     store = reopen()
