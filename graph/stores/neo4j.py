@@ -310,8 +310,12 @@ class Neo4jStore:
                     return None
                 raise
             if not effective and idempotency is None:
+                # Nothing to write: but if another writer committed after `work` read, the
+                # "nothing" may come from its write (work's precondition saw the older state),
+                # so judge again under the lock rather than acknowledge a write that was not ours.
+                moved = not lock_first and self._read_journal(tx) != seen
                 tx.rollback()
-                return seen, False, result, False
+                return None if moved else (seen, False, result, False)
             plan = self._plan(fetched, effective, seen, now)
             closed = [fetched.edges[c.edge_id] for c in effective if isinstance(c, CloseEdge) and c.edge_id in fetched.edges]
             outbox = outbox_row(effective, _Neo4jTx(self, tx, now), closed)

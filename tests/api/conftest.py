@@ -200,6 +200,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         code = "from api.cli import main; main()"
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        self._last_words = ""
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--db", str(db), "--port", str(self.port), *args],
             stdout=subprocess.DEVNULL,
@@ -207,7 +208,9 @@ class ServerProcess:
         )
 
     def stderr_text(self) -> str:
-        """Everything the server wrote to standard error so far."""
+        """Everything the server wrote to standard error so far (all of it, once it has stopped)."""
+        if self.stderr.closed:
+            return self._last_words
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
 
@@ -230,4 +233,6 @@ class ServerProcess:
             self.proc.wait(timeout=10)
         except Exception:  # noqa: BLE001 - last resort: kill our own child
             self.proc.kill()
-        self.stderr.close()
+        if not self.stderr.closed:
+            self._last_words = self.stderr_text()
+            self.stderr.close()

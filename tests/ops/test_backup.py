@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -89,6 +90,10 @@ def test_an_online_backup_under_writes_verifies_and_answers_identically(tmp_path
     runner = CliRunner()
     heads: list[int] = []
     try:
+        deadline = time.monotonic() + 60  # the first backup must already hold some records
+        while audit.count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert audit.count() > 0 and all(t.is_alive() for t in threads)
         for n in range(BACKUPS):
             result = runner.invoke(app, ["backup", str(tmp_path / f"backup-{n}.db"), "--db", str(db)])
             assert result.exit_code == 0, result.output

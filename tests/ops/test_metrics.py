@@ -151,8 +151,7 @@ def test_two_workers_sum_their_counts_and_log_json_lines(tmp_path: Path, monkeyp
         lags = [k for k in scrape(server.url) if k[0] == "ntk_journal_lag_events"]
     assert totals == {12.0}  # whichever worker answers the scrape, it sums both
     assert lags and all(dict(labels).get("pid") for _, labels in lags)
-    assert server.proc.stderr is not None
-    lines = [json.loads(line) for line in server.proc.stderr.read().decode().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in server.stderr_text().splitlines() if line.startswith("{")]
     logged = {line["request_id"] for line in lines if line.get("event") == "request" and line.get("operation") == "check"}
     assert logged == set(ids)
     assert all({"timestamp", "level", "event"} <= line.keys() for line in lines)
