@@ -21,10 +21,11 @@ from api.cli import render
 from api.cli.app import BackendOption, DbOption, Neo4jDatabaseOption, Neo4jUriOption, Neo4jUserOption, app, settings_for
 from api.config import ApiSettings
 from api.roles import Role
-from api.tokens import open_tokens
+from api.tokens import AnyTokenStore, open_tokens
 from graph import commands
 from graph.errors import NeedToKnowError
 from graph.open import open_store
+from graph.settings import Settings
 
 __all__ = ["serve", "settings_env"]
 
@@ -151,6 +152,15 @@ def token_create(
     print(secret)
 
 
+def _token_store(settings: Settings) -> AnyTokenStore:
+    """The token store the settings name; exit 2 with the reason when it cannot be opened."""
+    try:
+        return open_tokens(settings)
+    except NeedToKnowError as err:
+        render.error(f"{err}")
+        raise typer.Exit(2) from err
+
+
 @token_app.command("list")
 def token_list(
     db: DbOption = None,
@@ -160,11 +170,7 @@ def token_list(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """List tokens (never their secrets)."""
-    try:
-        store = open_tokens(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
-    except NeedToKnowError as err:
-        render.error(f"{err}")
-        raise typer.Exit(2) from err
+    store = _token_store(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
     try:
         for t in store.list():
             state = f"revoked {t.revoked_at}" if t.revoked_at else f"expires {t.expires_at}" if t.expires_at else "active"
@@ -185,11 +191,7 @@ def token_revoke(
     neo4j_database: Neo4jDatabaseOption = None,
 ) -> None:
     """Revoke a token: it stops working at once in every worker (every instance, with Neo4j)."""
-    try:
-        store = open_tokens(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
-    except NeedToKnowError as err:
-        render.error(f"{err}")
-        raise typer.Exit(2) from err
+    store = _token_store(settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database))
     try:
         commands.revoke_token(store, token_id)
     except NeedToKnowError as err:
