@@ -37,6 +37,7 @@ from api.schema import schema as sdl_schema
 from benchmarks.http_bench import Server, build
 
 TIMES = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00", "2026-01-15T12:00:00", "2026-02-30T00:00:00Z", "2026-01-15T19:00:00Z"]
+DATES = ["0001-01-01", "9999-12-31", "2026-02-30", "2026-11-30", "2026-1-5"]
 INSERTS = ["{", "}", "...", "...Missing", "$x", "@skip(if: true)", '"', "\\u0000", "{ }", " fragment F on Query { __typename }", "(", ")"]
 ACCEPTS = ["application/graphql-response+json", "application/json", "*/*", "", "text/html", "application/json;q=0.5, application/graphql-response+json"]
 
@@ -44,7 +45,10 @@ ACCEPTS = ["application/graphql-response+json", "application/json", "*/*", "", "
 def pool(size: int, seed: int) -> list[str]:
     """`size` documents from hypothesis-graphql, half valid, half with one schema violation."""
     sdl = sdl_schema.as_str()
-    scalars = {"DateTime": st.builds(graphql.StringValueNode, value=st.one_of(st.sampled_from(TIMES), st.text(max_size=30)))}
+    scalars = {
+        "DateTime": st.builds(graphql.StringValueNode, value=st.one_of(st.sampled_from(TIMES), st.text(max_size=30))),
+        "Date": st.builds(graphql.StringValueNode, value=st.one_of(st.sampled_from(DATES), st.text(max_size=12))),
+    }
     out: list[str] = []
     for mode in (Mode.POSITIVE, Mode.NEGATIVE):
 

@@ -188,9 +188,9 @@ def test_the_pages_sign_in_with_the_provider_and_keep_a_cookie_session(
     page.goto(f"{site}/coverage")
     page.wait_for_selector("#chart-coverage[data-state=ready]", timeout=30_000)
     before = len(seen.api)
-    with page.expect_response(lambda r: r.url == f"{site}/graphql" and r.request.method == "POST", timeout=15_000) as introspection:
+    with page.expect_response(lambda r: r.url == f"{site}/graphql" and r.request.method == "POST", timeout=45_000) as introspection:
         page.goto(f"{site}/graphql")  # GraphiQL asks for the schema through its own fetcher
-    page.wait_for_selector(".graphiql-container", timeout=15_000)
+    page.wait_for_selector(".graphiql-container", timeout=45_000)
     assert introspection.value.status == 200 and "__schema" in introspection.value.json()["data"]
     assert len(seen.api) > before
     # Every /graphql request of every page: the CSRF header, no Authorization header.
@@ -200,6 +200,7 @@ def test_the_pages_sign_in_with_the_provider_and_keep_a_cookie_session(
     # Signing out ends the session on the server too.
     page.goto(f"{site}/network")
     page.wait_for_selector("#graph[data-state=ready]", timeout=30_000)
+    assert page.inner_text("#sign-out") == "Sign out"  # a session, not a pasted token
     page.click("#sign-out")
     page.wait_for_selector("#sso-sign-in", state="visible", timeout=15_000)
     assert page.context.request.get(f"{site}/auth/session").json()["signedIn"] is False

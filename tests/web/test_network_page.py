@@ -122,6 +122,7 @@ def test_network_page_draws_the_overview_filters_and_shows_suppressed_coverage(
     assert not cy_nodes(p) & world_nodes(NodeKind.STUDENT)
     assert site.tokens["staff"] not in p.url and "token" not in p.url
     assert p.evaluate("() => sessionStorage.getItem('needtoknow.token')") == site.tokens["staff"]
+    assert p.inner_text("#sign-out") == "Forget token"  # a pasted token, not a session
     assert p.is_visible("#legend")
     assert p.evaluate("() => window.ntkNetwork.cy.getElementById('adams').parent().id()") == "westside"
 

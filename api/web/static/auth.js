@@ -102,6 +102,11 @@
     mode: mode,
     token: function () { var m = mode(); return m === "token" ? stored() : m === SESSION ? SESSION : null; },
     remember: function (value) { window.sessionStorage.setItem(KEY, value.trim()); },
+    /* Show a page's sign-out button, named for what it ends: a session or a pasted token. */
+    showSignOut: function (button) {
+      button.textContent = mode() === SESSION ? "Sign out" : "Forget token";
+      button.hidden = false;
+    },
     forget: function () {
       window.sessionStorage.removeItem(KEY);
       endSession();

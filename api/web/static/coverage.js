@@ -370,7 +370,7 @@
     get(params(q)).then(function (data) {
       $("sign-in").hidden = true;
       $("app").hidden = false;
-      $("sign-out").hidden = false;
+      window.ntkAuth.showSignOut($("sign-out"));
       state.data = data;
       state.expiring = null;
       draw();

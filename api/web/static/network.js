@@ -956,7 +956,7 @@
       $("as-of-date").value = state.view.at || state.overview.at.slice(0, 10);
       $("legend-k").textContent = "k = " + state.overview.suppressionK + (state.overview.suppressionKInclusive ? " (k itself too)" : "");
       $("app").hidden = false;
-      $("sign-out").hidden = false;
+      window.ntkAuth.showSignOut($("sign-out"));
       buildIndex();
       fillCommunities();
       redraw(restore);
