@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", bound=Edge)
+_EMPTY: Final[frozenset[str]] = frozenset()
+_CONDITIONS: Final = tuple(Condition)
+"""Conditions in report order (iterating the enum class itself costs a generator per call)."""
 
 
 def _by_id(items: Iterable[_T]) -> list[_T]:
@@ -449,8 +452,8 @@ RULES: Final[tuple[Rule, ...]] = (consent, review, agreement, training, employme
 """Every rule, in the order their reasons are reported."""
 
 
-def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
-    """Judge `req` on `ev` under `policy`; pure.
+def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None) -> Decision:
+    """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision).
 
     Returns
     -------
@@ -471,38 +474,46 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
-        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev)
+        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev, token)
     facts = _derive(ev, req, policy)
-    findings = [f for rule in RULES for f in rule(ev, req, policy, facts)]
-    reasons = [f.reason for f in findings if f.reason is not None]
-    consented = _categories(findings, Condition.CONSENT)
-    needed = _categories(findings, Condition.NEED_TO_KNOW)
-    withheld = frozenset().union(*(f.withheld for f in findings))
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(ev, req, policy, facts))
+    # One pass over the findings: reasons in rule order, which conditions failed or held,
+    # the categories consent and need cover (met findings, else failed ones), what is withheld.
+    reasons: list[ReasonDetail] = []
+    failed: set[Condition] = set()
+    held: set[Condition] = set()
+    covers: dict[tuple[Condition, bool], frozenset[str]] = {}
+    withheld: frozenset[str] = _EMPTY
+    for f in findings:
+        if f.reason is None:
+            held.add(f.condition)
+        else:
+            reasons.append(f.reason)
+            failed.add(f.condition)
+        if f.withheld:
+            withheld = withheld | f.withheld
+        if f.categories is not None:
+            key = (f.condition, f.reason is None)
+            covers[key] = covers[key] | f.categories if key in covers else f.categories
+    consented = covers.get((Condition.CONSENT, True), covers.get((Condition.CONSENT, False)))
+    needed = covers.get((Condition.NEED_TO_KNOW, True), covers.get((Condition.NEED_TO_KNOW, False)))
     asked = req.categories if req.categories is not None else policy.categories
-    released: frozenset[str] = frozenset()
+    released: frozenset[str] = _EMPTY
     if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-    failed = {f.condition for f in findings if f.reason is not None}
-    held = {f.condition for f in findings if f.reason is None} - failed
-    both_met = {Condition.CONSENT, Condition.NEED_TO_KNOW} <= held
-    reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
+    held -= failed
+    both_met = Condition.CONSENT in held and Condition.NEED_TO_KNOW in held
+    if req.categories is not None or both_met:
+        reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
         outcome = Outcome.DENY
     elif req.categories is not None and released != asked:
         outcome = Outcome.PARTIAL
     else:
         outcome = Outcome.ALLOW
-    return Decision(req, outcome, tuple(reasons), released, _path(findings), policy.version, ev)
-
-
-def _categories(findings: list[Finding], condition: Condition) -> frozenset[str] | None:
-    """Categories a condition covers: those of its met findings, else of its failed ones; None if none says."""
-    mine = [f for f in findings if f.condition is condition and f.categories is not None]
-    met = [f for f in mine if f.reason is None]
-    chosen = met or mine
-    if not chosen:
-        return None
-    return frozenset().union(*(f.categories or () for f in chosen))
+    return Decision(req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token)
 
 
 def category_reasons(
@@ -541,16 +552,20 @@ def category_reasons(
     return out
 
 
-def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
-    """The edges of each condition that held: one with any failing finding contributes none."""
-    failed = {f.condition for f in findings if f.reason is not None}
+def _path(findings: list[Finding], failed: set[Condition]) -> tuple[PathStep, ...]:
+    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
     steps: dict[Condition, dict[str, Edge]] = {}
     for f in findings:
         if f.reason is None and f.edges and f.condition not in failed:
-            seen = steps.setdefault(f.condition, {})
+            seen = steps.get(f.condition)
+            if seen is None:
+                seen = steps[f.condition] = {}
             for e in f.edges:
-                seen.setdefault(e.id, e)
-    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in Condition if cond in steps)
+                if e.id not in seen:
+                    seen[e.id] = e
+    if not steps:
+        return ()
+    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in _CONDITIONS if cond in steps)
 
 
 # ---------------------------------------------------------------------------- single rules, for aggregates
