@@ -32,14 +32,33 @@ from tests.api.conftest import ROLES, build_db
 
 NOW = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 
-DECISION = ["providerId", "studentId", "at", "purpose", "allowed", "outcome", "releasedCategories", "evaluatedAt", "consistencyToken", "policyVersion"]
+DECISION = [
+    "providerId",
+    "studentId",
+    "at",
+    "purpose",
+    "allowed",
+    "outcome",
+    "releasedCategories",
+    "evaluatedAt",
+    "consistencyToken",
+    "policyVersion",
+]
 REASON = ["code", "message", "subject", "ref", "category"]
 EDGE = ["id", "type", "from", "to", "validFrom", "validTo"]
 
 IDS = ["ana", "bo", "cy", "sam", "sue", "gia", "zed-unknown", "Bad Id!", 7]
 PURPOSES = [None, "academic_support", "case_management", "Bad Purpose", 5]
 CATEGORIES: list[Any] = [None, [], ["grades"], ["grades", "attendance"], ["health", "grades"], ["no_such_category"], "grades", [3]]
-TIMES: list[Any] = [None, "2026-01-15T19:00:00Z", "2025-09-01T08:00:00-06:00", "2026-01-15T19:00:00", "yesterday", "9999-12-31T23:59:59Z", 12]
+TIMES: list[Any] = [
+    None,
+    "2026-01-15T19:00:00Z",
+    "2025-09-01T08:00:00-06:00",
+    "2026-01-15T19:00:00",
+    "yesterday",
+    "9999-12-31T23:59:59Z",
+    12,
+]
 
 
 def _selection(rng: random.Random) -> str:
@@ -142,7 +161,9 @@ def test_lean_answers_exactly_as_the_schema(world: Engine) -> None:
     for _ in range(400):
         query, op, many = _document(rng)
         variables = _variables(rng, many, token)
-        context = Context(engine=world, principal=_principal(rng.choice(["admin"] * 8 + ["app", "provider", *ROLES])), settings=settings, now=NOW)
+        context = Context(
+            engine=world, principal=_principal(rng.choice(["admin"] * 8 + ["app", "provider", *ROLES])), settings=settings, now=NOW
+        )
         lean = answer(query, variables, op, context, settings)
         try:
             result = asyncio.run(schema.execute(query, variable_values=variables, context_value=context, operation_name=op))
@@ -171,7 +192,7 @@ def test_lean_answers_exactly_as_the_schema(world: Engine) -> None:
         "query($r: CheckInput!, $u: String) { check(request: $r) { allowed } }",
         "query($r: CheckInput!) { check(request: $r) { allowed } explain(request: $r) { summary } }",
         'query { check(request: {providerId: "ana", studentId: "sam"}) { allowed } }',
-        "query($r: CheckInput! = {providerId: \"ana\", studentId: \"sam\"}) { check(request: $r) { allowed } }",
+        'query($r: CheckInput! = {providerId: "ana", studentId: "sam"}) { check(request: $r) { allowed } }',
         "query($r: CheckInput!) @skip(if: true) { check(request: $r) { allowed } }",
         "query($r: CheckInput!) { check(request: $r) { reasons } }",
         "mutation($r: CheckInput!) { check(request: $r) { allowed } }",
@@ -182,6 +203,10 @@ def test_other_shapes_are_left_to_the_schema(query: str) -> None:
 
 
 def test_check_documents_are_recognised() -> None:
-    plan = plan_for("query Q($r: [CheckInput!]!, $t: String) { checkMany(requests: $r, consistencyToken: $t) { allowed path { condition } } }", "Q", 4000)
+    plan = plan_for(
+        "query Q($r: [CheckInput!]!, $t: String) { checkMany(requests: $r, consistencyToken: $t) { allowed path { condition } } }",
+        "Q",
+        4000,
+    )
     assert plan is not None and plan.many and plan.request_var == "r" and plan.token_var == "t"
     assert plan.selection == (("allowed", None), ("path", (("condition", None),)))
