@@ -36,7 +36,9 @@ from graph.reasons import Reason
 from graph.timeutil import age_on, local_date
 
 __all__ = [
+    "PROVIDER_RULES",
     "RULES",
+    "BatchMemo",
     "Finding",
     "agreement_current",
     "category_reasons",
@@ -140,11 +142,14 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     return reach
 
 
-def _derive(ev: Evidence, req: CheckRequest, policy: Policy) -> _Facts:
+def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide | None = None) -> _Facts:
     at = req.at
     facts = _Facts(at=at)
-    facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
-    facts.reach = _team_reach(ev, req.provider_id, at, policy)
+    if side is not None:
+        facts.employers, facts.reach = side.employers, side.reach
+    else:
+        facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
+        facts.reach = _team_reach(ev, req.provider_id, at, policy)
     facts.relevant_services = _by_id(s for s in ev.services if s.from_id in facts.reach)
     facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.active_at(at)]
     facts.eligible_now = ev.student is not None and is_eligible_student(ev.student, at, policy)
@@ -451,9 +456,68 @@ Rule = Callable[[Evidence, CheckRequest, Policy, _Facts], Iterable[Finding]]
 RULES: Final[tuple[Rule, ...]] = (consent, review, agreement, training, employment, community, need_to_know)
 """Every rule, in the order their reasons are reported."""
 
+PROVIDER_RULES: Final[frozenset[Rule]] = frozenset({agreement, training, employment})
+"""The rules that read only the provider's half of the evidence (and the employers derived from it):
+a batch judges them once per provider and instant (`BatchMemo`)."""
 
-def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None) -> Decision:
-    """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision).
+
+@dataclass(slots=True)
+class _ProviderSide:
+    """What the provider's half of the evidence gives at one instant: employers, team reach, and the
+    findings of the rules that read only that half (`PROVIDER_RULES`). Kept alive with the evidence it
+    came from, so the identities in its key stay valid."""
+
+    evidence: Evidence
+    employers: dict[str, Edge]
+    reach: dict[str, tuple[MemberOf, ...]]
+    findings: dict[Rule, list[Finding]]
+
+
+class BatchMemo:
+    """Shared by the decisions of one batch (a checkMany, a lookup page): each provider's half is judged once.
+
+    The provider-only rules (`PROVIDER_RULES`: agreement, training, employment) and the team
+    reach depend on the provider's evidence, the instant and the policy alone. Entries are keyed
+    by the identity of the provider's evidence tuples (a store that shares them across a batch,
+    as the embedded one does, gets the reuse; one that builds fresh tuples gets none and the same
+    answers), the provider id, the instant and the policy. Use one memo per batch, then drop it.
+    """
+
+    __slots__ = ("_sides",)
+
+    def __init__(self) -> None:
+        self._sides: dict[tuple[object, ...], _ProviderSide] = {}
+
+    def side(self, ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+        """The provider's half for `ev` at ``req.at`` (computed on first use).
+
+        Raises DepthLimitExceeded as `decide` does.
+        """
+        key = (
+            req.provider_id,
+            req.at,
+            id(policy),
+            id(ev.provider),
+            id(ev.employments),
+            id(ev.trainings),
+            id(ev.agreements),
+            id(ev.partner_agreements),
+            id(ev.memberships),
+        )
+        side = self._sides.get(key)
+        if side is None:
+            at = req.at
+            employers: dict[str, Edge] = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
+            reach = _team_reach(ev, req.provider_id, at, policy)
+            facts = _Facts(at=at, employers=employers, reach=reach)
+            findings = {rule: list(rule(ev, req, policy, facts)) for rule in PROVIDER_RULES}
+            side = self._sides[key] = _ProviderSide(ev, employers, reach, findings)
+        return side
+
+
+def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None, *, memo: BatchMemo | None = None) -> Decision:
+    """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision);
+    `memo`: shared by a batch's decisions, so each provider's own half is judged once (`BatchMemo`; same answer).
 
     Returns
     -------
@@ -475,10 +539,14 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
         return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev, token)
-    facts = _derive(ev, req, policy)
+    side = memo.side(ev, req, policy) if memo is not None else None
+    facts = _derive(ev, req, policy, side)
     findings: list[Finding] = []
     for rule in RULES:
-        findings.extend(rule(ev, req, policy, facts))
+        if side is not None and rule in side.findings:
+            findings.extend(side.findings[rule])
+        else:
+            findings.extend(rule(ev, req, policy, facts))
     # One pass over the findings: reasons in rule order, which conditions failed or held,
     # the categories consent and need cover (met findings, else failed ones), what is withheld.
     reasons: list[ReasonDetail] = []
