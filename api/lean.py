@@ -76,6 +76,7 @@ _DECISION: Final = frozenset(
 )
 _REASON: Final = frozenset({"code", "message", "subject", "ref", "category"})
 _EDGE: Final = frozenset({"id", "type", "from", "to", "validFrom", "validTo"})
+_MAX_QUERY: Final = 2000  # characters: plans are cached by document, so only documents of a check's size are
 _DEPTH: Final = 4  # checkMany { path { edges { id } } }: the deepest selection the lean path takes
 
 Selection = tuple[tuple[str, "Selection | None"], ...]
@@ -323,8 +324,8 @@ def answer(
 
     Records the decisions before answering, as the resolvers do (`disclosed_decisions`).
     """
-    if settings.max_depth < _DEPTH:
-        return None  # the schema's depth limit may refuse the document: let it
+    if settings.max_depth < _DEPTH or len(query) > _MAX_QUERY:
+        return None  # the schema's depth limit may refuse the document; a long one is not a check document worth caching
     plan = plan_for(query, operation_name, settings.max_tokens)
     if plan is None:
         return None
