@@ -92,6 +92,8 @@ class Plan:
     token_var: str | None
     token_required: bool
     selection: Selection
+    size: int
+    """Fields selected, the root field included (what the schema's expansion limit counts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +203,11 @@ def plan_for(query: str, operation_name: str | None, max_tokens: int) -> Plan | 
     selection = _selection(root.selection_set, _DECISION_FIELDS)
     if selection is None or request_var is None:
         return None
-    return Plan(many, request_var, token_var, token_required, selection)
+    return Plan(many, request_var, token_var, token_required, selection, 1 + _size(selection))
+
+
+def _size(selection: Selection) -> int:
+    return sum(1 + (_size(sub) if sub is not None else 0) for _, sub in selection)
 
 
 def _input(value: Any) -> _Input | None:
@@ -322,13 +328,16 @@ def answer(
 ) -> dict[str, Any] | None:
     """The JSON body (``{"data": ...}``) of a check document on the lean path; None: let the schema run it.
 
-    Records the decisions before answering, as the resolvers do (`disclosed_decisions`).
+    Records the decisions before answering, as the resolvers do (`disclosed_decisions`). What
+    that raises, it raises before the record is written (validation, authorisation, the
+    engine's own checks); after the record only pure steps run (the store's token, the clock,
+    disclosure), so handing a failed request to the schema never records a question twice.
     """
     if settings.max_depth < _DEPTH or len(query) > _MAX_QUERY:
         return None  # the schema's depth limit may refuse the document; a long one is not a check document worth caching
     plan = plan_for(query, operation_name, settings.max_tokens)
-    if plan is None:
-        return None
+    if plan is None or plan.size > settings.max_fields:
+        return None  # not a check document, or one the schema's field limit refuses
     given = _inputs(plan, variables or {})
     if given is None:
         return None
