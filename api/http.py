@@ -58,6 +58,7 @@ from api.auth.jwt import looks_like_jwt
 from api.auth.session import session_principal
 from api.config import ApiSettings
 from api.errors import CODES, LimitExceeded, RequestRefused, code_for
+from api.lean import answer
 from api.limits import parse_json_body
 from api.observability.requests import OPERATION_KEY
 from api.operation import operation_fields, operation_label
@@ -91,6 +92,7 @@ JSON: Final = "application/json"
 MAX_ERRORS: Final = 20
 _SUGGESTION: Final = re.compile(r"\s*Did you mean [^?]*\?")
 _SERVER_FAULT: Final = {"INTERNAL": 500, "STORE_UNAVAILABLE": 503}
+_LEAN_FIELDS: Final = frozenset({("check",), ("checkMany",)})
 
 
 @dataclass(slots=True)
@@ -330,6 +332,11 @@ async def graphql_endpoint(request: Request) -> Response:
         if state.limiter is not None:
             state.limiter.admit(principal, fields)
         context = Context(engine=state.engine, principal=principal, settings=settings, now=utcnow())
+        if fields in _LEAN_FIELDS and OperationType.QUERY in allowed:
+            # check / checkMany without strawberry's per-item conversion: the same body (api/lean.py).
+            lean = answer(query, variables, operation_name, context, settings)
+            if lean is not None:
+                return _json(lean, 200, media)
         result = await state.schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name, allowed_operation_types=allowed
         )

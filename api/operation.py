@@ -7,6 +7,7 @@ Names outside the schema are ``unknown``, so a label is always from a closed set
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
@@ -18,7 +19,25 @@ MULTIPLE: Final = "multiple"
 
 
 def operation_fields(query: str, operation_name: str | None, max_tokens: int) -> tuple[str, ...]:
-    """Root field names of the operation `operation_name` selects (or the only one), in order; () if none."""
+    """Root field names of the operation `operation_name` selects (or the only one), in order; () if none.
+
+    Remembered for short documents: clients send the same few over and over, and this runs
+    before every request (the lean check path, api/lean.py, would otherwise parse twice).
+    """
+    if len(query) <= _CACHED_QUERY:
+        return _cached_fields(query, operation_name, max_tokens)
+    return _fields(query, operation_name, max_tokens)
+
+
+_CACHED_QUERY: Final = 2000
+
+
+@lru_cache(maxsize=256)
+def _cached_fields(query: str, operation_name: str | None, max_tokens: int) -> tuple[str, ...]:
+    return _fields(query, operation_name, max_tokens)
+
+
+def _fields(query: str, operation_name: str | None, max_tokens: int) -> tuple[str, ...]:
     try:
         document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:

@@ -36,7 +36,9 @@ from graph.reasons import Reason
 from graph.timeutil import age_on, local_date
 
 __all__ = [
+    "PROVIDER_RULES",
     "RULES",
+    "BatchMemo",
     "Finding",
     "agreement_current",
     "category_reasons",
@@ -48,6 +50,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", bound=Edge)
+_EMPTY: Final[frozenset[str]] = frozenset()
+_CONDITIONS: Final = tuple(Condition)
+"""Conditions in report order (iterating the enum class itself costs a generator per call)."""
 
 
 def _by_id(items: Iterable[_T]) -> list[_T]:
@@ -137,11 +142,14 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     return reach
 
 
-def _derive(ev: Evidence, req: CheckRequest, policy: Policy) -> _Facts:
+def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide | None = None) -> _Facts:
     at = req.at
     facts = _Facts(at=at)
-    facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
-    facts.reach = _team_reach(ev, req.provider_id, at, policy)
+    if side is not None:
+        facts.employers, facts.reach = side.employers, side.reach
+    else:
+        facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
+        facts.reach = _team_reach(ev, req.provider_id, at, policy)
     facts.relevant_services = _by_id(s for s in ev.services if s.from_id in facts.reach)
     facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.active_at(at)]
     facts.eligible_now = ev.student is not None and is_eligible_student(ev.student, at, policy)
@@ -448,9 +456,68 @@ Rule = Callable[[Evidence, CheckRequest, Policy, _Facts], Iterable[Finding]]
 RULES: Final[tuple[Rule, ...]] = (consent, review, agreement, training, employment, community, need_to_know)
 """Every rule, in the order their reasons are reported."""
 
+PROVIDER_RULES: Final[frozenset[Rule]] = frozenset({agreement, training, employment})
+"""The rules that read only the provider's half of the evidence (and the employers derived from it):
+a batch judges them once per provider and instant (`BatchMemo`)."""
 
-def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
-    """Judge `req` on `ev` under `policy`; pure.
+
+@dataclass(slots=True)
+class _ProviderSide:
+    """What the provider's half of the evidence gives at one instant: employers, team reach, and the
+    findings of the rules that read only that half (`PROVIDER_RULES`). Kept alive with the evidence it
+    came from, so the identities in its key stay valid."""
+
+    evidence: Evidence
+    employers: dict[str, Edge]
+    reach: dict[str, tuple[MemberOf, ...]]
+    findings: dict[Rule, list[Finding]]
+
+
+class BatchMemo:
+    """Shared by the decisions of one batch (a checkMany, a lookup page): each provider's half is judged once.
+
+    The provider-only rules (`PROVIDER_RULES`: agreement, training, employment) and the team
+    reach depend on the provider's evidence, the instant and the policy alone. Entries are keyed
+    by the identity of the provider's evidence tuples (a store that shares them across a batch,
+    as the embedded one does, gets the reuse; one that builds fresh tuples gets none and the same
+    answers), the provider id, the instant and the policy. Use one memo per batch, then drop it.
+    """
+
+    __slots__ = ("_sides",)
+
+    def __init__(self) -> None:
+        self._sides: dict[tuple[object, ...], _ProviderSide] = {}
+
+    def side(self, ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+        """The provider's half for `ev` at ``req.at`` (computed on first use).
+
+        Raises DepthLimitExceeded as `decide` does.
+        """
+        key = (
+            req.provider_id,
+            req.at,
+            id(policy),
+            id(ev.provider),
+            id(ev.employments),
+            id(ev.trainings),
+            id(ev.agreements),
+            id(ev.partner_agreements),
+            id(ev.memberships),
+        )
+        side = self._sides.get(key)
+        if side is None:
+            at = req.at
+            employers: dict[str, Edge] = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
+            reach = _team_reach(ev, req.provider_id, at, policy)
+            facts = _Facts(at=at, employers=employers, reach=reach)
+            findings = {rule: list(rule(ev, req, policy, facts)) for rule in PROVIDER_RULES}
+            side = self._sides[key] = _ProviderSide(ev, employers, reach, findings)
+        return side
+
+
+def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None, *, memo: BatchMemo | None = None) -> Decision:
+    """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision);
+    `memo`: shared by a batch's decisions, so each provider's own half is judged once (`BatchMemo`; same answer).
 
     Returns
     -------
@@ -471,38 +538,50 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy) -> Decision:
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
-        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev)
-    facts = _derive(ev, req, policy)
-    findings = [f for rule in RULES for f in rule(ev, req, policy, facts)]
-    reasons = [f.reason for f in findings if f.reason is not None]
-    consented = _categories(findings, Condition.CONSENT)
-    needed = _categories(findings, Condition.NEED_TO_KNOW)
-    withheld = frozenset().union(*(f.withheld for f in findings))
+        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev, token)
+    side = memo.side(ev, req, policy) if memo is not None else None
+    facts = _derive(ev, req, policy, side)
+    findings: list[Finding] = []
+    for rule in RULES:
+        if side is not None and rule in side.findings:
+            findings.extend(side.findings[rule])
+        else:
+            findings.extend(rule(ev, req, policy, facts))
+    # One pass over the findings: reasons in rule order, which conditions failed or held,
+    # the categories consent and need cover (met findings, else failed ones), what is withheld.
+    reasons: list[ReasonDetail] = []
+    failed: set[Condition] = set()
+    held: set[Condition] = set()
+    covers: dict[tuple[Condition, bool], frozenset[str]] = {}
+    withheld: frozenset[str] = _EMPTY
+    for f in findings:
+        if f.reason is None:
+            held.add(f.condition)
+        else:
+            reasons.append(f.reason)
+            failed.add(f.condition)
+        if f.withheld:
+            withheld = withheld | f.withheld
+        if f.categories is not None:
+            key = (f.condition, f.reason is None)
+            covers[key] = covers[key] | f.categories if key in covers else f.categories
+    consented = covers.get((Condition.CONSENT, True), covers.get((Condition.CONSENT, False)))
+    needed = covers.get((Condition.NEED_TO_KNOW, True), covers.get((Condition.NEED_TO_KNOW, False)))
     asked = req.categories if req.categories is not None else policy.categories
-    released: frozenset[str] = frozenset()
+    released: frozenset[str] = _EMPTY
     if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-    failed = {f.condition for f in findings if f.reason is not None}
-    held = {f.condition for f in findings if f.reason is None} - failed
-    both_met = {Condition.CONSENT, Condition.NEED_TO_KNOW} <= held
-    reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
+    held -= failed
+    both_met = Condition.CONSENT in held and Condition.NEED_TO_KNOW in held
+    if req.categories is not None or both_met:
+        reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
         outcome = Outcome.DENY
     elif req.categories is not None and released != asked:
         outcome = Outcome.PARTIAL
     else:
         outcome = Outcome.ALLOW
-    return Decision(req, outcome, tuple(reasons), released, _path(findings), policy.version, ev)
-
-
-def _categories(findings: list[Finding], condition: Condition) -> frozenset[str] | None:
-    """Categories a condition covers: those of its met findings, else of its failed ones; None if none says."""
-    mine = [f for f in findings if f.condition is condition and f.categories is not None]
-    met = [f for f in mine if f.reason is None]
-    chosen = met or mine
-    if not chosen:
-        return None
-    return frozenset().union(*(f.categories or () for f in chosen))
+    return Decision(req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token)
 
 
 def category_reasons(
@@ -541,16 +620,20 @@ def category_reasons(
     return out
 
 
-def _path(findings: list[Finding]) -> tuple[PathStep, ...]:
-    """The edges of each condition that held: one with any failing finding contributes none."""
-    failed = {f.condition for f in findings if f.reason is not None}
+def _path(findings: list[Finding], failed: set[Condition]) -> tuple[PathStep, ...]:
+    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
     steps: dict[Condition, dict[str, Edge]] = {}
     for f in findings:
         if f.reason is None and f.edges and f.condition not in failed:
-            seen = steps.setdefault(f.condition, {})
+            seen = steps.get(f.condition)
+            if seen is None:
+                seen = steps[f.condition] = {}
             for e in f.edges:
-                seen.setdefault(e.id, e)
-    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in Condition if cond in steps)
+                if e.id not in seen:
+                    seen[e.id] = e
+    if not steps:
+        return ()
+    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in _CONDITIONS if cond in steps)
 
 
 # ---------------------------------------------------------------------------- single rules, for aggregates

@@ -17,7 +17,7 @@ import structlog
 
 from graph.audit import AuditLog, Caller
 from graph.changes import Change
-from graph.decide import decide
+from graph.decide import BatchMemo, decide
 from graph.decision import CheckRequest, Decision, Outcome, ReasonDetail
 from graph.errors import AuditUnavailable, InputError, UnknownProvider, UnknownStudent
 from graph.ids import check_id
@@ -139,7 +139,8 @@ class Engine:
         for req in reqs:
             self._validate(req, strict_ids)
         state, evidence = self._gather_at_one_state(lambda: [self.store.gather_evidence(r.provider_id, r.student_id) for r in reqs])
-        decisions = [replace(decide(ev, r, self.policy), consistency_token=state) for ev, r in zip(evidence, reqs, strict=True)]
+        memo = BatchMemo()  # each provider's own half judged once per batch
+        decisions = [decide(ev, r, self.policy, state, memo=memo) for ev, r in zip(evidence, reqs, strict=True)]
         return self._record(decisions, caller or Caller(), request_time)
 
     def _gather_at_one_state(self, gather: Callable[[], _G]) -> tuple[str, _G]:
@@ -239,6 +240,7 @@ class Engine:
         items: list[Access] = []
         decided: list[Decision] = []
         i = 0
+        memo = BatchMemo()
         while i < len(candidates) and len(items) <= first:
             chunk = candidates[i : i + max(first, 16)]
             i += len(chunk)
@@ -246,7 +248,7 @@ class Engine:
             for other in chunk:
                 pid, sid = (provider_id, other) if provider_id is not None else (other, student_id)
                 assert pid is not None and sid is not None
-                d = decide(evidence[other], CheckRequest(pid, sid, at, purpose, categories), self.policy)
+                d = decide(evidence[other], CheckRequest(pid, sid, at, purpose, categories), self.policy, state, memo=memo)
                 decided.append(d)
                 if d.allowed:
                     items.append(Access(pid, sid, d, None))
@@ -255,8 +257,6 @@ class Engine:
         if self.store.token() != state:
             # A write was applied meanwhile: judge again at one state, so each recorded token is exact.
             return self._lookup(provider_id, student_id, at, purpose, categories, first, after, caller, None)
-        decided = [replace(d, consistency_token=state) for d in decided]
-        items = [replace(a, decision=replace(a.decision, consistency_token=state)) for a in items]
         key = (lambda a: a.student_id) if provider_id is not None else (lambda a: a.provider_id)
         return self._page(items, decided, first, caller, request_time, key=key)
 

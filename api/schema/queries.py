@@ -9,8 +9,9 @@ before they are shown; the engine has already recorded them in full.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import strawberry
 from strawberry.types import Info
@@ -52,7 +53,20 @@ from graph.lookups import encode_cursor
 from graph.model import Consent, NodeKind, Partner, Program, Provider, Serves
 from graph.timeutil import parse_datetime
 
-__all__ = ["Query"]
+__all__ = ["CheckInputLike", "Query", "disclosed_decisions"]
+
+
+class CheckInputLike(Protocol):
+    """What a check input offers: `CheckInput`, or the lean path's plain input (`api.lean`)."""
+
+    @property
+    def provider_id(self) -> str: ...
+
+    @property
+    def student_id(self) -> str: ...
+
+    def to_request(self, now: datetime) -> CheckRequest: ...
+
 
 TRANSPARENCY = (
     "The transparency report: every provider who may see the student's record, through which consent, service and program, until when."
@@ -63,7 +77,7 @@ Token = Annotated[
 ]
 
 
-def _to_request(given: CheckInput, now: datetime, where: str) -> CheckRequest:
+def _to_request(given: CheckInputLike, now: datetime, where: str) -> CheckRequest:
     """The domain request of one input; a bad value names the item (``requests[3].studentId``)."""
     for name, value in (("providerId", given.provider_id), ("studentId", given.student_id)):
         if not is_valid_id(value):
@@ -75,12 +89,25 @@ def _to_request(given: CheckInput, now: datetime, where: str) -> CheckRequest:
 
 
 def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str | None, *, batch: bool = False) -> list[DecisionType]:
-    """Authorise, decide and record every request, then disclose each decision to the caller.
+    """Authorise, decide and record every request, then disclose each decision to the caller (`disclosed_decisions`)."""
+    decisions, evaluated, state = disclosed_decisions(info.context, inputs, token, batch=batch)
+    return [from_decision(d, evaluated, state) for d in decisions]
+
+
+def disclosed_decisions(
+    ctx: Context, inputs: Sequence[CheckInputLike], token: str | None, *, batch: bool = False
+) -> tuple[list[Decision], datetime, str]:
+    """Authorise, decide and record every request; the decisions disclosed to the caller, when they were evaluated, the state.
 
     Every input is checked (id rule, time range) before anything is asked or recorded; an
     error names the item: ``request.studentId`` or, in a batch, ``requests[3].studentId``.
+    Shared by the resolvers and the lean path (`api.lean`), so both answer alike.
+
+    Raises
+    ------
+    BatchTooLarge, BadInput, NotFound, Forbidden
+        Before anything is recorded.
     """
-    ctx = info.context
     engine = ctx.engine
     if len(inputs) > ctx.settings.max_batch:
         raise BatchTooLarge(f"at most {ctx.settings.max_batch} checks per request; got {len(inputs)}")
@@ -97,7 +124,7 @@ def decide_for(info: Info[Context, None], inputs: list[CheckInput], token: str |
         raise NotFound(f"{where[n]}.{field}: {err}", field=f"{where[n]}.{field}") from err
     state, evaluated = engine.store.token(), engine.clock()
     lookback = engine.policy.relationship_lookback_days
-    return [from_decision(disclose(d, sees_all=ctx.principal.is_admin, lookback_days=lookback), evaluated, state) for d in decisions]
+    return [disclose(d, sees_all=ctx.principal.is_admin, lookback_days=lookback) for d in decisions], evaluated, state
 
 
 def _node(
@@ -267,8 +294,14 @@ def _provider_access(info: Info[Context, None], d: Decision, until: datetime | N
 
 
 def _since(consent: object, service: object) -> datetime | None:
-    starts = [s for s in (consent.effective_from or consent.signed_at if isinstance(consent, Consent) else None,
-                          service.valid_from if isinstance(service, Serves) else None) if s is not None]
+    starts = [
+        s
+        for s in (
+            consent.effective_from or consent.signed_at if isinstance(consent, Consent) else None,
+            service.valid_from if isinstance(service, Serves) else None,
+        )
+        if s is not None
+    ]
     return max(starts, default=None)
 
 

@@ -18,14 +18,16 @@ from api.errors import BadInput
 from graph.errors import InvalidTime
 from graph.timeutil import check_instant
 
-__all__ = ["DATETIME"]
+__all__ = ["DATETIME", "parse_datetime_value", "serialize_datetime"]
 
 
-def _serialize(value: datetime) -> str:
+def serialize_datetime(value: datetime) -> str:
+    """The DateTime scalar's output: UTC, ``Z`` (also used by the lean check path, `api.lean`)."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse(value: Any) -> datetime:
+def parse_datetime_value(value: Any) -> datetime:
+    """The DateTime scalar's input (a variable's value); BadInput when refused (also used by `api.lean`)."""
     if not isinstance(value, str) or len(value) > 64:
         raise BadInput("DateTime must be an ISO 8601 string with a UTC offset, e.g. 2026-01-15T19:00:00Z")
     try:
@@ -43,14 +45,14 @@ def _parse(value: Any) -> datetime:
 def _parse_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> datetime:
     if not isinstance(node, StringValueNode):
         raise BadInput("DateTime must be a string")
-    return _parse(node.value)
+    return parse_datetime_value(node.value)
 
 
 DATETIME = strawberry.scalar(
     name="DateTime",
     description="An instant: ISO 8601 with a UTC offset (2026-01-15T19:00:00Z). Naive times are refused with BAD_INPUT.",
-    serialize=_serialize,
-    parse_value=_parse,
+    serialize=serialize_datetime,
+    parse_value=parse_datetime_value,
     parse_literal=_parse_literal,
 )
 
