@@ -28,6 +28,7 @@ from graph.feed.deriver import Deriver
 from graph.feed.events import Cause, ChangeKind
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.policy import DEFAULT_POLICY
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
@@ -58,6 +59,15 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
 
 
 BOTH = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+
+
+def feed_of(store: GraphStore, tmp_path: Path) -> FeedTables:
+    """The feed's tables where the store's backend keeps them: a SQLite file, or Neo4j itself."""
+    if store.name == "networkx":
+        return FeedStore(tmp_path / "feed.db")
+    from graph.feed.store_neo4j import Neo4jFeedStore
+
+    return Neo4jFeedStore(store)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=BOTH)
@@ -95,7 +105,7 @@ def test_each_commit_leaves_one_outbox_row_naming_what_it_touched(store: GraphSt
 
 def test_revocation_and_expiry_become_changes(store: GraphStore, tmp_path: Path) -> None:
     clock = Clock()
-    feed = FeedStore(tmp_path / "feed.db")
+    feed = feed_of(store, tmp_path)
     deriver = Deriver(store, feed, DEFAULT_POLICY, clock)
     try:
         [granted] = deriver.step()
@@ -111,35 +121,35 @@ def test_revocation_and_expiry_become_changes(store: GraphStore, tmp_path: Path)
         assert deriver.step() == []  # the expiry on day 3 changes nothing more
     finally:
         deriver.close()
-        feed.conn.close()
+        feed.close()
 
 
 def test_a_server_on_either_store_derives_and_delivers_a_revocation(
     request: pytest.FixtureRequest, live_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`needtoknow serve` on the store runs the feed service: the revocation reaches a signed
-    webhook, the cursor page and ``readyz``. With Neo4j the feed's tables are the file named by
-    NTK_FEED_DB (nothing is written to the instance's own --db)."""
+    webhook, the cursor page and ``readyz``. With Neo4j the feed's tables are in Neo4j too
+    (nothing is written to the instance's own --db, and NTK_FEED_DB is ignored)."""
     store = live_store
+    feed: FeedTables
     if store.name == "networkx":
-        feed_db = getattr(store, "path")  # noqa: B009 - the embedded store's file holds the feed too
-        tokens = TokenStore(feed_db)
+        db = getattr(store, "path")  # noqa: B009 - the embedded store's file holds the feed too
+        tokens = TokenStore(db)
         args: tuple[str, ...] = ()
-        db = feed_db
+        feed = FeedStore(db)
     else:
         from api.tokens_neo4j import Neo4jTokenStore
+        from graph.feed.store_neo4j import Neo4jFeedStore
 
-        feed_db = tmp_path / "shared" / "feed.db"
-        feed_db.parent.mkdir()
-        monkeypatch.setenv("NTK_FEED_DB", str(feed_db))
+        monkeypatch.setenv("NTK_FEED_DB", str(tmp_path / "ignored-with-neo4j.db"))  # accepted, ignored
         tokens = Neo4jTokenStore(store)  # type: ignore[assignment]
+        feed = Neo4jFeedStore(store)  # type: ignore[arg-type]
         args = ("--backend", "neo4j", "--neo4j-uri", request.getfixturevalue("neo4j_uri"))
         db = tmp_path / "instance" / "never-written.db"
         db.parent.mkdir()
     monkeypatch.setenv("NTK_FEED_LEASE_SECONDS", "1")
     admin = tokens.create("admin", "root")[1]
     app = tokens.create("app", "hope-app", partner_ids=("ptn-hope",))[1]
-    feed = FeedStore(feed_db)
     receiver = Receiver()
     try:
         endpoint = add_webhook(feed, store, AddWebhook(receiver.url, "app", "hope-app", ("ptn-hope",)), now=utcnow(), secret=new_secret())
@@ -162,8 +172,9 @@ def test_a_server_on_either_store_derives_and_delivers_a_revocation(
             ready = client.get(f"{server.url}/readyz").json()
             assert ready["feed"]["running"] is True and ready["feed"]["lagRows"] == 0 and ready["feed"]["lastError"] is None
         if store.name != "networkx":
+            assert list(tmp_path.iterdir()) == [db.parent]  # no NTK_FEED_DB file either
             assert list(db.parent.iterdir()) == []
     finally:
         receiver.close()
-        feed.conn.close()
+        feed.close()
         tokens.close()
