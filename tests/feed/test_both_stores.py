@@ -9,7 +9,9 @@ commit leaves exactly one, and it names what the commit touched.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from api.tokens import TokenStore
 from api.webhooks.signing import new_secret
 from graph.changes import CloseEdge
 from graph.commands.add_webhook import AddWebhook, add_webhook
+from graph.commands.remove_webhook import redeliver_webhook, remove_webhook
 from graph.commands.revoke_consent import RevokeConsent, revoke_consent
 from graph.errors import PreconditionFailed
 from graph.feed.deriver import Deriver
@@ -178,3 +181,40 @@ def test_a_server_on_either_store_derives_and_delivers_a_revocation(
         receiver.close()
         feed.close()
         tokens.close()
+
+
+def test_the_lease_goes_to_one_of_many_concurrent_takers_and_the_webhook_bookkeeping_agrees(store: GraphStore, tmp_path: Path) -> None:
+    """Both `FeedTables`: eight processes' worth of stores race for a free lease (exactly one
+    wins: the conditional write); dead letters, redelivery, rewind and removal behave alike."""
+    feeds = [feed_of(store, tmp_path) for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(lambda i: feeds[i].lease("feed", f"holder-{i}", time.time(), 30.0), range(8)))
+        assert won.count(True) == 1
+        winner = won.index(True)
+        assert feeds[0].lease_state("feed", time.time())[0] == f"holder-{winner}"
+        loser = (winner + 1) % 8
+        assert not feeds[loser].lease("feed", f"holder-{loser}", time.time(), 30.0)
+        feeds[winner].release("feed", f"holder-{winner}")
+        assert feeds[loser].lease("feed", f"holder-{loser}", time.time(), 30.0)
+
+        feed = feeds[0]
+        [granted] = Deriver(store, feed, DEFAULT_POLICY, Clock()).step()
+        endpoint = add_webhook(feed, store, AddWebhook("http://127.0.0.1:9/hook", "admin"), now=NOON, secret=new_secret())
+        assert endpoint.cursor == feed.head() == granted.position == 1  # cursors have one shape on both stores
+        assert redeliver_webhook(feeds[1], endpoint.id, from_cursor=0) == 0 and feed.endpoint(endpoint.id).cursor == 0  # type: ignore[union-attr]
+        feeds[1].dead(endpoint.id, granted, 6, "HTTP 503", NOON)
+        assert feed.endpoint(endpoint.id).cursor == 1  # type: ignore[union-attr]
+        with pytest.raises(PreconditionFailed):
+            redeliver_webhook(feed, endpoint.id, event_id="ac_nope")
+        assert redeliver_webhook(feeds[2], endpoint.id) == 1 and feed.dead_letters(endpoint.id)[0].redeliver
+        feed.delivered_dead(endpoint.id, 1, NOON)
+        [dead] = feeds[3].dead_letters()
+        assert (dead.event_id, dead.redeliver, dead.delivered_at, dead.last_error) == (granted.id, False, NOON, "HTTP 503")
+        remove_webhook(feeds[4], endpoint.id, now=NOON)
+        with pytest.raises(PreconditionFailed, match="already removed"):
+            remove_webhook(feed, endpoint.id, now=NOON)
+        assert feed.endpoints() == [] and feed.endpoint(endpoint.id).removed_at == NOON  # type: ignore[union-attr]
+    finally:
+        for f in feeds:
+            f.close()
