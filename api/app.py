@@ -153,10 +153,9 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         app.state.ntk = AppState(
             settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings), jwt=verifier, limiter=limiter
         )
-        # The access-change feed (docs/feed.md); None when off. Its tables live in a SQLite file:
-        # the store's file, or with Neo4j (nothing on an instance's own disk) NTK_FEED_DB only.
-        feed_db = settings.feed_path()
-        feed = app.state.feed = start_feed_service(engine, feed_db) if feed_db is not None else None
+        # The access-change feed (docs/feed.md); None when off. Its tables live with the journal:
+        # the store's SQLite file, or Neo4j (shared by every instance).
+        feed = app.state.feed = start_feed_service(engine, settings)
         if feed is not None:
             instrument_feed(feed)
         try:

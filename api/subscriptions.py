@@ -24,6 +24,7 @@ from strawberry.types.unset import UnsetType
 from api.config import ApiSettings
 from api.roles import Principal, Role
 from api.tokens import TokenStore
+from graph.stores.base import GraphStore
 from graph.timeutil import utcnow
 
 __all__ = ["SubscriptionContext", "SubscriptionsApp"]
@@ -31,11 +32,12 @@ __all__ = ["SubscriptionContext", "SubscriptionsApp"]
 
 @dataclass
 class SubscriptionContext:
-    """``info.context`` of a subscription: settings, tokens, the caller once authenticated."""
+    """``info.context`` of a subscription: settings, tokens, the graph store (where the feed is), the caller once authenticated."""
 
     settings: ApiSettings
     tokens: TokenStore
     header: str
+    store: GraphStore | None = None
     principal: Principal | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)
@@ -59,7 +61,9 @@ class SubscriptionsApp(GraphQL[SubscriptionContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> SubscriptionContext:
         """The settings and token table of the app, and the handshake's Authorization header."""
         state = request.app.state.ntk
-        return SubscriptionContext(settings=state.settings, tokens=state.tokens, header=request.headers.get("authorization", ""))
+        return SubscriptionContext(
+            settings=state.settings, tokens=state.tokens, header=request.headers.get("authorization", ""), store=state.engine.store
+        )
 
     async def on_ws_connect(self, context: SubscriptionContext) -> UnsetType | dict[str, object] | None:
         """Authenticate from connection_init (or the handshake header); refuse with 4403 otherwise."""

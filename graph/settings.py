@@ -41,14 +41,15 @@ class Settings(BaseSettings):
     feed_db: Path | None = Field(
         None,
         description="SQLite file of the access-change feed's tables (events, announced access, lease, webhooks; docs/feed.md). "
-        "Embedded: default `db`. Neo4j: the feed runs only where this is set, every instance naming the same file.",
+        "Embedded: default `db`. Ignored with Neo4j: the feed's tables live in Neo4j, shared by every instance.",
     )
 
     def feed_path(self) -> Path | None:
-        """The feed's SQLite file: `feed_db`, else `db` for the embedded store; None with Neo4j unless `feed_db` is set."""
-        if self.feed_db is not None:
-            return self.feed_db
-        return self.db if self.backend == "networkx" else None
+        """The feed's SQLite file with the embedded store: `feed_db`, else `db`. None with Neo4j
+        (the feed lives in Neo4j: `graph.feed.registry.feed_for`; `feed_db` is ignored)."""
+        if self.backend == "neo4j":
+            return None
+        return self.feed_db if self.feed_db is not None else self.db
 
     def password(self) -> str | None:
         """The Neo4j password from the environment or its file."""

@@ -25,6 +25,7 @@ from graph.feed.outbox_read import OutboxReader
 from graph.feed.registry import FEED_OFF
 from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.open import open_store
 from graph.settings import Settings
 from graph.timeutil import to_iso, utcnow
@@ -49,13 +50,29 @@ def _line(e: AccessChange) -> str:
     )
 
 
-def _open_feed(settings: Settings) -> FeedStore:
-    """The feed's tables (`Settings.feed_path`); exit 2 with why when there are none."""
+def _open_feed(settings: Settings) -> FeedTables:
+    """The feed's tables: in Neo4j with ``--backend neo4j``, else the SQLite file of
+    `Settings.feed_path`; exit 2 with why when they cannot be opened."""
+    if settings.backend == "neo4j":
+        from graph.feed.store_neo4j import Neo4jFeedStore
+        from graph.stores.neo4j import Neo4jStore
+
+        try:
+            store = open_store(settings)
+            assert isinstance(store, Neo4jStore)
+            try:
+                return Neo4jFeedStore(store, owns_store=True)
+            except BaseException:
+                store.close()
+                raise
+        except NeedToKnowError as err:
+            render.error(f"{err}")
+            raise typer.Exit(2) from err
     path = settings.feed_path()
     if path is None:
         render.error(FEED_OFF)
         raise typer.Exit(2)
-    if settings.backend == "networkx" and not settings.db.exists():
+    if not settings.db.exists():
         render.error(f"no store at {settings.db}: give --db (or NTK_DB)")
         raise typer.Exit(2)
     try:
@@ -65,7 +82,7 @@ def _open_feed(settings: Settings) -> FeedStore:
         raise typer.Exit(2) from err
 
 
-def _derive_once(settings: Settings, feed: FeedStore, holder: str) -> None:
+def _derive_once(settings: Settings, feed: FeedTables, holder: str) -> None:
     """Derive pending changes here when no server holds the feed's lease (a CLI-only install)."""
     if not feed.lease(LEASE, holder, time.time(), 30.0):
         return
@@ -115,7 +132,7 @@ def feed_tail(
     except KeyboardInterrupt:
         pass
     finally:
-        feed.conn.close()
+        feed.close()
 
 
 @feed_app.command("status")
@@ -141,7 +158,7 @@ def feed_status_cmd(
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
-        feed.conn.close()
+        feed.close()
         if store is not None:
             store.close()
     if as_json:
@@ -174,7 +191,7 @@ def webhooks_add(
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
-        feed.conn.close()
+        feed.close()
         if store is not None:
             store.close()
     render.err_console.print(f"added {endpoint.id} -> {endpoint.url} ({endpoint.role}); the signing secret is shown once:")
@@ -196,7 +213,7 @@ def webhooks_list(
             state = f"removed {to_iso(e.removed_at)}" if e.removed_at else "active"
             render.console.print(escape(f"{e.id}  {e.role:<8} {who}  {e.url}  cursor={e.cursor}/{head} dead={dead}  {state}"))
     finally:
-        feed.conn.close()
+        feed.close()
 
 
 @webhooks_app.command("remove")
@@ -209,7 +226,7 @@ def webhooks_remove(endpoint_id: Annotated[str, typer.Argument(help="Endpoint id
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
-        feed.conn.close()
+        feed.close()
     render.console.print(f"removed {endpoint_id}")
 
 
@@ -228,7 +245,7 @@ def webhooks_redeliver(
         render.error(f"{err}")
         raise typer.Exit(2) from err
     finally:
-        feed.conn.close()
+        feed.close()
     render.console.print(
         f"rewound {endpoint_id} to {from_cursor}" if from_cursor is not None else f"{n} dead letter(s) queued for {endpoint_id}"
     )
@@ -245,4 +262,4 @@ def webhooks_dead(
             state = f"redelivered {to_iso(d.delivered_at)}" if d.delivered_at else ("queued" if d.redeliver else "dead")
             render.console.print(escape(f"{d.endpoint_id}  cursor={d.pos}  {d.event_id}  attempts={d.attempts}  {d.last_error}  {state}"))
     finally:
-        feed.conn.close()
+        feed.close()

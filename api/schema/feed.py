@@ -28,6 +28,7 @@ from graph.feed.audience import Audience
 from graph.feed.events import AccessChange
 from graph.feed.forecast import Upcoming, upcoming_changes
 from graph.feed.registry import feed_for
+from graph.feed.tables import FeedTables
 
 __all__ = ["FeedQuery", "FeedSubscription", "audience_of"]
 
@@ -119,11 +120,10 @@ def _cursor(after: str | None) -> int:
     return int(after)
 
 
-def page(audience: Audience, after: str | None, first: int, db: Any) -> AccessChangePage:
-    """A page of the changes `audience` may receive after the cursor `after`."""
+def page(audience: Audience, after: str | None, first: int, feed: FeedTables) -> AccessChangePage:
+    """A page of the changes `audience` may receive after the cursor `after`, from `feed`."""
     if first < 1 or first > MAX_FIRST:
         raise BadInput(f"first must be between 1 and {MAX_FIRST}")
-    feed = feed_for(db)
     pos = _cursor(after)
     found: list[AccessChangeType] = []
     scanned = 0
@@ -146,7 +146,8 @@ class FeedQuery:
     @strawberry.field(description="Access changes you may receive, after a cursor (docs/feed.md). Admins, apps, providers, guardians.")
     def access_changes(self, info: Info[Context, None], after: str | None = None, first: int = 100) -> AccessChangePage:
         ctx = info.context
-        return page(audience_of(ctx.principal), after, first, ctx.settings.feed_path())
+        audience = audience_of(ctx.principal)
+        return page(audience, after, first, feed_for(ctx.settings, ctx.engine.store))
 
     @strawberry.field(
         description="What will lapse within `within` days (default 30) for a provider's or a student's pairs, "
@@ -207,7 +208,7 @@ class FeedSubscription:
     async def access_changes(self, info: Info[Any, None], after: str | None = None) -> AsyncGenerator[AccessChangeType, None]:
         ctx = info.context
         audience = audience_of(ctx.principal)
-        feed = feed_for(ctx.settings.feed_path())
+        feed = feed_for(ctx.settings, ctx.store)
         pos = feed.head() if after is None else _cursor(after)
         while True:
             batch = await asyncio.to_thread(feed.events_after, pos, 500)

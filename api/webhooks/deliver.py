@@ -30,7 +30,7 @@ from api.webhooks.settings import FeedSettings
 from api.webhooks.signing import signed_headers
 from graph.feed.audience import Audience
 from graph.feed.events import AccessChange
-from graph.feed.store import Endpoint, FeedStore
+from graph.feed.tables import Endpoint, FeedTables
 
 __all__ = ["EndpointWorker"]
 
@@ -44,7 +44,7 @@ _PAGE = 200
 class EndpointWorker(threading.Thread):
     """The delivery loop of one endpoint (a daemon thread run by the lease holder)."""
 
-    def __init__(self, feed: FeedStore, endpoint: Endpoint, settings: FeedSettings, clock: Callable[[], datetime]) -> None:
+    def __init__(self, feed: FeedTables, endpoint: Endpoint, settings: FeedSettings, clock: Callable[[], datetime]) -> None:
         super().__init__(name=f"webhook-{endpoint.id}", daemon=True)
         self.feed = feed
         self.endpoint = endpoint

@@ -1,11 +1,12 @@
 """The feed service of one server process: take the lease, derive, schedule, deliver.
 
-Several processes (``serve --workers N``, or servers on several machines over one SQLite
-file) may run it; one holds the ``feed`` lease at a time and does the work; the others wait
+Several processes (``serve --workers N`` over one SQLite file, or servers on several
+machines over one Neo4j database, where the feed's tables live with the graph) may run it;
+one holds the ``feed`` lease at a time and does the work; the others wait
 and take over when the lease lapses (``NTK_FEED_LEASE_SECONDS``). Nothing is held only in
 memory: outbox rows, events, announced access and every cursor are durable, so a process
 killed at any point loses nothing (docs/feed.md). Subscriptions do not need the lease: each
-process reads stored events (`graph.feed.store.FeedStore.events_after`).
+process reads stored events (`graph.feed.tables.FeedTables.events_after`).
 
 The loop outlives any exception (a locked or full file, a Neo4j outage, a bug met by one
 outbox row): it logs it with its traceback, records it (`status`, ``feed_meta.last_error``),
@@ -19,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 import structlog
 
@@ -36,8 +37,9 @@ from graph.feed.deriver import Deriver, LeaseLost
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.registry import feed_for
 from graph.feed.status import feed_status
-from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.policy import Policy
+from graph.settings import Settings
 from graph.stores.base import GraphStore
 from graph.timeutil import to_iso, utcnow
 
@@ -62,7 +64,7 @@ class FeedService:
     def __init__(
         self,
         store: GraphStore,
-        feed: FeedStore,
+        feed: FeedTables,
         policy: Policy,
         clock: Callable[[], datetime],
         settings: FeedSettings | None = None,
@@ -71,7 +73,7 @@ class FeedService:
         self.feed = feed
         self.clock = clock
         self.deriver = Deriver(store, feed, policy, clock)
-        self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.workers: dict[str, EndpointWorker] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
@@ -197,11 +199,15 @@ class FeedService:
         return out
 
 
-def start_feed_service(engine: Engine, db: Path) -> FeedService | None:
-    """Start the feed service for a server process (None when ``NTK_FEED_ENABLED`` is off)."""
+def start_feed_service(engine: Engine, where: Settings) -> FeedService | None:
+    """Start the feed service for a server process (None when ``NTK_FEED_ENABLED`` is off); its
+    tables are where `where` says (`graph.feed.registry.feed_for`: SQLite, or Neo4j).
+
+    Raises StoreUnavailable when the feed's tables cannot be opened.
+    """
     settings = FeedSettings()
     if not settings.enabled:
         return None
-    service = FeedService(engine.store, feed_for(db), engine.policy, engine.clock, settings)
+    service = FeedService(engine.store, feed_for(where, engine.store), engine.policy, engine.clock, settings)
     service.start()
     return service

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from graph.errors import InputError, PreconditionFailed
-from graph.feed.store import Endpoint, FeedStore
+from graph.feed.tables import Endpoint, FeedTables
 from graph.model import NodeKind
 from graph.stores.base import GraphStore
 
@@ -28,7 +27,7 @@ class AddWebhook:
     partner_ids: tuple[str, ...] = ()
 
 
-def add_webhook(feed: FeedStore, store: GraphStore, cmd: AddWebhook, *, now: datetime, secret: str) -> Endpoint:
+def add_webhook(feed: FeedTables, store: GraphStore, cmd: AddWebhook, *, now: datetime, secret: str) -> Endpoint:
     """Register an endpoint; deliveries start after the newest stored change.
 
     The endpoint's cursor starts at the feed's head: it receives changes derived from now
@@ -64,12 +63,4 @@ def add_webhook(feed: FeedStore, store: GraphStore, cmd: AddWebhook, *, now: dat
                 "not_found", f"no {kind.value} with id {node_id!r}", field="subject" if kind is not NodeKind.PARTNER else "partner"
             )
     endpoint_id = "whk-" + uuid.uuid4().hex[:16]
-    with feed.write() as conn:
-        head = int(conn.execute("SELECT COALESCE(MAX(pos), 0) FROM feed_events").fetchone()[0])
-        conn.execute(
-            "INSERT INTO webhook_endpoints (id, url, secret, role, subject, partners, created_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (endpoint_id, cmd.url, secret, cmd.role, cmd.subject, json.dumps(sorted(cmd.partner_ids)), now.isoformat(), head),
-        )
-    endpoint = feed.endpoint(endpoint_id)
-    assert endpoint is not None
-    return endpoint
+    return feed.add_endpoint(Endpoint(endpoint_id, cmd.url, secret, cmd.role, cmd.subject, tuple(cmd.partner_ids), now, None, 0))

@@ -43,7 +43,7 @@ from graph.feed.events import AccessChange, Cause, event_id
 from graph.feed.lapses import lapse_instants
 from graph.feed.outbox import OutboxRow
 from graph.feed.outbox_read import OutboxReader
-from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.model import EdgeKind
 from graph.policy import Policy
 from graph.stores.base import GraphStore
@@ -77,14 +77,14 @@ class Deriver:
     ----------
     store : GraphStore
         The graph (synced before each tick).
-    feed : FeedStore
+    feed : FeedTables
         Where events, announced access and cursors are kept.
     policy : Policy
     clock : callable returning an aware datetime
         The feed's now (a test clock in tests).
     """
 
-    def __init__(self, store: GraphStore, feed: FeedStore, policy: Policy, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: GraphStore, feed: FeedTables, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.feed = feed
         self.policy = policy

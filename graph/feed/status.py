@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from graph.feed.outbox_read import OutboxReader
-from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.timeutil import ensure_aware, to_iso
 
 __all__ = ["FeedStatus", "feed_status"]
@@ -61,7 +61,7 @@ class FeedStatus:
         }
 
 
-def feed_status(reader: OutboxReader, feed: FeedStore, now: datetime) -> FeedStatus:
+def feed_status(reader: OutboxReader, feed: FeedTables, now: datetime) -> FeedStatus:
     """The feed's lag at `now` (aware) from the outbox (`reader`) and the feed tables.
 
     Raises StoreUnavailable when either cannot be read.

@@ -21,13 +21,14 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from graph.errors import StoreUnavailable
 from graph.feed.events import AccessChange, Cause
+from graph.feed.tables import DeadLetter, Endpoint, Removal
 from graph.timeutil import ensure_aware
 
 __all__ = ["Endpoint", "FeedStore", "DeadLetter"]
@@ -90,35 +91,6 @@ _COLUMNS: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A webhook endpoint: who registered it for (role, subject, partners), its secret and its cursor."""
-
-    id: str
-    url: str
-    secret: str
-    role: str
-    subject: str | None
-    partners: tuple[str, ...]
-    created_at: datetime
-    removed_at: datetime | None
-    cursor: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An event an endpoint did not accept after every retry."""
-
-    endpoint_id: str
-    pos: int
-    event_id: str
-    attempts: int
-    last_error: str
-    dead_at: datetime
-    redeliver: bool
-    delivered_at: datetime | None
-
-
 def _instant(text: str) -> datetime:
     return ensure_aware(datetime.fromisoformat(text))
 
@@ -148,12 +120,15 @@ BUSY_SECONDS: Final = 30.0
 
 
 class FeedStore:
-    """The feed tables in `path` (created if missing). Thread-safe; one connection per instance.
+    """The feed tables in `path` (created if missing): `graph.feed.tables.FeedTables` in SQLite.
+    Thread-safe; one connection per instance.
 
     `busy_seconds`: how long to wait for a lock another connection or process holds (SQLite's
     busy timeout) before failing with StoreUnavailable. Raises StoreUnavailable when the file
     cannot be opened or written.
     """
+
+    name = "sqlite"
 
     def __init__(self, path: Path, *, busy_seconds: float = BUSY_SECONDS) -> None:
         self.path = Path(path)
@@ -312,6 +287,52 @@ class FeedStore:
 
     # ------------------------------------------------------------------ webhooks
 
+    def add_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        """Store a new endpoint with its cursor at the feed's head; return it as stored."""
+        with self.write() as conn:
+            head = int(conn.execute("SELECT COALESCE(MAX(pos), 0) FROM feed_events").fetchone()[0])
+            conn.execute(
+                "INSERT INTO webhook_endpoints (id, url, secret, role, subject, partners, created_at, cursor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    endpoint.id,
+                    endpoint.url,
+                    endpoint.secret,
+                    endpoint.role,
+                    endpoint.subject,
+                    json.dumps(sorted(endpoint.partners)),
+                    endpoint.created_at.isoformat(),
+                    head,
+                ),
+            )
+        return replace(endpoint, partners=tuple(sorted(endpoint.partners)), cursor=head)
+
+    def remove_endpoint(self, endpoint_id: str, now: datetime) -> Removal:
+        """Mark an endpoint removed at `now` unless it is missing or removed already."""
+        with self.write() as conn:
+            row = conn.execute("SELECT removed_at FROM webhook_endpoints WHERE id = ?", (endpoint_id,)).fetchone()
+            if row is None:
+                return "not_found"
+            if row[0] is not None:
+                return "already_removed"
+            conn.execute("UPDATE webhook_endpoints SET removed_at = ? WHERE id = ?", (now.isoformat(), endpoint_id))
+            return "removed"
+
+    def mark_redeliver(self, endpoint_id: str, *, event_id: str | None = None, from_cursor: int | None = None) -> int | None:
+        """Rewind an active endpoint's cursor (0), or mark its dead letters for redelivery (how many); None: no such endpoint."""
+        with self.write() as conn:
+            if conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = ? AND removed_at IS NULL", (endpoint_id,)).fetchone() is None:
+                return None
+            if from_cursor is not None:
+                conn.execute("UPDATE webhook_endpoints SET cursor = ? WHERE id = ?", (max(0, from_cursor), endpoint_id))
+                return 0
+            if event_id is not None:
+                return conn.execute(
+                    "UPDATE webhook_dead SET redeliver = 1 WHERE endpoint_id = ? AND event_id = ?", (endpoint_id, event_id)
+                ).rowcount
+            sql = "UPDATE webhook_dead SET redeliver = 1 WHERE endpoint_id = ? AND delivered_at IS NULL"
+            return conn.execute(sql, (endpoint_id,)).rowcount
+
     def endpoints(self, *, include_removed: bool = False) -> list[Endpoint]:
         """Registered endpoints, oldest first."""
         sql = "SELECT id, url, secret, role, subject, partners, created_at, removed_at, cursor FROM webhook_endpoints"
@@ -377,3 +398,7 @@ class FeedStore:
                 "UPDATE webhook_dead SET redeliver = 0, delivered_at = ? WHERE endpoint_id = ? AND pos = ?",
                 (now.isoformat(), endpoint_id, pos),
             )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()

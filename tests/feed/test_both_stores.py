@@ -9,7 +9,9 @@ commit leaves exactly one, and it names what the commit touched.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,14 @@ from api.tokens import TokenStore
 from api.webhooks.signing import new_secret
 from graph.changes import CloseEdge
 from graph.commands.add_webhook import AddWebhook, add_webhook
+from graph.commands.remove_webhook import redeliver_webhook, remove_webhook
 from graph.commands.revoke_consent import RevokeConsent, revoke_consent
 from graph.errors import PreconditionFailed
 from graph.feed.deriver import Deriver
 from graph.feed.events import Cause, ChangeKind
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.store import FeedStore
+from graph.feed.tables import FeedTables
 from graph.policy import DEFAULT_POLICY
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
@@ -58,6 +62,15 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
 
 
 BOTH = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+
+
+def feed_of(store: GraphStore, tmp_path: Path) -> FeedTables:
+    """The feed's tables where the store's backend keeps them: a SQLite file, or Neo4j itself."""
+    if store.name == "networkx":
+        return FeedStore(tmp_path / "feed.db")
+    from graph.feed.store_neo4j import Neo4jFeedStore
+
+    return Neo4jFeedStore(store)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=BOTH)
@@ -95,7 +108,7 @@ def test_each_commit_leaves_one_outbox_row_naming_what_it_touched(store: GraphSt
 
 def test_revocation_and_expiry_become_changes(store: GraphStore, tmp_path: Path) -> None:
     clock = Clock()
-    feed = FeedStore(tmp_path / "feed.db")
+    feed = feed_of(store, tmp_path)
     deriver = Deriver(store, feed, DEFAULT_POLICY, clock)
     try:
         [granted] = deriver.step()
@@ -111,35 +124,35 @@ def test_revocation_and_expiry_become_changes(store: GraphStore, tmp_path: Path)
         assert deriver.step() == []  # the expiry on day 3 changes nothing more
     finally:
         deriver.close()
-        feed.conn.close()
+        feed.close()
 
 
 def test_a_server_on_either_store_derives_and_delivers_a_revocation(
     request: pytest.FixtureRequest, live_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`needtoknow serve` on the store runs the feed service: the revocation reaches a signed
-    webhook, the cursor page and ``readyz``. With Neo4j the feed's tables are the file named by
-    NTK_FEED_DB (nothing is written to the instance's own --db)."""
+    webhook, the cursor page and ``readyz``. With Neo4j the feed's tables are in Neo4j too
+    (nothing is written to the instance's own --db, and NTK_FEED_DB is ignored)."""
     store = live_store
+    feed: FeedTables
     if store.name == "networkx":
-        feed_db = getattr(store, "path")  # noqa: B009 - the embedded store's file holds the feed too
-        tokens = TokenStore(feed_db)
+        db = getattr(store, "path")  # noqa: B009 - the embedded store's file holds the feed too
+        tokens = TokenStore(db)
         args: tuple[str, ...] = ()
-        db = feed_db
+        feed = FeedStore(db)
     else:
         from api.tokens_neo4j import Neo4jTokenStore
+        from graph.feed.store_neo4j import Neo4jFeedStore
 
-        feed_db = tmp_path / "shared" / "feed.db"
-        feed_db.parent.mkdir()
-        monkeypatch.setenv("NTK_FEED_DB", str(feed_db))
+        monkeypatch.setenv("NTK_FEED_DB", str(tmp_path / "ignored-with-neo4j.db"))  # accepted, ignored
         tokens = Neo4jTokenStore(store)  # type: ignore[assignment]
+        feed = Neo4jFeedStore(store)  # type: ignore[arg-type]
         args = ("--backend", "neo4j", "--neo4j-uri", request.getfixturevalue("neo4j_uri"))
         db = tmp_path / "instance" / "never-written.db"
         db.parent.mkdir()
     monkeypatch.setenv("NTK_FEED_LEASE_SECONDS", "1")
     admin = tokens.create("admin", "root")[1]
     app = tokens.create("app", "hope-app", partner_ids=("ptn-hope",))[1]
-    feed = FeedStore(feed_db)
     receiver = Receiver()
     try:
         endpoint = add_webhook(feed, store, AddWebhook(receiver.url, "app", "hope-app", ("ptn-hope",)), now=utcnow(), secret=new_secret())
@@ -162,8 +175,46 @@ def test_a_server_on_either_store_derives_and_delivers_a_revocation(
             ready = client.get(f"{server.url}/readyz").json()
             assert ready["feed"]["running"] is True and ready["feed"]["lagRows"] == 0 and ready["feed"]["lastError"] is None
         if store.name != "networkx":
+            assert list(tmp_path.iterdir()) == [db.parent]  # no NTK_FEED_DB file either
             assert list(db.parent.iterdir()) == []
     finally:
         receiver.close()
-        feed.conn.close()
+        feed.close()
         tokens.close()
+
+
+def test_the_lease_goes_to_one_of_many_concurrent_takers_and_the_webhook_bookkeeping_agrees(store: GraphStore, tmp_path: Path) -> None:
+    """Both `FeedTables`: eight processes' worth of stores race for a free lease (exactly one
+    wins: the conditional write); dead letters, redelivery, rewind and removal behave alike."""
+    feeds = [feed_of(store, tmp_path) for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(lambda i: feeds[i].lease("feed", f"holder-{i}", time.time(), 30.0), range(8)))
+        assert won.count(True) == 1
+        winner = won.index(True)
+        assert feeds[0].lease_state("feed", time.time())[0] == f"holder-{winner}"
+        loser = (winner + 1) % 8
+        assert not feeds[loser].lease("feed", f"holder-{loser}", time.time(), 30.0)
+        feeds[winner].release("feed", f"holder-{winner}")
+        assert feeds[loser].lease("feed", f"holder-{loser}", time.time(), 30.0)
+
+        feed = feeds[0]
+        [granted] = Deriver(store, feed, DEFAULT_POLICY, Clock()).step()
+        endpoint = add_webhook(feed, store, AddWebhook("http://127.0.0.1:9/hook", "admin"), now=NOON, secret=new_secret())
+        assert endpoint.cursor == feed.head() == granted.position == 1  # cursors have one shape on both stores
+        assert redeliver_webhook(feeds[1], endpoint.id, from_cursor=0) == 0 and feed.endpoint(endpoint.id).cursor == 0  # type: ignore[union-attr]
+        feeds[1].dead(endpoint.id, granted, 6, "HTTP 503", NOON)
+        assert feed.endpoint(endpoint.id).cursor == 1  # type: ignore[union-attr]
+        with pytest.raises(PreconditionFailed):
+            redeliver_webhook(feed, endpoint.id, event_id="ac_nope")
+        assert redeliver_webhook(feeds[2], endpoint.id) == 1 and feed.dead_letters(endpoint.id)[0].redeliver
+        feed.delivered_dead(endpoint.id, 1, NOON)
+        [dead] = feeds[3].dead_letters()
+        assert (dead.event_id, dead.redeliver, dead.delivered_at, dead.last_error) == (granted.id, False, NOON, "HTTP 503")
+        remove_webhook(feeds[4], endpoint.id, now=NOON)
+        with pytest.raises(PreconditionFailed, match="already removed"):
+            remove_webhook(feed, endpoint.id, now=NOON)
+        assert feed.endpoints() == [] and feed.endpoint(endpoint.id).removed_at == NOON  # type: ignore[union-attr]
+    finally:
+        for f in feeds:
+            f.close()

@@ -1,6 +1,7 @@
 """The feed outlives real failures and then delivers every change exactly once.
 
-    the tests/feed/ops.py world (ana, bo, cy; sam, sue), one SQLite file; a feed service in
+    the tests/feed/ops.py world (ana, bo, cy; sam, sue), one SQLite file (or Neo4j, holding the
+    graph and the feed's tables); a feed service in
     this process (the one a server runs) with an admin webhook on a real loopback receiver;
     writes through the commands on a second connection to the file (as another process would).
 
@@ -38,6 +39,8 @@ from graph.engine import Engine
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.status import feed_status
 from graph.feed.store import FeedStore
+from graph.feed.store_neo4j import Neo4jFeedStore
+from graph.feed.tables import FeedTables
 from graph.policy import DEFAULT_POLICY
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
@@ -82,16 +85,16 @@ def write(store: GraphStore, ops: list[tuple[Any, ...]]) -> None:
 @dataclass
 class Rig:
     db: Path
-    """The feed's SQLite file (the journal's too, with the embedded store)."""
+    """The feed's and the journal's SQLite file with the embedded store (unused with Neo4j: the feed lives there)."""
     writer: GraphStore
-    feed: FeedStore
+    feed: FeedTables
     receiver: Receiver
     endpoint_id: str
     reopen: Callable[[], GraphStore]
     """Another connection to the same store (the server's own)."""
     service: FeedService | None = None
 
-    def start(self, feed: FeedStore | None = None) -> FeedService:
+    def start(self, feed: FeedTables | None = None) -> FeedService:
         self.service = FeedService(self.reopen(), feed or self.feed, DEFAULT_POLICY, utcnow, SETTINGS)
         self.service.start()
         return self.service
@@ -177,7 +180,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
         reopen = partial(Neo4jStore, uri)
     writer = reopen()
     writer.apply(world_changes())
-    feed = FeedStore(db)
+    feed: FeedTables = FeedStore(db) if request.param == "networkx" else Neo4jFeedStore(writer)  # type: ignore[arg-type]
     receiver = Receiver()
     endpoint = add_webhook(feed, writer, AddWebhook(receiver.url, "admin"), now=utcnow(), secret=new_secret())
     receiver.secret = endpoint.secret
@@ -187,8 +190,8 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     finally:
         r.stop()
         receiver.close()
+        feed.close()
         writer.close()
-        feed.conn.close()
 
 
 def test_a_row_that_makes_derivation_raise_is_visible_retried_and_then_delivered_exactly_once(rig: Rig) -> None:
@@ -271,4 +274,4 @@ def test_a_locked_file_makes_the_feed_wait_or_retry_and_still_deliver_exactly_on
         rig.assert_exactly_once_and_agrees_with_check()
     finally:
         rig.stop()
-        service.feed.conn.close()
+        service.feed.close()
