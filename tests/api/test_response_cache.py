@@ -85,9 +85,17 @@ def _serve(db: Path, **overrides: Any) -> Iterator[Caller]:
             caller.http.close()
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Caller, Path]]:
+    """One server for the module (tests compare with what they saw, never with fixed totals)."""
+    db = tmp_path_factory.mktemp("responses") / "r.db"
+    for caller in _serve(db, aggregate_limits={}):
+        yield caller, db
+
+
 @pytest.fixture
-def caller(tmp_path: Path) -> Iterator[Caller]:
-    yield from _serve(tmp_path / "responses.db", aggregate_limits={})
+def caller(shared: tuple[Caller, Path]) -> Caller:
+    return shared[0]
 
 
 # ---------------------------------------------------------------- what is cacheable
@@ -188,12 +196,17 @@ def test_the_cache_stays_within_its_bytes() -> None:
     ],
 )
 def test_a_repeat_is_the_first_answer_byte_for_byte(caller: Caller, query: str, variables: dict[str, Any]) -> None:
-    first = caller.post(query, variables)
-    assert first.status_code == 200 and "errors" not in first.json()
-    hits = caller.cache.hits
-    again = caller.post(query, variables)
+    for _ in range(2):  # a question about now is kept per clock minute: once more if a minute turned in between
+        first = caller.post(query, variables)
+        assert first.status_code == 200 and "errors" not in first.json()
+        hits = caller.cache.hits
+        again = caller.post(query, variables)
+        if caller.cache.hits == hits + 1:
+            break
     assert again.content == first.content and again.headers["content-type"] == first.headers["content-type"]
     assert caller.cache.hits == hits + 1
+    if variables.get("at") is None:
+        return  # about now: a third request might fall in the next minute
     # The specification's media type: same bytes, its own content type.
     typed = caller.http.post(
         f"{caller.url}/graphql",
@@ -208,16 +221,17 @@ def _students(response: httpx.Response, node: str) -> object:
     return next(n["students"]["value"] for n in nodes if n["id"] == node)
 
 
-def test_a_write_by_another_process_changes_the_next_answer(caller: Caller, tmp_path: Path) -> None:
-    db = tmp_path / "responses.db"
+def test_a_write_by_another_process_changes_the_next_answer(shared: tuple[Caller, Path]) -> None:
+    caller, db = shared
     first, again = caller.post(NETWORK, {"at": AT}), caller.post(NETWORK, {"at": AT})
-    assert again.content == first.content and _students(first, "ptn-hope") == 20
+    before = _students(first, "ptn-hope")
+    assert again.content == first.content and isinstance(before, int) and before >= 20
     written = subprocess.run(
         [sys.executable, "-c", WRITER, str(db)], check=True, capture_output=True, text=True, cwd=Path(__file__).parents[2]
     )
     assert written.stdout.strip().isdigit()
     after = caller.post(NETWORK, {"at": AT})
-    assert after.content != first.content and _students(after, "ptn-hope") == 25
+    assert after.content != first.content and _students(after, "ptn-hope") == before + 5
     assert caller.post(NETWORK, {"at": AT}).content == after.content
 
 
@@ -243,10 +257,11 @@ def test_different_audiences_never_share_an_entry(caller: Caller) -> None:
 def test_answers_with_errors_or_other_fields_are_not_kept(caller: Caller) -> None:
     mixed = f'{{ partnerNetwork(at: "{AT}") {{ at }} node: partner(id: "ptn-hope") {{ id }} }}'
     bad_time = 'query { partnerNetwork(at: "2026-01-01T00:00:00") { at } }'  # naive: refused
+    kept, hits = caller.cache.size, caller.cache.hits
     for query in (mixed, bad_time):
         for _ in range(2):
             caller.post(query, {}, "admin")
-    assert caller.cache.size == (0, 0) and caller.cache.hits == 0
+    assert caller.cache.size == kept and caller.cache.hits == hits
 
 
 def test_an_aggregate_budget_is_charged_on_a_hit(tmp_path: Path) -> None:
@@ -269,13 +284,6 @@ def _published_counts(value: object, k: int) -> Iterator[int]:
     elif isinstance(value, list):
         for item in value:
             yield from _published_counts(item, k)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Caller, Path]]:
-    db = tmp_path_factory.mktemp("responses-property") / "p.db"
-    for caller in _serve(db, aggregate_limits={}):
-        yield caller, db
 
 
 SCHOOLS = ("lincoln", "roosevelt", "adams", "jefferson")
