@@ -35,6 +35,7 @@ from api.observability.metrics import metrics_endpoint, worker_exited
 from api.observability.requests import RequestObserver
 from api.observability.tracing import start_tracing, stop_tracing
 from api.ratelimit import Limiter
+from api.response_cache import ResponseCache
 from api.schema import build_schema
 from api.subscriptions import SubscriptionsApp
 from api.tokens import open_tokens
@@ -151,7 +152,13 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         engine = instrument_engine(open_engine(settings))
         tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(
-            settings=settings, engine=engine, tokens=tokens, schema=build_schema(settings), jwt=verifier, limiter=limiter
+            settings=settings,
+            engine=engine,
+            tokens=tokens,
+            schema=build_schema(settings),
+            jwt=verifier,
+            limiter=limiter,
+            responses=ResponseCache(settings.response_cache_bytes) if settings.response_cache_bytes else None,
         )
         # The access-change feed (docs/feed.md); None when off. Its tables live with the journal:
         # the store's SQLite file, or Neo4j (shared by every instance).

@@ -28,6 +28,9 @@ class ApiSettings(Settings):
     max_batch: int = Field(5000, ge=1, description="Most requests in one checkMany.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body, in bytes; larger ones get HTTP 413 unread.")
     max_json_depth: int = Field(64, ge=4, description="Deepest nesting of the JSON request body.")
+    response_cache_bytes: int = Field(
+        64_000_000, ge=0, description="Bytes of whole answers to aggregate queries kept per worker, per consistency token (0: off)."
+    )
     test_hooks: bool = Field(False, description="Mount POST /_test/audit (admin only) to switch the record of decisions off: drills only.")
 
     # Own bearer tokens (docs/operations.md, "Tokens").

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import structlog
@@ -62,11 +63,13 @@ from api.lean import answer
 from api.limits import parse_json_body
 from api.observability.requests import OPERATION_KEY
 from api.operation import operation_fields, operation_label
+from api.response_cache import Key, ResponseCache, cacheable_query
 from api.roles import Principal
 from api.schema.context import Context
 from api.tokens import AnyTokenStore
 from api.web import graphiql_page
 from graph.engine import Engine
+from graph.errors import NeedToKnowError
 from graph.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -105,6 +108,8 @@ class AppState:
     schema: Schema
     jwt: JwtVerifier | None = None
     limiter: Limiter | None = None
+    responses: ResponseCache | None = None
+    """Whole answers to aggregate questions per consistency token (`api.response_cache`); None: off."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -330,8 +335,13 @@ async def graphql_endpoint(request: Request) -> Response:
         fields = operation_fields(query, operation_name, settings.max_tokens)
         request.scope.setdefault("state", {})[OPERATION_KEY] = operation_label(fields, state.schema)  # metrics' label
         if state.limiter is not None:
-            state.limiter.admit(principal, fields)
-        context = Context(engine=state.engine, principal=principal, settings=settings, now=utcnow())
+            state.limiter.admit(principal, fields)  # charged on a cache hit too
+        now = utcnow()
+        cached = _cache_key(state, query, operation_name, variables, principal, now)
+        hit = state.responses.get(cached) if cached is not None and state.responses is not None else None
+        if hit is not None:
+            return Response(hit, media_type=f"{media}; charset=utf-8")
+        context = Context(engine=state.engine, principal=principal, settings=settings, now=now)
         if fields in _LEAN_FIELDS and OperationType.QUERY in allowed:
             # check / checkMany without strawberry's per-item conversion: the same body (api/lean.py).
             lean = answer(query, variables, operation_name, context, settings)
@@ -347,4 +357,35 @@ async def graphql_endpoint(request: Request) -> Response:
     except (MissingQueryError, CannotGetOperationTypeError) as err:
         return refusal(RequestRefused(400, "BAD_REQUEST", str(err) or "no operation to run"), media)
     status, body = format_result(result, media=media, suggestions=settings.introspection_enabled)
+    kept = cached is not None and status == 200 and "errors" not in body and body.get("data") is not None
+    # Kept only if no write moved the token while the answer was computed (it would be of the newer state).
+    if kept and cached is not None and state.responses is not None and state.engine.store.token() == cached.token:
+        data = bytes(JSONResponse(body).body)
+        state.responses.put(cached, data)
+        return Response(data, media_type=f"{media}; charset=utf-8")
     return _json(body, status, media)
+
+
+def _cache_key(
+    state: AppState, query: str, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal, now: datetime
+) -> Key | None:
+    """The response cache's key of an aggregate-only query (`api.response_cache`), None for anything else."""
+    if state.responses is None:
+        return None
+    q = cacheable_query(query, operation_name, variables or {}, state.settings.max_tokens)
+    if q is None:
+        return None
+    store = state.engine.store
+    try:
+        store.sync(None)  # another process's write moves the token: the next answer is computed afresh
+    except NeedToKnowError:
+        return None  # execution meets the same failure and answers it with its code
+    return state.responses.key(
+        q,
+        token=store.token(),
+        policy_version=state.engine.policy.version,
+        now=now,
+        principal=principal,
+        operation_name=operation_name,
+        variables=variables,
+    )

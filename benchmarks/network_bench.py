@@ -2,12 +2,15 @@
 
     python -m benchmarks.network_bench --db /tmp/g170k.db              # a loaded store
     python -m benchmarks.network_bench --students 170000 --seed 7      # generate and load first
+    python -m benchmarks.network_bench --db DB --no-in-process         # server and page only
 
 Prints a Markdown table:
 
 - ``partner_network`` and ``network_overview`` in process (cold, then from `OverviewCache`);
 - ``networkOverview`` over HTTP from ``needtoknow serve`` (first request computes, the next
   hits the cache of that consistency token), and the answer's size;
+- the side panel's ``coverage`` of a node's kind (the page's own query, by community) over
+  HTTP: first and repeat (the server's response cache, `api.response_cache`);
 - the ``/network`` page in Debian's Chromium at 1440x900, opened with ``?at=DATE`` (the
   same instant, so the server's cache is warm as for any second visitor): from submitting
   the token to ``#graph[data-state=ready]``, with the page's own split (``data-fetch-ms``:
@@ -39,6 +42,11 @@ AT = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
 QUERY = (
     "query($at: DateTime) { networkOverview(at: $at) { at nodeCount communities { id schools { id } } "
     "partners { id programCount programs { id fullLabel students { display } } communities { id programCount } } } }"
+)
+PANEL = (  # api/web/static/network.js, COVERAGE
+    "query Coverage($by: CoverageGroup!, $at: DateTime) {"
+    " coverage(by: $by, at: $at) { at tables { name title columns { name title } ratioColumns { name title }"
+    "  rows { id label cells { column count { value suppressed display } } ratios { ratio percent { value suppressed display } } } } } }"
 )
 EXE = str(Path(sys.executable).parent / "needtoknow")
 
@@ -110,9 +118,9 @@ def _browser(url: str, token: str, runs: int = 3) -> dict[str, Any]:
     }
 
 
-def run(db: Path) -> dict[str, Any]:
-    """Every figure of the module docstring for the store at `db`."""
-    out = _in_process(db)
+def run(db: Path, in_process: bool = True) -> dict[str, Any]:
+    """Every figure of the module docstring for the store at `db` (the in-process ones only if `in_process`)."""
+    out = _in_process(db) if in_process else {}
     token = subprocess.run(
         [EXE, "token", "create", "--role", "staff", "--subject", "bench", "--db", str(db)], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -137,6 +145,12 @@ def run(db: Path) -> dict[str, Any]:
                 out[name] = time.perf_counter() - t0
                 assert r.status_code == 200 and "errors" not in r.json(), r.text[:500]
             out["answer_kb"] = len(r.content) / 1024
+            panel = {"query": PANEL, "variables": {"by": "COMMUNITY", "at": AT.isoformat()}}
+            for name in ("panel_cold_s", "panel_warm_s"):
+                t0 = time.perf_counter()
+                r = client.post(url + "/graphql", json=panel)
+                out[name] = time.perf_counter() - t0
+                assert r.status_code == 200 and "errors" not in r.json(), r.text[:500]
         out.update(_browser(url, token))
     finally:
         server.terminate()
@@ -149,6 +163,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="A loaded store.")
     parser.add_argument("--students", type=int, help="Generate and load this many students first.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-in-process", action="store_true", help="Skip the in-process figures (a second replay of the store).")
     args = parser.parse_args()
     db = args.db
     if db is None:
@@ -158,15 +173,19 @@ def main() -> None:
         db = work / "bench.db"
         subprocess.run([EXE, "generate", "--students", str(args.students), "--seed", str(args.seed), "--out", str(work / "b")], check=True)
         subprocess.run([EXE, "load", "bundle", str(work / "b"), "--db", str(db)], check=True, stdout=subprocess.DEVNULL)
-    r = run(db)
-    print(f"store {db}: {r['network_nodes']} network nodes, {r['overview_nodes']} overview nodes (programs folded)\n")
+    r = run(db, in_process=not args.no_in_process)
+    if "open_s" in r:
+        print(f"store {db}: {r['network_nodes']} network nodes, {r['overview_nodes']} overview nodes (programs folded)\n")
     print("| step | figure |\n|---|---|")
-    print(f"| open the store (journal replay) | {r['open_s']:.1f} s |")
-    print(f"| `partner_network` (facts, counts, suppression) | {r['partner_network_s']:.2f} s |")
-    print(f"| `network_overview` from it | {r['overview_s'] * 1000:.1f} ms |")
-    print(f"| `OverviewCache` hit | {r['cache_hit_us']:.0f} µs |")
+    if "open_s" in r:
+        print(f"| open the store (journal replay) | {r['open_s']:.1f} s |")
+        print(f"| `partner_network` (facts, counts, suppression) | {r['partner_network_s']:.2f} s |")
+        print(f"| `network_overview` from it | {r['overview_s'] * 1000:.1f} ms |")
+        print(f"| `OverviewCache` hit | {r['cache_hit_us']:.0f} µs |")
     print(f"| `networkOverview` over HTTP, first (computes) | {r['http_cold_s']:.2f} s |")
-    print(f"| `networkOverview` over HTTP, cached (same token and instant) | {r['http_warm_s'] * 1000:.0f} ms ({r['answer_kb']:.0f} KiB) |")
+    print(f"| `networkOverview` over HTTP, cached (same token and instant) | {r['http_warm_s'] * 1000:.1f} ms ({r['answer_kb']:.0f} KiB) |")
+    panel = f"{r['panel_cold_s']:.2f} s / {r['panel_warm_s'] * 1000:.1f} ms"
+    print(f"| side panel `coverage(by: COMMUNITY)` over HTTP, first / repeat | {panel} |")
     print(f"| `/network` page, token submitted to drawn (median of 3 tabs) | {r['page_s']:.2f} s |")
     print(f"| of which the request (`data-fetch-ms`) | {r['fetch_ms']} ms |")
     print(f"| of which building, laying out (fcose) and fitting the picture (`data-draw-ms`) | {r['draw_ms']} ms |")
