@@ -359,11 +359,19 @@ async def graphql_endpoint(request: Request) -> Response:
     status, body = format_result(result, media=media, suggestions=settings.introspection_enabled)
     kept = cached is not None and status == 200 and "errors" not in body and body.get("data") is not None
     # Kept only if no write moved the token while the answer was computed (it would be of the newer state).
-    if kept and cached is not None and state.responses is not None and state.engine.store.token() == cached.token:
+    if kept and cached is not None and state.responses is not None and _token_unmoved(state, cached.token):
         data = bytes(JSONResponse(body).body)
         state.responses.put(cached, data)
         return Response(data, media_type=f"{media}; charset=utf-8")
     return _json(body, status, media)
+
+
+def _token_unmoved(state: AppState, token: str) -> bool:
+    """True when no write (by anyone) committed since `token` was read; False if the store cannot tell."""
+    try:
+        return state.engine.store.latest_token() == token
+    except NeedToKnowError:
+        return False
 
 
 def _cache_key(
@@ -375,14 +383,14 @@ def _cache_key(
     q = cacheable_query(query, operation_name, variables or {}, state.settings.max_tokens)
     if q is None:
         return None
-    store = state.engine.store
     try:
-        store.sync(None)  # another process's write moves the token: the next answer is computed afresh
+        # Another process's or instance's write moves the token: the next answer is computed afresh.
+        token = state.engine.store.latest_token()
     except NeedToKnowError:
         return None  # execution meets the same failure and answers it with its code
     return state.responses.key(
         q,
-        token=store.token(),
+        token=token,
         policy_version=state.engine.policy.version,
         now=now,
         principal=principal,

@@ -163,8 +163,7 @@ class NetworkOverviewType:
 def overview_for(ctx: Context, at: datetime) -> tuple[NetworkOverview, str]:
     """The overview at `at` of the context's store (synced first), cached per consistency token; and that token."""
     engine = ctx.engine
-    engine.store.sync(None)
-    token = engine.store.token()
+    token = engine.store.latest_token()  # another instance's write moves it too
     cache = _CACHES.get(engine.store)
     if cache is None:
         cache = _CACHES.setdefault(engine.store, OverviewCache())

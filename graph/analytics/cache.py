@@ -108,7 +108,7 @@ class CoverageCache:
     def _key(self, q: Question) -> tuple[Hashable, ...]:
         at = ensure_aware(q.at)
         other = ensure_aware(q.compare) if q.compare is not None else None
-        return (self.store.token(), at, GroupBy(q.by), q.expiring_days, other)
+        return (self.store.latest_token(), at, GroupBy(q.by), q.expiring_days, other)
 
     def _facts_at(self, token: str, at: datetime) -> CoverageFacts:
         found = self._facts.get((token, at))
@@ -145,7 +145,7 @@ class CoverageCache:
         """The instant to answer a question about `now` for: the first such instant asked at the
         store's current token within the same clock minute (so repeats hit the cache)."""
         now = ensure_aware(now)
-        key = (self.store.token(), int(now.timestamp()) // NOW_SHARED_SECONDS)
+        key = (self.store.latest_token(), int(now.timestamp()) // NOW_SHARED_SECONDS)
         with self._lock:
             found = self._now.get(key)
             return found if found is not None else self._now.put(key, now)
@@ -161,7 +161,7 @@ class CoverageCache:
         from graph.analytics.network import partner_network
 
         at = ensure_aware(at)
-        key = (self.store.token(), at)
+        key = (self.store.latest_token(), at)
         with self._lock:
             found = self._networks.get(key)
             if found is not None:

@@ -128,6 +128,16 @@ class GraphStore(Protocol):
         """The token of the newest state this store has seen."""
         ...
 
+    def latest_token(self) -> str:
+        """The token of the newest committed state, whoever wrote it (caches key on it).
+
+        Unlike `token`, it sees other processes' and other instances' writes: the embedded
+        store tails the journal; Neo4j reads the journal's sequence number (one round trip).
+
+        Raises StoreUnavailable when the store cannot be read.
+        """
+        ...
+
     def sync(self, token: str | None = None) -> None:
         """Catch up with writes from other processes, at least to `token`.
 

@@ -196,6 +196,11 @@ class MemoryStore:
         """The sequence number of the newest event applied, as a string."""
         return str(self._seq)
 
+    def latest_token(self) -> str:
+        """The token after catching up with the journal (GraphStore.latest_token)."""
+        self.sync(None)
+        return self.token()
+
     def sync(self, token: str | None = None) -> None:
         """Read events other processes wrote; make sure `token` is reached.
 

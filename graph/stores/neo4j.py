@@ -465,6 +465,26 @@ class Neo4jStore:
         with self._lock:
             return encode_token(self._seq, self._bookmarks)
 
+    def latest_token(self) -> str:
+        """The token of the journal's newest commit, by any instance (GraphStore.latest_token).
+
+        One read of the journal's sequence number; `sync(None)` does not read it because every
+        read goes to the database anyway, but a cache keyed by `token()` alone would miss
+        another instance's writes.
+
+        Raises StoreUnavailable when Neo4j cannot be read.
+        """
+        try:
+            with self._session() as session:
+                have = int(session.execute_read(lambda tx: tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True))["seq"])
+                bookmarks = session.last_bookmarks()
+        except (ne.DriverError, ne.Neo4jError) as err:
+            raise StoreUnavailable(f"Neo4j read failed: {err}") from err
+        with self._lock:
+            self._bookmarks = self._bookmarks + bookmarks
+            self._seq = max(self._seq, have)
+            return encode_token(self._seq, self._bookmarks)
+
     def sync(self, token: str | None = None) -> None:
         """Make every later read at least as fresh as `token` (causal consistency).
 

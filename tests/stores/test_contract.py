@@ -452,6 +452,20 @@ def test_token_from_one_instance_is_seen_by_another(backend: Backend) -> None:
     reader.sync(None)
 
 
+def test_latest_token_sees_another_instances_write(backend: Backend) -> None:
+    """Caches key on latest_token: a write through another instance must move it (no stale hit)."""
+    writer, reader = backend.open(), backend.open()
+    writer.apply(World.base().changes())
+    before = reader.latest_token()
+    assert reader.latest_token() == before  # no write: the same key
+    after = writer.apply([PutNode(Student(id="stu-late"))])
+    moved = reader.latest_token()
+    assert moved != before
+    reader.sync(after)  # at least as fresh as the writer's own token
+    assert reader.node("stu-late") == Student(id="stu-late")
+    assert writer.latest_token() == writer.token() == after
+
+
 def test_concurrent_writers_from_two_instances(backend: Backend) -> None:
     """Writers are serialised (journal lock): every batch lands, none is lost or doubled."""
     import threading
