@@ -12,7 +12,8 @@ contract suite (tests/stores/test_contract.py) and a differential property test:
   ids it names fetched in a few batched queries), then writes the final state of every
   changed record with ``UNWIND`` statements of `batch_size` rows, grouped by kind, in
   **one** transaction: a rejected or failed batch writes nothing. (Bulk mode,
-  ``max_tx_rows``, commits a validated batch in pieces: see the class docstring.)
+  ``max_tx_rows``, commits a validated batch in pieces and undoes them on failure: see the
+  class docstring.)
 - Before writing, a transaction locks ``(:NtkMeta {key: 'journal'})`` and checks that its
   ``seq`` has not moved since the batch was validated (else it validates again), so
   writers are serialised, also across processes; ``seq`` counts the changes applied
@@ -111,21 +112,25 @@ class Neo4jStore:
     batch_size : int
         Rows per ``UNWIND`` statement in `apply` and per id-lookup query.
     change_log : bool
-        Keep one ``(:Change)`` node per applied change (the history the embedded store
-        keeps in its journal). Off saves about a third of a bulk load's time and space;
-        the sequence counter, hence tokens, work either way.
+        Keep the change log: ``(:Change)`` pages of up to 1,000 applied changes each (the
+        history the embedded store keeps in its journal). The sequence counter, hence
+        tokens, work either way.
     max_tx_rows : int | None
         None (the default): every `apply` is one transaction, all or nothing. An int turns
         on **bulk mode** for batches that write more rows than that (a 170k-student load
-        writes ~2.3 million rows, far beyond 1 GiB of transaction memory in one piece): the
+        writes ~1.1 million rows, far beyond 1 GiB of transaction memory in one piece): the
         whole batch is still read and validated first, so a `ChangeRejected` still writes
         nothing; then the writes are committed in transactions of at most `max_tx_rows`
-        rows, nodes before edges, the journal's ``seq`` advanced by the last. Trade-off: a
-        server failure or a concurrent writer in the middle leaves a prefix of the batch
-        written (every edge's endpoints exist, but the token has not moved); applying the
-        same batch again completes it, because re-applying is idempotent.
+        rows, nodes before edges, the journal's ``seq`` advanced by the last. Still all or
+        nothing: the load holds the journal with a lease (other writers are refused), each
+        transaction stores its undo, and a failure rolls the committed ones back (or, if the
+        process died, the next writer after the lease does). Readers may see a partly
+        written load while it runs.
     connection_timeout : float
         Seconds to wait for a connection before `StoreUnavailable`.
+    load_lease : float
+        Seconds a chunked load holds the journal without committing a transaction before
+        another writer may roll it back (its process is taken for dead).
 
     Raises
     ------
@@ -437,11 +442,11 @@ class Neo4jStore:
                         tx.run(q.LOAD_END, key=q.META_KEY, load=load_id).consume()
                     else:
                         tx.run(q.LOAD_UNDO_PUT, load=load_id, n=i, undo=_undo(group, fetched)).consume()
-                    self._before_commit(i)
                     tx.commit()
                     committed = i + 1
                 finally:
                     tx.close()
+                self._after_commit(i)
         except BaseException as err:
             if committed == 0:
                 raise
@@ -459,8 +464,8 @@ class Neo4jStore:
             raise
         return seq, True
 
-    def _before_commit(self, index: int) -> None:
-        """Hook before a chunked load commits its transaction `index` (tests inject failures here)."""
+    def _after_commit(self, index: int) -> None:
+        """Hook after a chunked load committed its transaction `index` (tests inject failures here)."""
 
     def _roll_back_load(self, load_id: str) -> None:
         """Undo the committed transactions of chunked load `load_id`, newest first, each in its
