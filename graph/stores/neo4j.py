@@ -12,7 +12,8 @@ contract suite (tests/stores/test_contract.py) and a differential property test:
   ids it names fetched in a few batched queries), then writes the final state of every
   changed record with ``UNWIND`` statements of `batch_size` rows, grouped by kind, in
   **one** transaction: a rejected or failed batch writes nothing. (Bulk mode,
-  ``max_tx_rows``, commits a validated batch in pieces: see the class docstring.)
+  ``max_tx_rows``, commits a validated batch in pieces and undoes them on failure: see the
+  class docstring.)
 - Before writing, a transaction locks ``(:NtkMeta {key: 'journal'})`` and checks that its
   ``seq`` has not moved since the batch was validated (else it validates again), so
   writers are serialised, also across processes; ``seq`` counts the changes applied
@@ -40,9 +41,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import neo4j
 import neo4j.exceptions as ne
@@ -111,21 +112,25 @@ class Neo4jStore:
     batch_size : int
         Rows per ``UNWIND`` statement in `apply` and per id-lookup query.
     change_log : bool
-        Keep one ``(:Change)`` node per applied change (the history the embedded store
-        keeps in its journal). Off saves about a third of a bulk load's time and space;
-        the sequence counter, hence tokens, work either way.
+        Keep the change log: ``(:Change)`` pages of up to 1,000 applied changes each (the
+        history the embedded store keeps in its journal). The sequence counter, hence
+        tokens, work either way.
     max_tx_rows : int | None
         None (the default): every `apply` is one transaction, all or nothing. An int turns
         on **bulk mode** for batches that write more rows than that (a 170k-student load
-        writes ~2.3 million rows, far beyond 1 GiB of transaction memory in one piece): the
+        writes ~1.1 million rows, far beyond 1 GiB of transaction memory in one piece): the
         whole batch is still read and validated first, so a `ChangeRejected` still writes
         nothing; then the writes are committed in transactions of at most `max_tx_rows`
-        rows, nodes before edges, the journal's ``seq`` advanced by the last. Trade-off: a
-        server failure or a concurrent writer in the middle leaves a prefix of the batch
-        written (every edge's endpoints exist, but the token has not moved); applying the
-        same batch again completes it, because re-applying is idempotent.
+        rows, nodes before edges, the journal's ``seq`` advanced by the last. Still all or
+        nothing: the load holds the journal with a lease (other writers are refused), each
+        transaction stores its undo, and a failure rolls the committed ones back (or, if the
+        process died, the next writer after the lease does). Readers may see a partly
+        written load while it runs.
     connection_timeout : float
         Seconds to wait for a connection before `StoreUnavailable`.
+    load_lease : float
+        Seconds a chunked load holds the journal without committing a transaction before
+        another writer may roll it back (its process is taken for dead).
 
     Raises
     ------
@@ -147,6 +152,7 @@ class Neo4jStore:
         change_log: bool = True,
         max_tx_rows: int | None = None,
         connection_timeout: float = 5.0,
+        load_lease: float = 600.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -155,6 +161,7 @@ class Neo4jStore:
         self.batch_size = batch_size
         self.change_log = change_log
         self.max_tx_rows = max_tx_rows
+        self.load_lease = load_lease
         auth = (user or "neo4j", password) if password is not None else None
         self._lock = threading.RLock()
         self._seq = 0
@@ -252,11 +259,11 @@ class Neo4jStore:
         Either way a precondition `work` checked holds when the commit happens.
         """
         with _store_errors("Neo4j write failed"), self._session(write=True) as session:
-            outcome = self._try_transact(session, work, idempotency, lock_first=False)
+            outcome = self._attempt(session, work, idempotency, lock_first=False)
             for _attempt in range(_WRITE_ATTEMPTS):
                 if outcome is not None:
                     break
-                outcome = self._try_transact(session, work, idempotency, lock_first=True)
+                outcome = self._attempt(session, work, idempotency, lock_first=True)
             else:
                 raise StoreUnavailable(f"Neo4j write failed: other writers kept moving the journal ({_WRITE_ATTEMPTS} tries)")
             seq, wrote, result, replayed = outcome
@@ -266,6 +273,16 @@ class Neo4jStore:
                 self._bookmarks = bookmarks  # the session began with ours: its bookmark subsumes them
             self._seq = max(self._seq, seq)
             return Committed(encode_token(seq if replayed else self._seq, self._bookmarks), result, replayed)
+
+    def _attempt(
+        self, session: neo4j.Session, work: Work, idempotency: Idempotency | None, *, lock_first: bool
+    ) -> tuple[int, bool, dict[str, Any], bool] | None:
+        """`_try_transact`, after rolling back a chunked load whose writer died (its lease expired)."""
+        try:
+            return self._try_transact(session, work, idempotency, lock_first=lock_first)
+        except _DeadLoad as dead:
+            self._roll_back_load(dead.load_id)
+            return None
 
     def _try_transact(
         self, session: neo4j.Session, work: Work, idempotency: Idempotency | None, *, lock_first: bool
@@ -319,15 +336,15 @@ class Neo4jStore:
             plan = self._plan(fetched, effective, seen, now)
             closed = [fetched.edges[c.edge_id] for c in effective if isinstance(c, CloseEdge) and c.edge_id in fetched.edges]
             outbox = outbox_row(effective, _Neo4jTx(self, tx, now), closed)
-            if self.max_tx_rows is not None and idempotency is None and sum(len(rows) for _, rows in plan) > self.max_tx_rows:
+            if self.max_tx_rows is not None and idempotency is None and sum(len(st.rows) for st in plan) > self.max_tx_rows:
                 tx.rollback()  # nothing written yet
-                chunked = self._apply_chunked(session, plan, seen, len(effective), (now, outbox))
+                chunked = self._apply_chunked(session, plan, seen, len(effective), (now, outbox), fetched)
                 return None if chunked is None else (*chunked, result, False)
             if not lock_first and self._lock_journal(tx) != seen:
                 tx.rollback()
                 return None
-            for query, rows in plan:
-                tx.run(query, rows=rows).consume()
+            for st in plan:
+                tx.run(st.query, rows=st.rows).consume()
             seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=len(effective)).single(strict=True)["seq"])
             if effective:  # the feed's outbox row, in the same transaction (graph.feed.outbox)
                 tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=now, data=outbox).consume()
@@ -350,50 +367,138 @@ class Neo4jStore:
         return int(tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True)["seq"])
 
     @staticmethod
-    def _lock_journal(tx: neo4j.Transaction) -> int:
-        return int(tx.run(q.LOCK_JOURNAL, key=q.META_KEY, writer=uuid.uuid4().hex).single(strict=True)["seq"])
+    def _lock_journal(tx: neo4j.Transaction, load_id: str | None = None, *, holding: bool = False) -> int:
+        """Lock the journal node; its ``seq``. `holding`: chunked load `load_id` must still hold it.
+
+        Raises
+        ------
+        StoreUnavailable
+            A chunked load other than `load_id` holds the journal (its lease is live).
+        _DeadLoad
+            A chunked load other than `load_id` holds the journal but its lease expired (its
+            writer died): the caller rolls it back and tries again.
+        """
+        rec = tx.run(q.LOCK_JOURNAL, key=q.META_KEY, writer=uuid.uuid4().hex).single(strict=True)
+        if holding and rec["load"] != load_id:
+            raise StoreUnavailable(f"Neo4j bulk load {load_id} lost the journal (its lease expired and another writer rolled it back)")
+        if rec["load"] is not None and rec["load"] != load_id:
+            if rec["load_expired"]:
+                raise _DeadLoad(str(rec["load"]))
+            raise StoreUnavailable(
+                f"Neo4j write refused: a bulk load ({rec['load']}) holds the journal until it commits or rolls back "
+                f"(lease until {rec['load_until']}); try again when it has finished"
+            )
+        return int(rec["seq"])
 
     def _apply_chunked(
-        self, session: neo4j.Session, plan: list[tuple[str, list[dict[str, Any]]]], seen: int, n_changes: int, outbox: tuple[datetime, str]
+        self,
+        session: neo4j.Session,
+        plan: list[_Statement],
+        seen: int,
+        n_changes: int,
+        outbox: tuple[datetime, str],
+        fetched: _Fetched,
     ) -> tuple[int, bool] | None:
         """Bulk mode (`max_tx_rows`): commit the validated plan in transactions of at most
-        `max_tx_rows` rows, in plan order (nodes, then edges, then the change log), the
-        journal's ``seq`` advanced by the last one. See the class docstring for the trade-off."""
+        `max_tx_rows` rows, all or nothing.
+
+        The first transaction takes the journal for this load (`q.LOAD_BEGIN`: a lease other
+        writers respect); every transaction writes, with its rows, how to undo them
+        (``(:NtkLoadUndo)``); the last advances ``seq``, writes the outbox row and drops the
+        undo records. A failure in between rolls the committed transactions back
+        (`_roll_back_load`); if this process dies instead, the next writer after the lease
+        rolls them back. Returns None when another writer moved the journal before the first
+        transaction (nothing written: validate again).
+        """
         assert self.max_tx_rows is not None
-        groups: list[list[tuple[str, list[dict[str, Any]]]]] = [[]]
+        groups: list[list[_Statement]] = [[]]
         size = 0
         for statement in plan:
-            if groups[-1] and size + len(statement[1]) > self.max_tx_rows:
+            if groups[-1] and size + len(statement.rows) > self.max_tx_rows:
                 groups.append([])
                 size = 0
             groups[-1].append(statement)
-            size += len(statement[1])
+            size += len(statement.rows)
+        load_id = uuid.uuid4().hex
         seq = seen
-        for i, group in enumerate(groups):
-            tx = session.begin_transaction()
+        committed = 0
+        try:
+            for i, group in enumerate(groups):
+                tx = session.begin_transaction()
+                try:
+                    if self._lock_journal(tx, load_id, holding=i > 0) != seen:
+                        tx.rollback()
+                        return None  # only possible before the first commit: the lease keeps writers out after it
+                    last = i == len(groups) - 1
+                    if i == 0 and not last:
+                        tx.run(q.LOAD_BEGIN, key=q.META_KEY, load=load_id, lease=self.load_lease).consume()
+                    elif not last:
+                        tx.run(q.LOAD_EXTEND, key=q.META_KEY, lease=self.load_lease).consume()
+                    for st in group:
+                        tx.run(st.query, rows=st.rows).consume()
+                    if last:
+                        seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=n_changes).single(strict=True)["seq"])
+                        tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=outbox[0], data=outbox[1]).consume()
+                        tx.run(q.LOAD_END, key=q.META_KEY, load=load_id).consume()
+                    else:
+                        tx.run(q.LOAD_UNDO_PUT, load=load_id, n=i, undo=_undo(group, fetched)).consume()
+                    tx.commit()
+                    committed = i + 1
+                finally:
+                    tx.close()
+                self._after_commit(i)
+        except BaseException as err:
+            if committed == 0:
+                raise
             try:
-                if self._lock_journal(tx) != seen:
-                    tx.rollback()
-                    if i == 0:
-                        return None  # nothing written: validate again
-                    raise StoreUnavailable(
-                        f"another writer committed during a chunked load: {i} of {len(groups)} transactions were "
-                        "committed; apply the same batch again to complete it (re-applying is idempotent)"
-                    )
-                for query, rows in group:
-                    tx.run(query, rows=rows).consume()
-                if i == len(groups) - 1:
-                    seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=n_changes).single(strict=True)["seq"])
-                    tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=outbox[0], data=outbox[1]).consume()
-                tx.commit()
-            finally:
-                tx.close()
+                self._roll_back_load(load_id)
+            except (ne.Neo4jError, ne.DriverError, OSError) as undo_err:  # the lease expires; the next writer rolls it back
+                raise StoreUnavailable(
+                    f"Neo4j bulk load failed after {committed} of {len(groups)} transactions ({err}) and could not be "
+                    f"rolled back now ({undo_err}); the next write after its lease ({self.load_lease:.0f} s) rolls it back"
+                ) from err
+            if isinstance(err, Exception):
+                raise StoreUnavailable(
+                    f"Neo4j bulk load failed after {committed} of {len(groups)} transactions and was rolled back (nothing written): {err}"
+                ) from err
+            raise
         return seq, True
 
-    def _plan(self, fetched: _Fetched, effective: Sequence[Change], seq: int, now: datetime) -> list[tuple[str, list[dict[str, Any]]]]:
+    def _after_commit(self, index: int) -> None:
+        """Hook after a chunked load committed its transaction `index` (tests inject failures here)."""
+
+    def _roll_back_load(self, load_id: str) -> None:
+        """Undo the committed transactions of chunked load `load_id`, newest first, each in its
+        own transaction (idempotent: a rollback cut short is finished by the next one), then
+        delete its change-log pages and release the journal. A no-op once released."""
+        with self._driver.session(database=self.database, default_access_mode=neo4j.WRITE_ACCESS) as session:
+            held = session.run(q.LOAD_SEEN, key=q.META_KEY).single(strict=True)
+            if held["load"] != load_id:
+                return
+            undos = [(int(r["n"]), str(r["undo"])) for r in session.run(q.LOAD_UNDO_LIST, load=load_id)]
+            for n, raw in undos:
+                undo = json.loads(raw)
+
+                def step(tx: neo4j.ManagedTransaction, n: int = n, undo: dict[str, Any] = undo) -> None:
+                    for kind, rows in undo["edge_rows"].items():
+                        tx.run(q.UPDATE_EDGES[EdgeKind(kind)], rows=rows).consume()
+                    for kind, rows in undo["node_rows"].items():
+                        tx.run(q.UPDATE_NODES[NodeKind(kind)], rows=rows).consume()
+                    for kind, ids in undo["edges"].items():
+                        tx.run(q.DELETE_EDGES[EdgeKind(kind)], ids=ids).consume()
+                    if undo["nodes"]:
+                        tx.run(q.DELETE_NODES, ids=undo["nodes"]).consume()
+                    tx.run(q.LOAD_UNDO_DROP, load=load_id, n=n).consume()
+
+                session.execute_write(step)
+            session.run(q.DELETE_CHANGES_AFTER, seen=int(held["seen"])).consume()
+            session.execute_write(lambda tx: tx.run(q.LOAD_END, key=q.META_KEY, load=load_id).consume())
+
+    def _plan(self, fetched: _Fetched, effective: Sequence[Change], seq: int, now: datetime) -> list[_Statement]:
         """The statements writing the final state of every changed record (with its versions,
         `graph.versions`), each with at most `batch_size` rows: nodes created, nodes updated,
-        edges created, edges updated (closes included), then the change log."""
+        edges created, edges updated (closes included), then the change log (pages of
+        `q.CHANGE_PAGE` changes)."""
         nodes: dict[str, tuple[Node, VersionList[Node] | None]] = {}
         edges: dict[str, tuple[Edge, VersionList[Edge] | None]] = {}
         for change in effective:
@@ -416,20 +521,27 @@ class Neo4jStore:
         updated_edges: dict[EdgeKind, list[dict[str, Any]]] = defaultdict(list)
         for edge_id, (edge, evers) in edges.items():
             (updated_edges if edge_id in fetched.edges else created_edges)[edge.kind].append(_props(edge, evers))
-        groups: list[tuple[str, list[dict[str, Any]]]] = [
-            *((q.CREATE_NODES[k], rows) for k, rows in created_nodes.items()),
-            *((q.UPDATE_NODES[k], rows) for k, rows in updated_nodes.items()),
-            *((q.CREATE_EDGES[k], rows) for k, rows in created_edges.items()),
-            *((q.UPDATE_EDGES[k], rows) for k, rows in updated_edges.items()),
+        groups: list[tuple[str, str, str, list[dict[str, Any]]]] = [
+            *((q.CREATE_NODES[k], "create_node", k.value, rows) for k, rows in created_nodes.items()),
+            *((q.UPDATE_NODES[k], "update_node", k.value, rows) for k, rows in updated_nodes.items()),
+            *((q.CREATE_EDGES[k], "create_edge", k.value, rows) for k, rows in created_edges.items()),
+            *((q.UPDATE_EDGES[k], "update_edge", k.value, rows) for k, rows in updated_edges.items()),
         ]
         if self.change_log:
-            log = []
-            for n_seq, change in enumerate(effective, start=seq + 1):
-                op, kind, record_id, data = change_to_json(change)
-                log.append({"seq": n_seq, "op": op, "kind": kind, "id": record_id, "data": data, "recorded_at": now})
-            groups.append((q.CHANGE_LOG, log))
+            entries = [change_to_json(change) for change in effective]
+            pages = [
+                {
+                    "seq": seq + 1 + start,
+                    "last_seq": seq + start + len(page),
+                    "recorded_at": now.isoformat(),
+                    "changes": json.dumps(page, separators=(",", ":")),
+                }
+                for start in range(0, len(entries), q.CHANGE_PAGE)
+                if (page := entries[start : start + q.CHANGE_PAGE])
+            ]
+            groups.append((q.CHANGE_LOG, "log", "", pages))
         n = self.batch_size
-        return [(query, rows[i : i + n]) for query, rows in groups for i in range(0, len(rows), n)]
+        return [_Statement(query, op, kind, rows[i : i + n]) for query, op, kind, rows in groups for i in range(0, len(rows), n)]
 
     def _fetch_nodes(
         self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str], versions: dict[str, VersionList[Node]] | None = None
@@ -659,8 +771,9 @@ def decode_token(token: str) -> tuple[int, list[str]]:
 
 
 def _props(record: Node | Edge, versions: Sequence[tuple[datetime | None, Node | Edge]] | None = None) -> dict[str, Any]:
-    """Record fields as Neo4j properties: None dropped, sets sorted lists, enums values; with
-    more than one version, every version as JSON text under ``ntk_versions``."""
+    """Record fields as statement rows: None dropped, sets sorted lists, enums values, datetimes
+    and dates ISO 8601 text (the write statements make them Neo4j temporals); with more than
+    one version, every version as JSON text under ``ntk_versions``. JSON-ready throughout."""
     out: dict[str, Any] = {}
     for f in fields(record):  # type: ignore[arg-type]
         value = getattr(record, f.name)
@@ -670,6 +783,8 @@ def _props(record: Node | Edge, versions: Sequence[tuple[datetime | None, Node |
             value = sorted(value)
         elif isinstance(value, Enum):
             value = value.value
+        elif isinstance(value, datetime | date):
+            value = value.isoformat()  # converted by the statement (q._temporal_fields): much cheaper than the driver's encoding
         out[f.name] = value
     if versions:
         out[q.VERSIONS] = json.dumps(
@@ -719,6 +834,44 @@ def _versions(kind: str, props: Mapping[str, Any], *, edge: bool) -> Versions | 
         )
     except (ValidationError, ValueError, TypeError) as err:
         raise StoreUnavailable(f"record {props.get('id')!r} in Neo4j has versions that do not decode: {err}") from err
+
+
+class _DeadLoad(Exception):
+    """A chunked load holds the journal but its lease expired: its writer died mid-load."""
+
+    def __init__(self, load_id: str) -> None:
+        super().__init__(load_id)
+        self.load_id = load_id
+
+
+class _Statement(NamedTuple):
+    """One write statement of a plan: what it does (for a chunked load's undo) and its rows."""
+
+    query: str
+    op: str
+    """create_node, update_node, create_edge, update_edge or log."""
+    kind: str
+    rows: list[dict[str, Any]]
+
+
+def _undo(group: Sequence[_Statement], fetched: _Fetched) -> str:
+    """JSON of how to undo one transaction of a chunked load: the node and edge ids it created
+    and the properties the records it updated had before (rows for `q.UPDATE_*`)."""
+    nodes: list[str] = []
+    edges: dict[str, list[str]] = defaultdict(list)
+    node_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    edge_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for st in group:
+        ids = [str(row["id"]) for row in st.rows] if st.op != "log" else []
+        if st.op == "create_node":
+            nodes += ids
+        elif st.op == "create_edge":
+            edges[st.kind] += ids
+        elif st.op == "update_node":
+            node_rows[st.kind] += [_props(fetched.nodes[i], fetched.node_versions.get(i)) for i in ids]
+        elif st.op == "update_edge":
+            edge_rows[st.kind] += [_props(fetched.edges[i], fetched.edge_versions.get(i)) for i in ids]
+    return json.dumps({"nodes": nodes, "edges": edges, "node_rows": node_rows, "edge_rows": edge_rows}, separators=(",", ":"))
 
 
 class _Fetched:

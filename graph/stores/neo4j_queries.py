@@ -22,12 +22,13 @@ subqueries, relationship uniqueness constraints).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Final
+from typing import Final, get_type_hints
 
-from graph.model import EdgeKind, NodeKind
+from graph.model import EdgeKind, NodeKind, edge_class, node_class
 
 __all__ = [
     "CHANGE_LOG",
+    "CHANGE_PAGE",
     "COUNT_ALL",
     "COUNT_EDGES",
     "COUNT_NODES",
@@ -39,6 +40,16 @@ __all__ = [
     "EVIDENCE_MANY_PROVIDERS",
     "EVIDENCE_MANY_STUDENTS",
     "LOCK_JOURNAL",
+    "LOAD_BEGIN",
+    "LOAD_END",
+    "LOAD_EXTEND",
+    "LOAD_SEEN",
+    "LOAD_UNDO_DROP",
+    "LOAD_UNDO_LIST",
+    "LOAD_UNDO_PUT",
+    "DELETE_CHANGES_AFTER",
+    "DELETE_EDGES",
+    "DELETE_NODES",
     "NODES_BY_ID",
     "NODES_OF_KIND",
     "PROVIDERS_SERVING",
@@ -103,10 +114,43 @@ LOCK_JOURNAL: Final = """
 MERGE (m:NtkMeta {key: $key})
 ON CREATE SET m.seq = 0
 SET m.writer = $writer
-RETURN m.seq AS seq
+RETURN m.seq AS seq, m.load AS load, toString(m.load_until) AS load_until, m.load_until < datetime() AS load_expired
 """
 """First statement of every write transaction: takes the write lock on the journal node,
-so writers (also in other processes) validate and write one at a time."""
+so writers (also in other processes) validate and write one at a time. ``load`` is the id
+of a chunked load in progress (its lease until ``load_until``, server time), else null."""
+
+LOAD_BEGIN: Final = """
+MATCH (m:NtkMeta {key: $key})
+SET m.load = $load, m.load_seen = m.seq, m.load_until = datetime() + duration({seconds: $lease})
+"""
+"""A chunked load takes the journal for itself (in its first transaction): other writers are
+refused until it commits or rolls back, or its lease expires (then the next writer rolls it back)."""
+
+LOAD_EXTEND: Final = "MATCH (m:NtkMeta {key: $key}) SET m.load_until = datetime() + duration({seconds: $lease})"
+
+LOAD_END: Final = """
+MATCH (m:NtkMeta {key: $key})
+REMOVE m.load, m.load_seen, m.load_until
+WITH m
+OPTIONAL MATCH (u:NtkLoadUndo {load: $load})
+DELETE u
+"""
+"""The last transaction of a chunked load (after it advanced ``seq``), or of its rollback."""
+
+LOAD_UNDO_PUT: Final = "CREATE (:NtkLoadUndo {load: $load, n: $n, undo: $undo})"
+"""What one committed transaction of a chunked load did, written in that transaction (JSON:
+created node ids, created edge ids by type, previous properties of updated records)."""
+
+LOAD_UNDO_LIST: Final = "MATCH (u:NtkLoadUndo {load: $load}) RETURN u.n AS n, u.undo AS undo ORDER BY n DESC"
+LOAD_UNDO_DROP: Final = "MATCH (u:NtkLoadUndo {load: $load, n: $n}) DELETE u"
+LOAD_SEEN: Final = "MATCH (m:NtkMeta {key: $key}) RETURN m.load AS load, m.load_seen AS seen"
+DELETE_NODES: Final = "UNWIND $ids AS id MATCH (n:Node {id: id}) DETACH DELETE n"
+DELETE_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
+    {k: f"UNWIND $ids AS id MATCH ()-[r:{k.value} {{id: id}}]->() DELETE r" for k in EdgeKind}
+)
+DELETE_CHANGES_AFTER: Final = "MATCH (c:Change) WHERE c.seq > $seen CALL (c) { DETACH DELETE c } IN TRANSACTIONS OF 1000 ROWS"
+"""A rolled-back load's change-log pages (an auto-commit statement)."""
 
 ADVANCE_JOURNAL: Final = """
 MATCH (m:NtkMeta {key: $key})
@@ -127,30 +171,55 @@ PUT_IDEMPOTENCY: Final = (
 CHANGE_LOG: Final = """
 UNWIND $rows AS row
 CREATE (c:Change)
-SET c = row
+SET c = row, c.recorded_at = datetime(row.recorded_at)
 """
-"""One ``:Change`` node per effective change: {seq, op, kind, id, data (JSON), recorded_at}."""
+"""The change log, in pages: one ``:Change`` node per up to `CHANGE_PAGE` effective changes,
+{seq (the first change's), last_seq, recorded_at, changes (JSON: a list of [op, kind, id,
+data])}. A node per change cost about as much server time as the records themselves."""
+
+CHANGE_PAGE: Final = 1000
+
+
+def _temporal_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, Cypher function) of every datetime or date field of a record class: rows carry
+    them as ISO 8601 text and the statement converts them on the server (the Python driver's
+    datetime encoding cost ~45 µs a value, more than the whole row's write)."""
+    out: list[tuple[str, str]] = []
+    for name, hint in get_type_hints(cls, include_extras=True).items():
+        text = str(hint)
+        if "datetime.datetime" in text:
+            out.append((name, "datetime"))
+        elif "datetime.date" in text:
+            out.append((name, "date"))
+    return tuple(sorted(out))
+
+
+def _set_temporals(var: str, cls: type) -> str:
+    return "".join(f", {var}.{f} = {fn}(row.{f})" for f, fn in _temporal_fields(cls))
+
 
 CREATE_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
-    {k: f"UNWIND $rows AS row CREATE (n:Node:{k.value}) SET n = row" for k in NodeKind}
+    {k: f"UNWIND $rows AS row CREATE (n:Node:{k.value}) SET n = row{_set_temporals('n', node_class(k))}" for k in NodeKind}
 )
 UPDATE_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
-    {k: "UNWIND $rows AS row MATCH (n:Node {id: row.id}) SET n = row" for k in NodeKind}
+    {k: f"UNWIND $rows AS row MATCH (n:Node {{id: row.id}}) SET n = row{_set_temporals('n', node_class(k))}" for k in NodeKind}
 )
-"""A node's kind never changes (validate refuses it), so an update keeps its labels."""
+"""A node's kind never changes (validate refuses it), so an update keeps its labels. Rows
+carry temporal fields as ISO text (`_temporal_fields`); ``datetime(null)`` is null, so an
+absent field stays absent."""
 
 CREATE_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {
         k: (
             "UNWIND $rows AS row "
             "MATCH (a:Node {id: row.from_id}) MATCH (b:Node {id: row.to_id}) "
-            f"CREATE (a)-[r:{k.value}]->(b) SET r = row"
+            f"CREATE (a)-[r:{k.value}]->(b) SET r = row{_set_temporals('r', edge_class(k))}"
         )
         for k in EdgeKind
     }
 )
 UPDATE_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
-    {k: f"UNWIND $rows AS row MATCH ()-[r:{k.value} {{id: row.id}}]->() SET r = row" for k in EdgeKind}
+    {k: f"UNWIND $rows AS row MATCH ()-[r:{k.value} {{id: row.id}}]->() SET r = row{_set_temporals('r', edge_class(k))}" for k in EdgeKind}
 )
 """A new version of an edge, or its close (valid_to set): endpoints never change."""
 
