@@ -56,6 +56,8 @@ class StoreRef:
     """Kinds that are no error but give no edge: the load drops `edge_ids` (a student's
     ``orgSourcedIds`` naming a district in the store: no attendance, as in a full package)."""
     edge_ids: tuple[str, ...] = ()
+    path: str | None = None
+    """The JSON pointer or XML path of the reference when the file has no lines."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, MissingStarts, edge_or_problem, loads_json, node_or_problem
+from loaders.base import LoadResult, MissingStarts, StoreRef, edge_or_problem, loads_json, node_or_problem
 from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
@@ -283,7 +283,7 @@ def detect_layout(paths: Sequence[Path]) -> Layout | None:
     ``service_area`` column (and no ``name``/``extent``): 1.x; with ``name`` or ``extent``,
     or any other JSON, or ``services.csv`` with ``organization_id``: 3.0 (1.x and 3.0 read
     alike without service areas). Ohana: ``services.csv`` with ``location_id`` and no
-    ``organization_id``.
+    ``organization_id``. ``organizations.csv`` alone: 3.0 (every layout reads it alike).
     """
     files = _expand(paths)
     by_name = {p.name: p for p in files}
@@ -306,6 +306,9 @@ def detect_layout(paths: Sequence[Path]) -> Layout | None:
             return "3.0"
         if "location_id" in header:
             return "ohana"
+        return None
+    if "organizations.csv" in by_name:
+        return "3.0"  # organizations alone (a directory's partners, its services to follow) read alike in every layout
     return None
 
 
@@ -324,6 +327,20 @@ def _read_as(layout: Layout, files: Sequence[Path]) -> str:
 
 
 # ---------------------------------------------------------------------------- mapping
+
+
+_IN_STORE: Final[Mapping[str, tuple[NodeKind, str]]] = {
+    "hsds-org": (NodeKind.PARTNER, "an organization (a Partner)"),
+    "hsds-svc": (NodeKind.PROGRAM, "a service (a Program)"),
+}
+
+
+def _store_ref(ctx: _Ctx, node_id: str, file: str, line: int | None, field_name: str, path: str | None = None) -> None:
+    """A reference the files do not resolve (a service whose organization, a service area whose
+    service, was loaded before): the load resolves it against the store inside its transaction
+    and refuses it, naming file, line and field, when the store lacks it (`loaders.base.StoreRef`)."""
+    kind, what = _IN_STORE[node_id.split(":", 1)[0]]
+    ctx.result.store_refs.append(StoreRef(node_id, frozenset({kind}), file, line, field_name, what, path=path))
 
 
 def _coverage(ctx: _Ctx, svc_node: str, area: str, file: str, line: int | None, path: str | None = None) -> None:
@@ -357,10 +374,7 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
             if sid is None or oid is None:
                 continue
             if oid not in orgs:
-                res.problems.append(
-                    Problem("services.csv", row.line, "organization_id", f"unknown organization {oid!r} (not in {_ORGS})")
-                )
-                continue
+                _store_ref(ctx, f"hsds-org:{oid}", "services.csv", row.line, "organization_id")
             _status_warning(ctx, row.values.get("status", ""), "services.csv", row.line)
             if ctx.node(NodeKind.PROGRAM, f"hsds-svc:{sid}", row.values["name"], "services.csv", row.line):
                 services.add(sid)
@@ -372,16 +386,13 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
             if not sid:
                 res.warnings.append(Problem(_AREAS, row.line, "service_id", "service area of no service: not mapped"))
                 continue
-            if sid not in services:
-                res.problems.append(
-                    Problem("service_areas.csv", row.line, "service_id", f"unknown service {sid!r} (not in services.csv)")
-                )
-                continue
             if not area:
                 v1 = "service_area" in required["service_areas.csv"]
                 what, msg = ("service_area", "service area is empty") if v1 else ("name", "service area has neither name nor extent")
                 res.warnings.append(Problem("service_areas.csv", row.line, what, msg))
                 continue
+            if sid not in services:
+                _store_ref(ctx, f"hsds-svc:{sid}", "service_areas.csv", row.line, "service_id")
             _coverage(ctx, f"hsds-svc:{sid}", area, "service_areas.csv", row.line)
     if "locations.csv" in files and "locations.csv" in required:
         _locations_v1(files["locations.csv"], orgs, ctx)
@@ -389,12 +400,12 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
 
 
 def _locations_v1(path: Path, orgs: set[str], ctx: _Ctx) -> None:
-    """HSDS 1.x locations: read and checked (a location of an unknown organization is a Problem), never held."""
+    """HSDS 1.x locations: read and checked (an organization neither read nor in the store is a Problem), never held."""
     rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result) or []
     for row in rows:
         oid = row.values.get("organization_id", "")
         if oid and oid not in orgs:
-            ctx.result.problems.append(Problem("locations.csv", row.line, "organization_id", f"unknown organization {oid!r}"))
+            _store_ref(ctx, f"hsds-org:{oid}", "locations.csv", row.line, "organization_id")
     if rows:
         ctx.result.warnings.append(Problem("locations.csv", None, None, f"{len(rows)} location row(s) read: places are never held"))
 
@@ -472,8 +483,7 @@ def _json_service(ctx: _Ctx, obj: Mapping[str, Any], org_id: str | None, file: s
         res.problems.append(Problem(file, None, "organization_id" if sid else "id", "service without id or organization", ptr))
         return
     if f"hsds-org:{org_id}" not in ctx.node_ids:
-        res.problems.append(Problem(file, None, "organization_id", f"unknown organization {org_id!r}", ptr))
-        return
+        _store_ref(ctx, f"hsds-org:{org_id}", file, None, "organization_id", ptr)
     _status_warning(ctx, _s(obj, "status"), file, None, ptr)
     svc = f"hsds-svc:{sid}"
     if not ctx.node(NodeKind.PROGRAM, svc, _s(obj, "name"), file, None, ptr):
@@ -565,8 +575,7 @@ def _read_tabular(doc: Mapping[str, Any], file: str, ctx: _Ctx) -> None:
         if not sid or not oid:
             continue
         if oid not in orgs:
-            res.problems.append(Problem(file, None, "organization_id", f"unknown organization {oid!r}", row.path))
-            continue
+            _store_ref(ctx, f"hsds-org:{oid}", file, None, "organization_id", row.path)
         _status_warning(ctx, row.values.get("status", ""), file, None, row.path)
         if ctx.node(NodeKind.PROGRAM, f"hsds-svc:{sid}", row.values.get("name", ""), file, None, row.path):
             services.add(sid)
@@ -574,9 +583,11 @@ def _read_tabular(doc: Mapping[str, Any], file: str, ctx: _Ctx) -> None:
     for row in rows("service_areas.csv"):
         sid = row.values.get("service_id", "")
         label = row.values.get("name", "") or row.values.get("extent", "")
-        if sid not in services:
-            res.problems.append(Problem(file, None, "service_id", f"unknown service {sid!r}", row.path))
+        if not sid:
+            res.warnings.append(Problem(file, None, "service_id", "service area of no service: not mapped", row.path))
         elif label:
+            if sid not in services:
+                _store_ref(ctx, f"hsds-svc:{sid}", file, None, "service_id", row.path)
             _coverage(ctx, f"hsds-svc:{sid}", label, file, None, row.path)
 
 
@@ -706,5 +717,8 @@ def read(
         for p in json_files:
             _read_json(p, ctx)
     ctx.starts.report(ctx.result, "HSDS has no begin dates")
+    # A reference one file left open that another file of the package resolved (a service area
+    # of service_areas.csv whose service came in a JSON payload) is no reference into the store.
+    ctx.result.store_refs = [r for r in ctx.result.store_refs if r.node_id not in ctx.node_ids]
     # Dependency order for the importer: nodes are already first; keep edges after them.
     return ctx.result

@@ -143,6 +143,7 @@ def read_table(
     must_exist: bool = True,
     dropped: Iterable[str] = (),
     columns: Columns | None = None,
+    data: bool = True,
 ) -> Iterator[Row]:
     """Stream the data rows of one CSV file; bad rows become Problems in `result`.
 
@@ -166,6 +167,9 @@ def read_table(
         spelling is a Problem naming both (``required column agentSourcedIds is missing
         (found agentSourcedId)``) and no row is yielded; columns the format does not
         define are listed in one warning.
+    data : bool
+        False for a control file (``manifest.csv``): its rows are not counted in
+        ``result.rows_read``, which counts source data rows only.
 
     Yields
     ------
@@ -273,7 +277,7 @@ def read_table(
                             "which has no name in the header; row skipped", value=values[stray_value].strip())
                 )
                 continue
-            result.rows_read += 1
+            result.rows_read += data
             yield Row(line, values, cols)
 
 
@@ -1099,7 +1103,7 @@ def _read_manifest(path: Path, result: LoadResult) -> tuple[str | None, dict[str
     version: str | None = None
     modes: dict[str, str] = {}
     file = path.name
-    for row in read_table(path, result, ("propertyName", "value"), must_exist=False, columns=ONEROSTER["manifest.csv"]):
+    for row in read_table(path, result, ("propertyName", "value"), must_exist=False, columns=ONEROSTER["manifest.csv"], data=False):
         prop, value = row.get("propertyName"), row.get("value")
         if prop == "oneroster.version":
             if value not in _VERSIONS:

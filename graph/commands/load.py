@@ -247,10 +247,10 @@ def _resolve_store_refs(tx: WriteTx, refs: Sequence[StoreRef]) -> set[str]:
             dropped.update(r.edge_ids)
         elif node is None:
             problems.append(Problem(r.file, r.line, r.field, f"{r.node_id!r} is not in the package nor in the store; expected {r.what}",
-                                    value=r.node_id))
+                                    r.path, value=r.node_id))
         elif node.kind not in r.kinds:
             problems.append(Problem(r.file, r.line, r.field, f"{r.node_id!r} is a {node.kind} in the store; expected {r.what}",
-                                    value=r.node_id))
+                                    r.path, value=r.node_id))
     if problems:
         raise _Refused(problems)
     return dropped

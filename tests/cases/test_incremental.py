@@ -26,7 +26,7 @@ from graph.model import Edge, EdgeKind, Node, NodeKind
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.stores.neo4j import Neo4jStore
-from loaders import edfi, oneroster, sds
+from loaders import edfi, hsds, oneroster, sds
 from loaders.importer import ImportSummary, import_result
 
 HERE = Path(__file__).parent
@@ -241,3 +241,41 @@ def test_map_code_rows_are_refused_for_a_roster(tmp_path: Path) -> None:
     mapping.write_text("kind,source,target\npurpose,x|y,academic_support\n", encoding="utf-8")
     out = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(tmp_path / "x.db"), "--map", str(mapping))
     assert out.returncode == 2 and "oneroster reads no purpose or category codes: only id rows apply" in out.stderr
+
+
+# ------------------------------------------------------------------ HSDS: references into the store
+
+
+def _hsds(d: Path, **tables: str) -> Path:
+    d.mkdir()
+    for name, text in tables.items():
+        (d / f"{name}.csv").write_text(text, encoding="utf-8")
+    return d
+
+
+def test_hsds_files_resolve_against_the_store(store: GraphStore, tmp_path: Path) -> None:
+    t0 = datetime(2025, 8, 15, tzinfo=UTC)
+    full = _hsds(tmp_path / "full", organizations="id,name\no1,Big Brothers\n",
+                 services="id,organization_id,name,status\ns1,o1,Tutoring,active\n")
+    import_result(store, hsds.read([full], default_valid_from=t0))
+    more = _hsds(tmp_path / "more", services="id,organization_id,name,status\ns2,o1,Mentoring,active\n",
+                 service_areas="id,service_id,name,extent\na1,s1,Eastside,\na2,s2,Westside,\n")
+    summary = import_result(store, hsds.read([more], default_valid_from=t0))
+    assert summary.created == 6  # Mentoring, its OFFERS, two communities, two SERVES_AREA
+    offers = store.edge("offers:hsds-org:o1:hsds-svc:s2")
+    assert offers is not None and offers.from_id == "hsds-org:o1"
+    assert {e.to_id for e in store.edges(EdgeKind.SERVES_AREA)} == {"community:eastside", "community:westside"}
+
+
+def test_hsds_reference_the_store_lacks_is_refused(store: GraphStore, tmp_path: Path) -> None:
+    t0 = datetime(2025, 8, 15, tzinfo=UTC)
+    import_result(store, hsds.read([_hsds(tmp_path / "full", organizations="id,name\no1,Big Brothers\n")], default_valid_from=t0))
+    token = store.token()
+    bad = _hsds(tmp_path / "bad", service_areas="id,service_id,name,extent\na1,s9,Eastside,\na2,o1,Westside,\n")
+    with pytest.raises(LoadError) as err:
+        import_result(store, hsds.read([bad], default_valid_from=t0))
+    assert [str(p) for p in err.value.problems] == [
+        "service_areas.csv:2 [service_id]: 'hsds-svc:s9' is not in the package nor in the store; expected a service (a Program)",
+        "service_areas.csv:3 [service_id]: 'hsds-svc:o1' is not in the package nor in the store; expected a service (a Program)",
+    ]
+    assert store.token() == token  # nothing written
