@@ -62,7 +62,8 @@ class StoreRef:
 
 @dataclass(frozen=True, slots=True)
 class End:
-    """A source row saying relationships end (OneRoster/SDS ``status=tobedeleted``).
+    """A source row saying relationships end (OneRoster/SDS ``status=tobedeleted``, or an active
+    OneRoster delta row: the record's full current state, so links it no longer carries end).
 
     Ends, at `at` (aware UTC; None: the load's record time), every open edge of each
     ``(kind, direction)`` in `sides` at `node_id` whose ``source`` starts with
@@ -78,6 +79,8 @@ class End:
     line: int | None
     source_prefix: str
     other: str | None = None
+    why: str = "tobedeleted row"
+    """What the row is, for the warning when its time is before an edge's start."""
 
 
 @dataclass(slots=True)

@@ -749,6 +749,17 @@ class RosterBuilder:
             if student and adult:
                 self.result.ends.append(End(student, ((EdgeKind.GUARDIAN_OF, "in"),), at, file, row.line, prefix, other=adult))
 
+    def restated(self, file: str, line: int, node_id: str, at: datetime | None, sides: tuple[tuple[EdgeKind, str], ...]) -> None:
+        """An active row of a ``delta`` file: the record's full current state (OneRoster 1.1/1.2).
+
+        The relationships of this file at `node_id` (`sides`) that the row no longer carries
+        end at `at` (its dateLastModified; None: the load's record time). What the row, or any
+        other row of the load, states again is kept (`graph.commands.load`); only edges whose
+        ``source`` is this file of this source are ended (an enrolment's ATTENDS is not a
+        users.csv row's to end). History is kept.
+        """
+        self.result.ends.append(End(node_id, sides, at, file, line, f"{self.source}:{file}", why="delta row"))
+
     def _report_consequences(self) -> None:
         self.result.problems.extend(consequence_problems(self._rejected_refs, self.result.rejected))
         self._rejected_refs.clear()
@@ -1165,8 +1176,18 @@ def _primary_roles(builder: RosterBuilder, path: Path) -> dict[str, str]:
     return roles
 
 
-def _read_users(builder: RosterBuilder, path: Path, birth_dates: Mapping[str, date], roles: Mapping[str, str] | None) -> None:
-    """users.csv: one node per user by role; orgSourcedIds (1.1) and agentSourcedIds give edge evidence."""
+_GUARDIAN_SIDES: Final = ((EdgeKind.GUARDIAN_OF, "out"), (EdgeKind.GUARDIAN_OF, "in"))
+
+
+def _read_users(
+    builder: RosterBuilder, path: Path, birth_dates: Mapping[str, date], roles: Mapping[str, str] | None, delta: bool = False
+) -> None:
+    """users.csv: one node per user by role; orgSourcedIds (1.1) and agentSourcedIds give edge evidence.
+
+    `delta`: the manifest marks the file ``delta``; an active row is then the user's full
+    current state, and the guardian links (and, in 1.1, the ``orgSourcedIds`` attendance) it
+    no longer lists end at its dateLastModified (`RosterBuilder.restated`).
+    """
     file = path.name
     required = ("sourcedId",) if roles is not None else ("sourcedId", "role", "orgSourcedIds")
     result = builder.result
@@ -1209,6 +1230,13 @@ def _read_users(builder: RosterBuilder, path: Path, birth_dates: Mapping[str, da
             agents = row.get("agentSourcedIds")
             if agents:
                 builder.agents(file, line, sourced_id, agents)
+            if delta:
+                # Only what the header carries is restated: a file without agentSourcedIds says nothing of guardians.
+                sides = _GUARDIAN_SIDES if "agentSourcedIds" in row.cols else ()
+                if role == "student" and roles is None and "orgSourcedIds" in row.cols:
+                    sides += ((EdgeKind.ATTENDS, "out"),)
+                if sides:
+                    builder.restated(file, line, sourced_id, modified, sides)
 
 
 def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
@@ -1323,7 +1351,8 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     birth_dates = read_birth_dates(builder, path("demographics.csv")) if present("demographics.csv") else {}
     roles = _primary_roles(builder, path("roles.csv")) if version == "1.2" and wanted("roles.csv") else None
     if wanted("users.csv"):
-        _read_users(builder, path("users.csv"), birth_dates, roles if roles is not None or version != "1.2" else {})
+        _read_users(builder, path("users.csv"), birth_dates, roles if roles is not None or version != "1.2" else {},
+                    delta=modes.get("users.csv") == "delta")
     del birth_dates, roles
     if present("enrollments.csv"):
         _read_enrollments(builder, path("enrollments.csv"))
