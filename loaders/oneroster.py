@@ -1232,7 +1232,7 @@ def _read_users(
                 builder.agents(file, line, sourced_id, agents)
             if delta:
                 # Only what the header carries is restated: a file without agentSourcedIds says nothing of guardians.
-                sides = _GUARDIAN_SIDES if "agentSourcedIds" in row.cols else ()
+                sides: tuple[tuple[EdgeKind, str], ...] = _GUARDIAN_SIDES if "agentSourcedIds" in row.cols else ()
                 if role == "student" and roles is None and "orgSourcedIds" in row.cols:
                     sides += ((EdgeKind.ATTENDS, "out"),)
                 if sides:
