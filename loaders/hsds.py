@@ -38,6 +38,7 @@ from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
 from loaders.base import LoadResult, MissingStarts, StoreRef, edge_or_problem, loads_json, node_or_problem
+from loaders.column_map import ColumnMap
 from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
@@ -46,8 +47,9 @@ Layout = Literal["3.0", "1.x", "ohana"]
 
 VERSIONS_READ: Final = "HSDS 1.x (1.0-1.2) and 3.x data packages (CSV), HSDS 3.0 JSON, and the Ohana CSV layout"
 MAP_HINT: Final = (
-    "a 211 or other directory export that is not HSDS can be loaded by mapping its columns onto HSDS "
-    "with --map FILE (docs/loaders/hsds.md)"
+    "an export whose tables are HSDS's under other column names loads with --map FILE column rows "
+    "(column,services.csv:<its column>,organization_id); a table under another file name must be renamed to "
+    "HSDS's (docs/loaders/hsds.md)"
 )
 
 # Columns this loader uses, per table and layout. The 3.0 ones are a subset of
@@ -123,6 +125,7 @@ class _Ctx:
     recorded_at: datetime | None
     source: str
     starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
+    column_map: ColumnMap | None = None
     node_ids: dict[str, str] = field(default_factory=dict)  # id -> name
     edge_ids: set[str] = field(default_factory=set)
 
@@ -181,11 +184,14 @@ def _bad_text(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[_Row] | None:
+def _read_csv(
+    path: Path, required: frozenset[str], result: LoadResult, column_map: ColumnMap | None = None
+) -> list[_Row] | None:
     """Rows of a CSV table with their 1-based first physical line; None when the file is unusable.
 
     A missing file or required column is one Problem; a short row, a non-UTF-8 row or
-    an unterminated quote (a truncated file) is a Problem for that row only.
+    an unterminated quote (a truncated file) is a Problem for that row only. `column_map`
+    (``--map`` column rows) renames the source's own column names to HSDS's first.
     """
     text = _decode(path, result)
     if text is None:
@@ -201,6 +207,11 @@ def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[
         result.problems.append(Problem(name, 1, None, f"unreadable header: {err}"))
         return None
     header = [h.strip() for h in header]
+    if column_map:
+        header, clash = column_map.header(name, header)
+        if clash:
+            result.problems.extend(clash)
+            return None
     missing = sorted(required - set(header))
     if missing:
         found = [f"{m} (found {alt})" for m in missing if (alt := near_miss(m, header)) is not None]
@@ -247,12 +258,13 @@ def _required_value(row: _Row, column: str, file: str, result: LoadResult) -> st
 # ---------------------------------------------------------------------------- layout
 
 
-def _header(path: Path) -> set[str] | None:
+def _header(path: Path, column_map: ColumnMap | None = None) -> set[str] | None:
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            return {h.strip() for h in next(csv.reader(f), [])}
+            names = [h.strip() for h in next(csv.reader(f), [])]
     except OSError:
         return None
+    return set(column_map.header(path.name, names)[0] if column_map else names)
 
 
 def _package_version(path: Path) -> str | None:
@@ -276,7 +288,7 @@ def _package_version(path: Path) -> str | None:
     return None
 
 
-def detect_layout(paths: Sequence[Path]) -> Layout | None:
+def detect_layout(paths: Sequence[Path], column_map: ColumnMap | None = None) -> Layout | None:
     """Tell HSDS 1.x, 3.0 and Ohana apart by the files and their headers; None when unsure.
 
     ``datapackage.json``: its version (1.x or 3.x). Otherwise ``service_areas.csv`` with a
@@ -284,6 +296,7 @@ def detect_layout(paths: Sequence[Path]) -> Layout | None:
     or any other JSON, or ``services.csv`` with ``organization_id``: 3.0 (1.x and 3.0 read
     alike without service areas). Ohana: ``services.csv`` with ``location_id`` and no
     ``organization_id``. ``organizations.csv`` alone: 3.0 (every layout reads it alike).
+    Headers are read as `column_map` (``--map`` column rows) renames them.
     """
     files = _expand(paths)
     by_name = {p.name: p for p in files}
@@ -294,12 +307,12 @@ def detect_layout(paths: Sequence[Path]) -> Layout | None:
         if version.startswith("3."):
             return "3.0"
     if "service_areas.csv" in by_name:
-        areas = _header(by_name["service_areas.csv"]) or set()
+        areas = _header(by_name["service_areas.csv"], column_map) or set()
         return "1.x" if "service_area" in areas and not areas & {"name", "extent"} else "3.0"
     if any(p.suffix.lower() == ".json" and p.name != "datapackage.json" for p in files):
         return "3.0"
     if "services.csv" in by_name:
-        header = _header(by_name["services.csv"])
+        header = _header(by_name["services.csv"], column_map)
         if header is None:
             return None
         if "organization_id" in header:
@@ -362,13 +375,13 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
     res = ctx.result
     orgs: set[str] = set()
     if "organizations.csv" in files:
-        for row in _read_csv(files["organizations.csv"], required["organizations.csv"], res) or []:
+        for row in _read_csv(files["organizations.csv"], required["organizations.csv"], res, ctx.column_map) or []:
             oid = _required_value(row, "id", "organizations.csv", res)
             if oid is not None and ctx.node(NodeKind.PARTNER, f"hsds-org:{oid}", row.values["name"], _ORGS, row.line):
                 orgs.add(oid)
     services: set[str] = set()
     if "services.csv" in files:
-        for row in _read_csv(files["services.csv"], required["services.csv"], res) or []:
+        for row in _read_csv(files["services.csv"], required["services.csv"], res, ctx.column_map) or []:
             sid = _required_value(row, "id", "services.csv", res)
             oid = _required_value(row, "organization_id", "services.csv", res)
             if sid is None or oid is None:
@@ -380,7 +393,7 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
                 services.add(sid)
                 ctx.edge(EdgeKind.OFFERS, f"hsds-org:{oid}", f"hsds-svc:{sid}", "services.csv", row.line)
     if "service_areas.csv" in files:
-        for row in _read_csv(files["service_areas.csv"], required["service_areas.csv"], res) or []:
+        for row in _read_csv(files["service_areas.csv"], required["service_areas.csv"], res, ctx.column_map) or []:
             sid = row.values.get("service_id", "")
             area = row.values.get("name", "") or row.values.get("extent", "") or row.values.get("service_area", "")
             if not sid:
@@ -401,7 +414,7 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
 
 def _locations_v1(path: Path, orgs: set[str], ctx: _Ctx) -> None:
     """HSDS 1.x locations: read and checked (an organization neither read nor in the store is a Problem), never held."""
-    rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result) or []
+    rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result, ctx.column_map) or []
     for row in rows:
         oid = row.values.get("organization_id", "")
         if oid and oid not in orgs:
@@ -412,7 +425,7 @@ def _locations_v1(path: Path, orgs: set[str], ctx: _Ctx) -> None:
 
 def _program_warning(files: Mapping[str, Path], ctx: _Ctx) -> None:
     if "programs.csv" in files:
-        rows = _read_csv(files["programs.csv"], frozenset({"id"}), ctx.result) or []
+        rows = _read_csv(files["programs.csv"], frozenset({"id"}), ctx.result, ctx.column_map) or []
         if rows:
             ctx.result.warnings.append(
                 Problem("programs.csv", None, None, f"{len(rows)} program row(s) only group services: not mapped")
@@ -423,14 +436,14 @@ def _read_ohana(files: Mapping[str, Path], ctx: _Ctx) -> None:
     res = ctx.result
     orgs: set[str] = set()
     if "organizations.csv" in files:
-        for row in _read_csv(files["organizations.csv"], REQUIRED_OHANA["organizations.csv"], res) or []:
+        for row in _read_csv(files["organizations.csv"], REQUIRED_OHANA["organizations.csv"], res, ctx.column_map) or []:
             oid = _required_value(row, "id", "organizations.csv", res)
             if oid is not None and ctx.node(NodeKind.PARTNER, f"hsds-org:{oid}", row.values["name"], _ORGS, row.line):
                 orgs.add(oid)
     # Ohana services hang off locations; only a location's organization is used.
     location_org: dict[str, str] = {}
     if "locations.csv" in files:
-        for row in _read_csv(files["locations.csv"], REQUIRED_OHANA["locations.csv"], res) or []:
+        for row in _read_csv(files["locations.csv"], REQUIRED_OHANA["locations.csv"], res, ctx.column_map) or []:
             lid = _required_value(row, "id", "locations.csv", res)
             oid = _required_value(row, "organization_id", "locations.csv", res)
             if lid is None or oid is None:
@@ -442,7 +455,7 @@ def _read_ohana(files: Mapping[str, Path], ctx: _Ctx) -> None:
     elif "services.csv" in files:
         res.problems.append(Problem("locations.csv", None, None, "missing file: Ohana services reach their organization via it"))
     if "services.csv" in files:
-        for row in _read_csv(files["services.csv"], REQUIRED_OHANA["services.csv"], res) or []:
+        for row in _read_csv(files["services.csv"], REQUIRED_OHANA["services.csv"], res, ctx.column_map) or []:
             sid = _required_value(row, "id", "services.csv", res)
             lid = _required_value(row, "location_id", "services.csv", res)
             if sid is None or lid is None:
@@ -640,6 +653,7 @@ def read(
     include_names: bool = False,
     layout: Layout | None = None,
     time_zone: str | None = None,
+    column_map: ColumnMap | None = None,
 ) -> LoadResult:
     """Read HSDS files (3.0 CSV/JSON or Ohana CSV) into Partner, Program and Community records.
 
@@ -666,6 +680,8 @@ def read(
     time_zone : str, optional
         Accepted for the common loader signature; no HSDS field read here is a date
         (``program.start_date`` ... are not read; docs/dates.md).
+    column_map : ColumnMap, optional
+        ``--map`` column rows: a directory's own column names onto HSDS's (`loaders.column_map`).
 
     Returns
     -------
@@ -683,9 +699,9 @@ def read(
     del include_names
     valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     rec = None if recorded_at is None else ensure_aware(recorded_at)
-    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from))
+    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from), column_map=column_map)
     files = _expand(paths)
-    chosen = layout or detect_layout(paths)
+    chosen = layout or detect_layout(paths, column_map)
     if chosen is None:
         ctx.result.problems.append(_not_hsds(files))
         return ctx.result

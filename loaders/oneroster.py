@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
@@ -58,6 +59,9 @@ from loaders.base import (
     warn_students_without_guardians,
 )
 from loaders.columns import ONEROSTER, Columns, near_miss
+
+if TYPE_CHECKING:
+    from loaders.column_map import ColumnMap  # imports the SDS readers, which import this module
 
 __all__ = [
     "GUARDIAN_ROLES",
@@ -144,6 +148,7 @@ def read_table(
     dropped: Iterable[str] = (),
     columns: Columns | None = None,
     data: bool = True,
+    column_map: ColumnMap | None = None,
 ) -> Iterator[Row]:
     """Stream the data rows of one CSV file; bad rows become Problems in `result`.
 
@@ -170,6 +175,9 @@ def read_table(
     data : bool
         False for a control file (``manifest.csv``): its rows are not counted in
         ``result.rows_read``, which counts source data rows only.
+    column_map : ColumnMap, optional
+        ``--map`` column rows: the source's own column names are renamed to the format's
+        before anything reads the header (`loaders.column_map`).
 
     Yields
     ------
@@ -197,6 +205,12 @@ def read_table(
             return
         cols: dict[str, int] = {}
         names = [h.strip() for h in header]
+        if column_map:
+            names, clash = column_map.header(name, names)
+            if clash:
+                result.problems.extend(clash)
+                result.refused_files.add(name)
+                return
         # Spreadsheet exports end headers in empty cells (`,,`): nothing is named there, so
         # they are ignored as long as every row leaves them empty too. An unnamed column
         # between named ones is refused, naming its position.
@@ -374,6 +388,7 @@ _FAST: Final[dict[type[Any], Callable[..., Any]]] = {
 subset of the model's id rule), datetimes are aware UTC made here, enums are members and
 ``valid_to >= valid_from`` was checked; anything else takes the validating path, which
 yields the Problem. Tests compare every record with its validated twin."""
+_FAST_GUARDIAN_OF: Final = _FAST[GuardianOf]
 
 
 # ---------------------------------------------------------------------------- builder
@@ -460,6 +475,8 @@ class RosterBuilder:
         IANA zone in which source dates (beginDate, endDate) start at local midnight.
     id_tag : str
         The format's name in GUARDIAN_OF ids (``guardian_of:<id_tag>:<guardian>:<student>``).
+    column_map : ColumnMap, optional
+        ``--map`` column rows, applied to every header read (`read_table`).
 
     Raises
     ------
@@ -476,8 +493,11 @@ class RosterBuilder:
         include_names: bool,
         time_zone: str = DEFAULT_TIME_ZONE,
         id_tag: str = "oneroster",
+        column_map: ColumnMap | None = None,
     ) -> None:
         self.result = LoadResult()
+        self.column_map = column_map
+        self._sources: dict[str, str] = {}
         self.id_tag = id_tag
         self.guardians_in = "relationships.csv" if id_tag == "sds" else "users.csv agentSourcedIds"
         self.default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
@@ -686,15 +706,23 @@ class RosterBuilder:
             self.result.soft_starts.add(data["id"])
         fast = _FAST.get(make)
         stop = data.get("valid_to")
+        source = self._source_of(file)
         if fast is not None and len(data["id"]) <= 200 and (stop is None or stop >= data["valid_from"]):
-            self.result.edges.append(fast(recorded_at=self.recorded_at, source=f"{self.source}:{file}", **data))
+            self.result.edges.append(fast(recorded_at=self.recorded_at, source=source, **data))
             return
         try:
-            edge = make(recorded_at=self.recorded_at, source=f"{self.source}:{file}", **data)
+            edge = make(recorded_at=self.recorded_at, source=source, **data)
         except ValidationError as err:
             self.result.problems.extend(problems_from_validation(err, file, line))
             return
         self.result.edges.append(edge)
+
+    def _source_of(self, file: str) -> str:
+        """``<source>:<file>``, one string per file shared by its edges (a copy per edge is ~60 bytes times millions)."""
+        source = self._sources.get(file)
+        if source is None:
+            source = self._sources[file] = sys.intern(f"{self.source}:{file}")
+        return source
 
     def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> bool:
         """Handle a reference the package does not resolve as `what`; True when it goes to the store.
@@ -841,29 +869,31 @@ class RosterBuilder:
         del self._attends
         self._parents.clear()
         emitted: set[str] = set()
-        for a, b, file, line in ((a, b, f, n) for a, text, f, n in self._agents for b in split_ids(text)):
-            ka, kb = self.kind_of(a), self.kind_of(b)
-            if b in skip:
-                continue
-            if kb is None:
-                # Not in the package (a delta): a student's agent must be a guardian in the store, and vice versa.
-                expected = "a guardian" if ka is N.STUDENT else "a student"
-                if not self._ref_problem(file, line, "agentSourcedIds", b, expected):
+        # The hottest loop of a roster load (one pass per agent link, each link seen from both
+        # sides): kinds are looked up inline and each row's own kind once.
+        index, nodes = self._index, self.result.nodes
+        is_s, is_g = N.STUDENT, N.GUARDIAN
+        for a, text, file, line in self._agents:
+            ia = index.get(a)
+            ka = None if ia is None else nodes[ia].kind
+            for b in split_ids(text):
+                ib = index.get(b)
+                kb = None if ib is None else nodes[ib].kind
+                if b in skip:
                     continue
-                kb = N.GUARDIAN if ka is N.STUDENT else N.STUDENT
-            if {ka, kb} != {N.STUDENT, N.GUARDIAN}:
-                self.result.warnings.append(
-                    Problem(
-                        file,
-                        line,
-                        "agentSourcedIds",
-                        f"agent {b!r} ({kb}) of {a!r} ({ka}) is not a student-guardian pair; ignored",
-                    )
-                )
-                continue
-            guardian, student = (a, b) if ka is N.GUARDIAN else (b, a)
-            rel = self._guardian_role.get(guardian, GuardianRelationship.PARENT)
-            self._guardian_of(emitted, guardian, student, rel, file, line, stated_by=a)
+                if kb is None:
+                    # Not in the package (a delta): a student's agent must be a guardian in the store, and vice versa.
+                    expected = "a guardian" if ka is is_s else "a student"
+                    if not self._ref_problem(file, line, "agentSourcedIds", b, expected):
+                        continue
+                    kb = is_g if ka is is_s else is_s
+                if ka is is_s and kb is is_g:
+                    self._guardian_of(emitted, b, a, self._guardian_role.get(b, GuardianRelationship.PARENT), file, line, stated_by=a)
+                elif ka is is_g and kb is is_s:
+                    self._guardian_of(emitted, a, b, self._guardian_role.get(a, GuardianRelationship.PARENT), file, line, stated_by=a)
+                else:
+                    message = f"agent {b!r} ({kb}) of {a!r} ({ka}) is not a student-guardian pair; ignored"
+                    self.result.warnings.append(Problem(file, line, "agentSourcedIds", message))
         self._agents.clear()
         for student, guardian, rel, file, line in self._guardian_links:
             ks, kg = self.kind_of(student), self.kind_of(guardian)
@@ -896,8 +926,17 @@ class RosterBuilder:
             return
         emitted.add(edge_id)
         # The link holds from when the row stating it says so (its dateLastModified), else the explicit start.
-        start = self.starts.start(self._modified.get(stated_by), file, line, "GUARDIAN_OF", edge_id)
+        start = self._modified.get(stated_by) or self.default_valid_from
         if start is None:
+            self.starts.start(None, file, line, "GUARDIAN_OF", edge_id)  # noted: one Problem per file in `finish`
+            return
+        if len(edge_id) <= 200:
+            # The fast path of `_edge`, inline: ids of kept nodes, an open interval, constants (one call per link).
+            self.result.soft_starts.add(edge_id)
+            self.result.edges.append(_FAST_GUARDIAN_OF(
+                id=edge_id, from_id=guardian, to_id=student, valid_from=start, relationship=rel,
+                ferpa_rights=FerpaRights.UNVERIFIED, recorded_at=self.recorded_at, source=self._source_of(file),
+            ))  # fmt: skip
             return
         # ferpa_rights is always unverified: a roster link carries no custody meaning (DOMAIN.md).
         self._edge(
@@ -1057,7 +1096,8 @@ def read_orgs(
     """
     file = path.name
     types: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns, must_exist=must_exist):
+    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns, must_exist=must_exist,
+            column_map=builder.column_map):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -1082,7 +1122,8 @@ def read_birth_dates(
     out: dict[str, date] = {}
     result = builder.result
     header_dropped = _demographic_columns(path)
-    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped, columns=columns):
+    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped, columns=columns,
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder, id_field)
         if not keep:
             continue
@@ -1149,7 +1190,8 @@ def _primary_roles(builder: RosterBuilder, path: Path) -> dict[str, str]:
     file = path.name
     roles: dict[str, str] = {}
     rank = {"student": 3, **dict.fromkeys(STAFF_ROLES, 2), **dict.fromkeys(GUARDIAN_ROLES, 1)}
-    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId"), columns=ONEROSTER["roles.csv"]):
+    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId"), columns=ONEROSTER["roles.csv"],
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -1192,7 +1234,7 @@ def _read_users(
     required = ("sourcedId",) if roles is not None else ("sourcedId", "role", "orgSourcedIds")
     result = builder.result
     names = builder.include_names  # building a name that would be dropped costs a tenth of the read
-    for row in read_table(path, result, required, dropped=_USERS_DROPPED, columns=ONEROSTER["users.csv"]):
+    for row in read_table(path, result, required, dropped=_USERS_DROPPED, columns=ONEROSTER["users.csv"], column_map=builder.column_map):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -1244,7 +1286,7 @@ def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
     file = path.name
     result = builder.result
     for row in read_table(path, result, ("userSourcedId", "schoolSourcedId", "role"), must_exist=False,
-                          columns=ONEROSTER["enrollments.csv"]):
+                          columns=ONEROSTER["enrollments.csv"], column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -1265,6 +1307,7 @@ def read(
     source: str = "oneroster",
     include_names: bool = False,
     time_zone: str = DEFAULT_TIME_ZONE,
+    column_map: ColumnMap | None = None,
 ) -> LoadResult:
     """Read OneRoster 1.1 / 1.2 CSV packages into canonical records.
 
@@ -1284,6 +1327,8 @@ def read(
         Keep student and guardian names (staff and org names are always kept).
     time_zone : str
         IANA zone of the district: beginDate/endDate start at its local midnight.
+    column_map : ColumnMap, optional
+        ``--map`` column rows: a source's own column names onto OneRoster's.
 
     Returns
     -------
@@ -1302,6 +1347,7 @@ def read(
         source=source,
         include_names=include_names,
         time_zone=time_zone,
+        column_map=column_map,
     )
     with bulk_allocation():
         for files in package_files(paths):
