@@ -11,8 +11,9 @@ GUARDIAN_OF from ``agentSourcedIds`` (always ``ferpa_rights=unverified``: the fi
 carries no custody meaning), staff roles -> Provider. Ids are the raw sourcedIds
 (docs/identity.md, "OneRoster and SDS").
 
-Files are streamed row by row with the csv module; only the output records and the
-id indexes needed to resolve references are held. `RosterBuilder` is the mapping core,
+Files are streamed row by row with the csv module (valid UTF-8 through the io module's
+decoder; a file with bad bytes line by line, to name each bad line); only the output
+records and the id indexes needed to resolve references are held. `RosterBuilder` is the mapping core,
 shared with `loaders.sds`.
 """
 
