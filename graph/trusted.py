@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import gc
+import keyword
 import sys
 import types
 import typing
@@ -151,11 +153,31 @@ def construct(cls: type[R], **values: Any) -> R:
 
 
 def constructor(cls: type[R]) -> Callable[..., R]:
-    """`construct` bound to one class (``constructor(Student)(id="s1")``)."""
+    """`construct` bound to one class (``constructor(Student)(id="s1")``), as a function of
+    keyword-only arguments made for that class's fields.
 
-    def make(**values: Any) -> R:
-        return construct(cls, **values)
-
+    Why generated: a roster load builds millions of records, and a plain function with one
+    parameter per field (as `dataclasses` generates ``__init__``) is about twice as fast
+    than looping over the fields with a dict of keyword arguments. Same contract as
+    `construct`: every field set, the model's default for one left out, a missing required
+    field a TypeError; stricter in one way: an unknown field is a TypeError too.
+    """
+    plan = _plan(cls)
+    if any(not name.isidentifier() or keyword.iskeyword(name) or name in ("r", "_new", "_set", "_cls") for name, _, _ in plan):
+        return functools.partial(construct, cls)
+    namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    params, body = [], []
+    for i, (name, _conv, default) in enumerate(plan):
+        if default is _MISSING:
+            params.append(name)
+        else:
+            namespace[f"_d{i}"] = default
+            params.append(f"{name}=_d{i}")
+        body.append(f"    _set(r, {name!r}, {name})")
+    source = f"def make(*, {', '.join(params)}):\n    r = _new(_cls)\n" + "\n".join(body) + "\n    return r\n"
+    # The source is made from the model's own field names (checked identifiers above), never from data.
+    exec(compile(source, f"<constructor {cls.__name__}>", "exec"), namespace)
+    make: Callable[..., R] = namespace["make"]
     return make
 
 

@@ -56,11 +56,14 @@ class StoreRef:
     """Kinds that are no error but give no edge: the load drops `edge_ids` (a student's
     ``orgSourcedIds`` naming a district in the store: no attendance, as in a full package)."""
     edge_ids: tuple[str, ...] = ()
+    path: str | None = None
+    """The JSON pointer or XML path of the reference when the file has no lines."""
 
 
 @dataclass(frozen=True, slots=True)
 class End:
-    """A source row saying relationships end (OneRoster/SDS ``status=tobedeleted``).
+    """A source row saying relationships end (OneRoster/SDS ``status=tobedeleted``, or an active
+    OneRoster delta row: the record's full current state, so links it no longer carries end).
 
     Ends, at `at` (aware UTC; None: the load's record time), every open edge of each
     ``(kind, direction)`` in `sides` at `node_id` whose ``source`` starts with
@@ -76,6 +79,8 @@ class End:
     line: int | None
     source_prefix: str
     other: str | None = None
+    why: str = "tobedeleted row"
+    """What the row is, for the warning when its time is before an edge's start."""
 
 
 @dataclass(slots=True)

@@ -37,7 +37,8 @@ from typing import Any, Final, Literal
 from graph.errors import Problem
 from graph.model import EdgeKind, NodeKind
 from graph.timeutil import ensure_aware
-from loaders.base import LoadResult, MissingStarts, edge_or_problem, loads_json, node_or_problem
+from loaders.base import LoadResult, MissingStarts, StoreRef, edge_or_problem, loads_json, node_or_problem
+from loaders.column_map import ColumnMap
 from loaders.columns import near_miss
 
 __all__ = ["Layout", "community_id", "detect_layout", "read", "slug"]
@@ -46,8 +47,9 @@ Layout = Literal["3.0", "1.x", "ohana"]
 
 VERSIONS_READ: Final = "HSDS 1.x (1.0-1.2) and 3.x data packages (CSV), HSDS 3.0 JSON, and the Ohana CSV layout"
 MAP_HINT: Final = (
-    "a 211 or other directory export that is not HSDS can be loaded by mapping its columns onto HSDS "
-    "with --map FILE (docs/loaders/hsds.md)"
+    "an export whose tables are HSDS's under other column names loads with --map FILE column rows "
+    "(column,services.csv:<its column>,organization_id); a table under another file name must be renamed to "
+    "HSDS's (docs/loaders/hsds.md)"
 )
 
 # Columns this loader uses, per table and layout. The 3.0 ones are a subset of
@@ -123,6 +125,7 @@ class _Ctx:
     recorded_at: datetime | None
     source: str
     starts: MissingStarts = field(default_factory=lambda: MissingStarts(None))
+    column_map: ColumnMap | None = None
     node_ids: dict[str, str] = field(default_factory=dict)  # id -> name
     edge_ids: set[str] = field(default_factory=set)
 
@@ -181,11 +184,14 @@ def _bad_text(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[_Row] | None:
+def _read_csv(
+    path: Path, required: frozenset[str], result: LoadResult, column_map: ColumnMap | None = None
+) -> list[_Row] | None:
     """Rows of a CSV table with their 1-based first physical line; None when the file is unusable.
 
     A missing file or required column is one Problem; a short row, a non-UTF-8 row or
-    an unterminated quote (a truncated file) is a Problem for that row only.
+    an unterminated quote (a truncated file) is a Problem for that row only. `column_map`
+    (``--map`` column rows) renames the source's own column names to HSDS's first.
     """
     text = _decode(path, result)
     if text is None:
@@ -201,6 +207,11 @@ def _read_csv(path: Path, required: frozenset[str], result: LoadResult) -> list[
         result.problems.append(Problem(name, 1, None, f"unreadable header: {err}"))
         return None
     header = [h.strip() for h in header]
+    if column_map:
+        header, clash = column_map.header(name, header)
+        if clash:
+            result.problems.extend(clash)
+            return None
     missing = sorted(required - set(header))
     if missing:
         found = [f"{m} (found {alt})" for m in missing if (alt := near_miss(m, header)) is not None]
@@ -247,12 +258,13 @@ def _required_value(row: _Row, column: str, file: str, result: LoadResult) -> st
 # ---------------------------------------------------------------------------- layout
 
 
-def _header(path: Path) -> set[str] | None:
+def _header(path: Path, column_map: ColumnMap | None = None) -> set[str] | None:
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            return {h.strip() for h in next(csv.reader(f), [])}
+            names = [h.strip() for h in next(csv.reader(f), [])]
     except OSError:
         return None
+    return set(column_map.header(path.name, names)[0] if column_map else names)
 
 
 def _package_version(path: Path) -> str | None:
@@ -276,14 +288,15 @@ def _package_version(path: Path) -> str | None:
     return None
 
 
-def detect_layout(paths: Sequence[Path]) -> Layout | None:
+def detect_layout(paths: Sequence[Path], column_map: ColumnMap | None = None) -> Layout | None:
     """Tell HSDS 1.x, 3.0 and Ohana apart by the files and their headers; None when unsure.
 
     ``datapackage.json``: its version (1.x or 3.x). Otherwise ``service_areas.csv`` with a
     ``service_area`` column (and no ``name``/``extent``): 1.x; with ``name`` or ``extent``,
     or any other JSON, or ``services.csv`` with ``organization_id``: 3.0 (1.x and 3.0 read
     alike without service areas). Ohana: ``services.csv`` with ``location_id`` and no
-    ``organization_id``.
+    ``organization_id``. ``organizations.csv`` alone: 3.0 (every layout reads it alike).
+    Headers are read as `column_map` (``--map`` column rows) renames them.
     """
     files = _expand(paths)
     by_name = {p.name: p for p in files}
@@ -294,18 +307,21 @@ def detect_layout(paths: Sequence[Path]) -> Layout | None:
         if version.startswith("3."):
             return "3.0"
     if "service_areas.csv" in by_name:
-        areas = _header(by_name["service_areas.csv"]) or set()
+        areas = _header(by_name["service_areas.csv"], column_map) or set()
         return "1.x" if "service_area" in areas and not areas & {"name", "extent"} else "3.0"
     if any(p.suffix.lower() == ".json" and p.name != "datapackage.json" for p in files):
         return "3.0"
     if "services.csv" in by_name:
-        header = _header(by_name["services.csv"])
+        header = _header(by_name["services.csv"], column_map)
         if header is None:
             return None
         if "organization_id" in header:
             return "3.0"
         if "location_id" in header:
             return "ohana"
+        return None
+    if "organizations.csv" in by_name:
+        return "3.0"  # organizations alone (a directory's partners, its services to follow) read alike in every layout
     return None
 
 
@@ -324,6 +340,20 @@ def _read_as(layout: Layout, files: Sequence[Path]) -> str:
 
 
 # ---------------------------------------------------------------------------- mapping
+
+
+_IN_STORE: Final[Mapping[str, tuple[NodeKind, str]]] = {
+    "hsds-org": (NodeKind.PARTNER, "an organization (a Partner)"),
+    "hsds-svc": (NodeKind.PROGRAM, "a service (a Program)"),
+}
+
+
+def _store_ref(ctx: _Ctx, node_id: str, file: str, line: int | None, field_name: str, path: str | None = None) -> None:
+    """A reference the files do not resolve (a service whose organization, a service area whose
+    service, was loaded before): the load resolves it against the store inside its transaction
+    and refuses it, naming file, line and field, when the store lacks it (`loaders.base.StoreRef`)."""
+    kind, what = _IN_STORE[node_id.split(":", 1)[0]]
+    ctx.result.store_refs.append(StoreRef(node_id, frozenset({kind}), file, line, field_name, what, path=path))
 
 
 def _coverage(ctx: _Ctx, svc_node: str, area: str, file: str, line: int | None, path: str | None = None) -> None:
@@ -345,43 +375,37 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
     res = ctx.result
     orgs: set[str] = set()
     if "organizations.csv" in files:
-        for row in _read_csv(files["organizations.csv"], required["organizations.csv"], res) or []:
+        for row in _read_csv(files["organizations.csv"], required["organizations.csv"], res, ctx.column_map) or []:
             oid = _required_value(row, "id", "organizations.csv", res)
             if oid is not None and ctx.node(NodeKind.PARTNER, f"hsds-org:{oid}", row.values["name"], _ORGS, row.line):
                 orgs.add(oid)
     services: set[str] = set()
     if "services.csv" in files:
-        for row in _read_csv(files["services.csv"], required["services.csv"], res) or []:
+        for row in _read_csv(files["services.csv"], required["services.csv"], res, ctx.column_map) or []:
             sid = _required_value(row, "id", "services.csv", res)
             oid = _required_value(row, "organization_id", "services.csv", res)
             if sid is None or oid is None:
                 continue
             if oid not in orgs:
-                res.problems.append(
-                    Problem("services.csv", row.line, "organization_id", f"unknown organization {oid!r} (not in {_ORGS})")
-                )
-                continue
+                _store_ref(ctx, f"hsds-org:{oid}", "services.csv", row.line, "organization_id")
             _status_warning(ctx, row.values.get("status", ""), "services.csv", row.line)
             if ctx.node(NodeKind.PROGRAM, f"hsds-svc:{sid}", row.values["name"], "services.csv", row.line):
                 services.add(sid)
                 ctx.edge(EdgeKind.OFFERS, f"hsds-org:{oid}", f"hsds-svc:{sid}", "services.csv", row.line)
     if "service_areas.csv" in files:
-        for row in _read_csv(files["service_areas.csv"], required["service_areas.csv"], res) or []:
+        for row in _read_csv(files["service_areas.csv"], required["service_areas.csv"], res, ctx.column_map) or []:
             sid = row.values.get("service_id", "")
             area = row.values.get("name", "") or row.values.get("extent", "") or row.values.get("service_area", "")
             if not sid:
                 res.warnings.append(Problem(_AREAS, row.line, "service_id", "service area of no service: not mapped"))
-                continue
-            if sid not in services:
-                res.problems.append(
-                    Problem("service_areas.csv", row.line, "service_id", f"unknown service {sid!r} (not in services.csv)")
-                )
                 continue
             if not area:
                 v1 = "service_area" in required["service_areas.csv"]
                 what, msg = ("service_area", "service area is empty") if v1 else ("name", "service area has neither name nor extent")
                 res.warnings.append(Problem("service_areas.csv", row.line, what, msg))
                 continue
+            if sid not in services:
+                _store_ref(ctx, f"hsds-svc:{sid}", "service_areas.csv", row.line, "service_id")
             _coverage(ctx, f"hsds-svc:{sid}", area, "service_areas.csv", row.line)
     if "locations.csv" in files and "locations.csv" in required:
         _locations_v1(files["locations.csv"], orgs, ctx)
@@ -389,19 +413,19 @@ def _read_v3_csv(files: Mapping[str, Path], ctx: _Ctx, required: Mapping[str, fr
 
 
 def _locations_v1(path: Path, orgs: set[str], ctx: _Ctx) -> None:
-    """HSDS 1.x locations: read and checked (a location of an unknown organization is a Problem), never held."""
-    rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result) or []
+    """HSDS 1.x locations: read and checked (an organization neither read nor in the store is a Problem), never held."""
+    rows = _read_csv(path, REQUIRED_V1["locations.csv"], ctx.result, ctx.column_map) or []
     for row in rows:
         oid = row.values.get("organization_id", "")
         if oid and oid not in orgs:
-            ctx.result.problems.append(Problem("locations.csv", row.line, "organization_id", f"unknown organization {oid!r}"))
+            _store_ref(ctx, f"hsds-org:{oid}", "locations.csv", row.line, "organization_id")
     if rows:
         ctx.result.warnings.append(Problem("locations.csv", None, None, f"{len(rows)} location row(s) read: places are never held"))
 
 
 def _program_warning(files: Mapping[str, Path], ctx: _Ctx) -> None:
     if "programs.csv" in files:
-        rows = _read_csv(files["programs.csv"], frozenset({"id"}), ctx.result) or []
+        rows = _read_csv(files["programs.csv"], frozenset({"id"}), ctx.result, ctx.column_map) or []
         if rows:
             ctx.result.warnings.append(
                 Problem("programs.csv", None, None, f"{len(rows)} program row(s) only group services: not mapped")
@@ -412,14 +436,14 @@ def _read_ohana(files: Mapping[str, Path], ctx: _Ctx) -> None:
     res = ctx.result
     orgs: set[str] = set()
     if "organizations.csv" in files:
-        for row in _read_csv(files["organizations.csv"], REQUIRED_OHANA["organizations.csv"], res) or []:
+        for row in _read_csv(files["organizations.csv"], REQUIRED_OHANA["organizations.csv"], res, ctx.column_map) or []:
             oid = _required_value(row, "id", "organizations.csv", res)
             if oid is not None and ctx.node(NodeKind.PARTNER, f"hsds-org:{oid}", row.values["name"], _ORGS, row.line):
                 orgs.add(oid)
     # Ohana services hang off locations; only a location's organization is used.
     location_org: dict[str, str] = {}
     if "locations.csv" in files:
-        for row in _read_csv(files["locations.csv"], REQUIRED_OHANA["locations.csv"], res) or []:
+        for row in _read_csv(files["locations.csv"], REQUIRED_OHANA["locations.csv"], res, ctx.column_map) or []:
             lid = _required_value(row, "id", "locations.csv", res)
             oid = _required_value(row, "organization_id", "locations.csv", res)
             if lid is None or oid is None:
@@ -431,7 +455,7 @@ def _read_ohana(files: Mapping[str, Path], ctx: _Ctx) -> None:
     elif "services.csv" in files:
         res.problems.append(Problem("locations.csv", None, None, "missing file: Ohana services reach their organization via it"))
     if "services.csv" in files:
-        for row in _read_csv(files["services.csv"], REQUIRED_OHANA["services.csv"], res) or []:
+        for row in _read_csv(files["services.csv"], REQUIRED_OHANA["services.csv"], res, ctx.column_map) or []:
             sid = _required_value(row, "id", "services.csv", res)
             lid = _required_value(row, "location_id", "services.csv", res)
             if sid is None or lid is None:
@@ -472,8 +496,7 @@ def _json_service(ctx: _Ctx, obj: Mapping[str, Any], org_id: str | None, file: s
         res.problems.append(Problem(file, None, "organization_id" if sid else "id", "service without id or organization", ptr))
         return
     if f"hsds-org:{org_id}" not in ctx.node_ids:
-        res.problems.append(Problem(file, None, "organization_id", f"unknown organization {org_id!r}", ptr))
-        return
+        _store_ref(ctx, f"hsds-org:{org_id}", file, None, "organization_id", ptr)
     _status_warning(ctx, _s(obj, "status"), file, None, ptr)
     svc = f"hsds-svc:{sid}"
     if not ctx.node(NodeKind.PROGRAM, svc, _s(obj, "name"), file, None, ptr):
@@ -565,8 +588,7 @@ def _read_tabular(doc: Mapping[str, Any], file: str, ctx: _Ctx) -> None:
         if not sid or not oid:
             continue
         if oid not in orgs:
-            res.problems.append(Problem(file, None, "organization_id", f"unknown organization {oid!r}", row.path))
-            continue
+            _store_ref(ctx, f"hsds-org:{oid}", file, None, "organization_id", row.path)
         _status_warning(ctx, row.values.get("status", ""), file, None, row.path)
         if ctx.node(NodeKind.PROGRAM, f"hsds-svc:{sid}", row.values.get("name", ""), file, None, row.path):
             services.add(sid)
@@ -574,9 +596,11 @@ def _read_tabular(doc: Mapping[str, Any], file: str, ctx: _Ctx) -> None:
     for row in rows("service_areas.csv"):
         sid = row.values.get("service_id", "")
         label = row.values.get("name", "") or row.values.get("extent", "")
-        if sid not in services:
-            res.problems.append(Problem(file, None, "service_id", f"unknown service {sid!r}", row.path))
+        if not sid:
+            res.warnings.append(Problem(file, None, "service_id", "service area of no service: not mapped", row.path))
         elif label:
+            if sid not in services:
+                _store_ref(ctx, f"hsds-svc:{sid}", file, None, "service_id", row.path)
             _coverage(ctx, f"hsds-svc:{sid}", label, file, None, row.path)
 
 
@@ -629,6 +653,7 @@ def read(
     include_names: bool = False,
     layout: Layout | None = None,
     time_zone: str | None = None,
+    column_map: ColumnMap | None = None,
 ) -> LoadResult:
     """Read HSDS files (3.0 CSV/JSON or Ohana CSV) into Partner, Program and Community records.
 
@@ -655,6 +680,8 @@ def read(
     time_zone : str, optional
         Accepted for the common loader signature; no HSDS field read here is a date
         (``program.start_date`` ... are not read; docs/dates.md).
+    column_map : ColumnMap, optional
+        ``--map`` column rows: a directory's own column names onto HSDS's (`loaders.column_map`).
 
     Returns
     -------
@@ -672,9 +699,9 @@ def read(
     del include_names
     valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
     rec = None if recorded_at is None else ensure_aware(recorded_at)
-    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from))
+    ctx = _Ctx(LoadResult(), valid_from, rec, source, MissingStarts(valid_from), column_map=column_map)
     files = _expand(paths)
-    chosen = layout or detect_layout(paths)
+    chosen = layout or detect_layout(paths, column_map)
     if chosen is None:
         ctx.result.problems.append(_not_hsds(files))
         return ctx.result
@@ -706,5 +733,8 @@ def read(
         for p in json_files:
             _read_json(p, ctx)
     ctx.starts.report(ctx.result, "HSDS has no begin dates")
+    # A reference one file left open that another file of the package resolved (a service area
+    # of service_areas.csv whose service came in a JSON payload) is no reference into the store.
+    ctx.result.store_refs = [r for r in ctx.result.store_refs if r.node_id not in ctx.node_ids]
     # Dependency order for the importer: nodes are already first; keep edges after them.
     return ctx.result

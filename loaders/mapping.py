@@ -8,14 +8,17 @@ A mapping file is CSV with the header ``kind,source,target``, one mapping per ro
 | ``category`` | ``<code system>|<code>`` (or a bare code) | our data category (``attendance``) |
 | ``id`` | a source reference (``Patient/stu-1001``, ``RelatedPerson/gdn-1``,
   ``Organization/org-1``, ``Patient?identifier=<system>|<value>``) | an existing node id |
+| ``column`` | ``<file>:<the source's column name>`` (``users.csv:parentSourcedId``) | the
+  format's column name (``agentSourcedIds``); CSV formats only (`loaders.column_map`) |
 
 Read by the FHIR Consent loader (the loader that reads code systems and foreign
 references; docs/loaders/fhir_consent.md). Several files may be given; a later row for the
 same source replaces an earlier one only if it agrees, otherwise it is a Problem.
 
 The roster and directory loaders (OneRoster, SDS, Ed-Fi, HSDS) read foreign ids but no
-codes of ours: for them only ``id`` rows apply (a source id, e.g. a sourcedId or a
-StudentUniqueId, -> an existing node id), through `apply_ids` on what the loader returned.
+codes of ours: for them ``id`` rows apply (a source id, e.g. a sourcedId or a
+StudentUniqueId, -> an existing node id), through `apply_ids` on what the loader returned,
+and, for the CSV ones (OneRoster, SDS, HSDS), ``column`` rows (`loaders.column_map`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import Final
 
 from graph.errors import Problem
 from loaders.base import LoadResult
+from loaders.column_map import ColumnRename
 
 __all__ = ["KINDS", "Mappings", "apply_ids", "read_mappings"]
 
-KINDS: Final = ("purpose", "category", "id")
+KINDS: Final = ("purpose", "category", "id", "column")
 _CODE: Final = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -44,6 +48,7 @@ class Mappings:
     purpose: dict[str, str] = field(default_factory=dict)
     category: dict[str, str] = field(default_factory=dict)
     id: dict[str, str] = field(default_factory=dict)
+    column: list[ColumnRename] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -79,6 +84,9 @@ def read_mappings(paths: Sequence[Path], categories: frozenset[str] | None = Non
             if not source or not target:
                 out.problems.append(Problem(name, line, "source" if not source else "target", "empty"))
                 continue
+            if kind == "column":
+                _column(out, name, line, source, target)
+                continue
             if kind != "id" and not _CODE.match(target):
                 out.problems.append(Problem(name, line, "target", f"{target!r} is not a code of ours ([a-z][a-z0-9_]*)", value=target))
                 continue
@@ -94,6 +102,24 @@ def read_mappings(paths: Sequence[Path], categories: frozenset[str] | None = Non
                 continue
             table[source] = target
     return out
+
+
+def _column(out: Mappings, name: str, line: int, source: str, target: str) -> None:
+    """A ``column`` row: ``<file>:<column>`` -> a column name; the same source twice must agree."""
+    file, _, column = source.partition(":")
+    file, column = file.strip(), column.strip()
+    if not file or not column:
+        out.problems.append(Problem(name, line, "source", f"column source {source!r} must be <file>:<column>, "
+                                                          "e.g. users.csv:parentSourcedId", value=source))
+        return
+    for before in out.column:
+        if before.file == file and before.source == column and before.target != target:
+            out.problems.append(Problem(name, line, "target", f"column {file}:{column} is mapped twice: to {before.target!r} "
+                                                              f"({before.entry}) and to {target!r}", value=target))
+            return
+        if before.file == file and before.source == column:
+            return
+    out.column.append(ColumnRename(file, column, target, name, line))
 
 
 def apply_ids(result: LoadResult, ids: Mapping[str, str], map_file: str = "--map") -> None:

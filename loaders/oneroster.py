@@ -11,21 +11,25 @@ GUARDIAN_OF from ``agentSourcedIds`` (always ``ferpa_rights=unverified``: the fi
 carries no custody meaning), staff roles -> Provider. Ids are the raw sourcedIds
 (docs/identity.md, "OneRoster and SDS").
 
-Files are streamed row by row with the csv module; only the output records and the
-id indexes needed to resolve references are held. `RosterBuilder` is the mapping core,
+Files are streamed row by row with the csv module (valid UTF-8 through the io module's
+decoder; a file with bad bytes line by line, to name each bad line); only the output
+records and the id indexes needed to resolve references are held. `RosterBuilder` is the mapping core,
 shared with `loaders.sds`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
+import io
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
@@ -58,6 +62,9 @@ from loaders.base import (
     warn_students_without_guardians,
 )
 from loaders.columns import ONEROSTER, Columns, near_miss
+
+if TYPE_CHECKING:
+    from loaders.column_map import ColumnMap  # imports the SDS readers, which import this module
 
 __all__ = [
     "GUARDIAN_ROLES",
@@ -143,6 +150,8 @@ def read_table(
     must_exist: bool = True,
     dropped: Iterable[str] = (),
     columns: Columns | None = None,
+    data: bool = True,
+    column_map: ColumnMap | None = None,
 ) -> Iterator[Row]:
     """Stream the data rows of one CSV file; bad rows become Problems in `result`.
 
@@ -166,6 +175,12 @@ def read_table(
         spelling is a Problem naming both (``required column agentSourcedIds is missing
         (found agentSourcedId)``) and no row is yielded; columns the format does not
         define are listed in one warning.
+    data : bool
+        False for a control file (``manifest.csv``): its rows are not counted in
+        ``result.rows_read``, which counts source data rows only.
+    column_map : ColumnMap, optional
+        ``--map`` column rows: the source's own column names are renamed to the format's
+        before anything reads the header (`loaders.column_map`).
 
     Yields
     ------
@@ -180,7 +195,10 @@ def read_table(
             result.refused_files.add(name)
         return
     with path.open("rb") as fb:
-        reader = csv.reader(_lines(fb, name, result))
+        # Valid UTF-8 (the common case) is decoded by the io module and parsed by the csv module
+        # in C; otherwise `_lines` reports each bad line at its own line number.
+        lines: Iterable[str] = io.TextIOWrapper(fb, encoding="utf-8-sig", newline="") if _valid_utf8(path) else _lines(fb, name, result)
+        reader = csv.reader(lines)
         try:
             header = next(reader, None)
         except csv.Error as err:
@@ -193,6 +211,12 @@ def read_table(
             return
         cols: dict[str, int] = {}
         names = [h.strip() for h in header]
+        if column_map:
+            names, clash = column_map.header(name, names)
+            if clash:
+                result.problems.extend(clash)
+                result.refused_files.add(name)
+                return
         # Spreadsheet exports end headers in empty cells (`,,`): nothing is named there, so
         # they are ignored as long as every row leaves them empty too. An unnamed column
         # between named ones is refused, naming its position.
@@ -273,8 +297,21 @@ def read_table(
                             "which has no name in the header; row skipped", value=values[stray_value].strip())
                 )
                 continue
-            result.rows_read += 1
+            result.rows_read += data
             yield Row(line, values, cols)
+
+
+def _valid_utf8(path: Path) -> bool:
+    """True when the whole file decodes as UTF-8 (checked in 1 MiB chunks: far cheaper than parsing)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fb:
+            while chunk := fb.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _found_instead(path: Path, columns: Columns | None) -> str:
@@ -370,6 +407,7 @@ _FAST: Final[dict[type[Any], Callable[..., Any]]] = {
 subset of the model's id rule), datetimes are aware UTC made here, enums are members and
 ``valid_to >= valid_from`` was checked; anything else takes the validating path, which
 yields the Problem. Tests compare every record with its validated twin."""
+_FAST_GUARDIAN_OF: Final = _FAST[GuardianOf]
 
 
 # ---------------------------------------------------------------------------- builder
@@ -456,6 +494,8 @@ class RosterBuilder:
         IANA zone in which source dates (beginDate, endDate) start at local midnight.
     id_tag : str
         The format's name in GUARDIAN_OF ids (``guardian_of:<id_tag>:<guardian>:<student>``).
+    column_map : ColumnMap, optional
+        ``--map`` column rows, applied to every header read (`read_table`).
 
     Raises
     ------
@@ -472,8 +512,11 @@ class RosterBuilder:
         include_names: bool,
         time_zone: str = DEFAULT_TIME_ZONE,
         id_tag: str = "oneroster",
+        column_map: ColumnMap | None = None,
     ) -> None:
         self.result = LoadResult()
+        self.column_map = column_map
+        self._sources: dict[str, str] = {}
         self.id_tag = id_tag
         self.guardians_in = "relationships.csv" if id_tag == "sds" else "users.csv agentSourcedIds"
         self.default_valid_from = None if default_valid_from is None else ensure_aware(default_valid_from)
@@ -682,15 +725,23 @@ class RosterBuilder:
             self.result.soft_starts.add(data["id"])
         fast = _FAST.get(make)
         stop = data.get("valid_to")
+        source = self._source_of(file)
         if fast is not None and len(data["id"]) <= 200 and (stop is None or stop >= data["valid_from"]):
-            self.result.edges.append(fast(recorded_at=self.recorded_at, source=f"{self.source}:{file}", **data))
+            self.result.edges.append(fast(recorded_at=self.recorded_at, source=source, **data))
             return
         try:
-            edge = make(recorded_at=self.recorded_at, source=f"{self.source}:{file}", **data)
+            edge = make(recorded_at=self.recorded_at, source=source, **data)
         except ValidationError as err:
             self.result.problems.extend(problems_from_validation(err, file, line))
             return
         self.result.edges.append(edge)
+
+    def _source_of(self, file: str) -> str:
+        """``<source>:<file>``, one string per file shared by its edges (a copy per edge is ~60 bytes times millions)."""
+        source = self._sources.get(file)
+        if source is None:
+            source = self._sources[file] = sys.intern(f"{self.source}:{file}")
+        return source
 
     def _ref_problem(self, file: str, line: int, field_name: str, ref: str, what: str) -> bool:
         """Handle a reference the package does not resolve as `what`; True when it goes to the store.
@@ -744,6 +795,17 @@ class RosterBuilder:
             student, adult = row.get("userSourcedId"), row.get("relationshipUserSourcedId")
             if student and adult:
                 self.result.ends.append(End(student, ((EdgeKind.GUARDIAN_OF, "in"),), at, file, row.line, prefix, other=adult))
+
+    def restated(self, file: str, line: int, node_id: str, at: datetime | None, sides: tuple[tuple[EdgeKind, str], ...]) -> None:
+        """An active row of a ``delta`` file: the record's full current state (OneRoster 1.1/1.2).
+
+        The relationships of this file at `node_id` (`sides`) that the row no longer carries
+        end at `at` (its dateLastModified; None: the load's record time). What the row, or any
+        other row of the load, states again is kept (`graph.commands.load`); only edges whose
+        ``source`` is this file of this source are ended (an enrolment's ATTENDS is not a
+        users.csv row's to end). History is kept.
+        """
+        self.result.ends.append(End(node_id, sides, at, file, line, f"{self.source}:{file}", why="delta row"))
 
     def _report_consequences(self) -> None:
         self.result.problems.extend(consequence_problems(self._rejected_refs, self.result.rejected))
@@ -826,29 +888,31 @@ class RosterBuilder:
         del self._attends
         self._parents.clear()
         emitted: set[str] = set()
-        for a, b, file, line in ((a, b, f, n) for a, text, f, n in self._agents for b in split_ids(text)):
-            ka, kb = self.kind_of(a), self.kind_of(b)
-            if b in skip:
-                continue
-            if kb is None:
-                # Not in the package (a delta): a student's agent must be a guardian in the store, and vice versa.
-                expected = "a guardian" if ka is N.STUDENT else "a student"
-                if not self._ref_problem(file, line, "agentSourcedIds", b, expected):
+        # The hottest loop of a roster load (one pass per agent link, each link seen from both
+        # sides): kinds are looked up inline and each row's own kind once.
+        index, nodes = self._index, self.result.nodes
+        is_s, is_g = N.STUDENT, N.GUARDIAN
+        for a, text, file, line in self._agents:
+            ia = index.get(a)
+            ka = None if ia is None else nodes[ia].kind
+            for b in split_ids(text):
+                ib = index.get(b)
+                kb = None if ib is None else nodes[ib].kind
+                if b in skip:
                     continue
-                kb = N.GUARDIAN if ka is N.STUDENT else N.STUDENT
-            if {ka, kb} != {N.STUDENT, N.GUARDIAN}:
-                self.result.warnings.append(
-                    Problem(
-                        file,
-                        line,
-                        "agentSourcedIds",
-                        f"agent {b!r} ({kb}) of {a!r} ({ka}) is not a student-guardian pair; ignored",
-                    )
-                )
-                continue
-            guardian, student = (a, b) if ka is N.GUARDIAN else (b, a)
-            rel = self._guardian_role.get(guardian, GuardianRelationship.PARENT)
-            self._guardian_of(emitted, guardian, student, rel, file, line, stated_by=a)
+                if kb is None:
+                    # Not in the package (a delta): a student's agent must be a guardian in the store, and vice versa.
+                    expected = "a guardian" if ka is is_s else "a student"
+                    if not self._ref_problem(file, line, "agentSourcedIds", b, expected):
+                        continue
+                    kb = is_g if ka is is_s else is_s
+                if ka is is_s and kb is is_g:
+                    self._guardian_of(emitted, b, a, self._guardian_role.get(b, GuardianRelationship.PARENT), file, line, stated_by=a)
+                elif ka is is_g and kb is is_s:
+                    self._guardian_of(emitted, a, b, self._guardian_role.get(a, GuardianRelationship.PARENT), file, line, stated_by=a)
+                else:
+                    message = f"agent {b!r} ({kb}) of {a!r} ({ka}) is not a student-guardian pair; ignored"
+                    self.result.warnings.append(Problem(file, line, "agentSourcedIds", message))
         self._agents.clear()
         for student, guardian, rel, file, line in self._guardian_links:
             ks, kg = self.kind_of(student), self.kind_of(guardian)
@@ -881,8 +945,17 @@ class RosterBuilder:
             return
         emitted.add(edge_id)
         # The link holds from when the row stating it says so (its dateLastModified), else the explicit start.
-        start = self.starts.start(self._modified.get(stated_by), file, line, "GUARDIAN_OF", edge_id)
+        start = self._modified.get(stated_by) or self.default_valid_from
         if start is None:
+            self.starts.start(None, file, line, "GUARDIAN_OF", edge_id)  # noted: one Problem per file in `finish`
+            return
+        if len(edge_id) <= 200:
+            # The fast path of `_edge`, inline: ids of kept nodes, an open interval, constants (one call per link).
+            self.result.soft_starts.add(edge_id)
+            self.result.edges.append(_FAST_GUARDIAN_OF(
+                id=edge_id, from_id=guardian, to_id=student, valid_from=start, relationship=rel,
+                ferpa_rights=FerpaRights.UNVERIFIED, recorded_at=self.recorded_at, source=self._source_of(file),
+            ))  # fmt: skip
             return
         # ferpa_rights is always unverified: a roster link carries no custody meaning (DOMAIN.md).
         self._edge(
@@ -1042,7 +1115,8 @@ def read_orgs(
     """
     file = path.name
     types: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns, must_exist=must_exist):
+    for row in read_table(path, builder.result, ("sourcedId", "name", "type"), columns=columns, must_exist=must_exist,
+            column_map=builder.column_map):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -1067,7 +1141,8 @@ def read_birth_dates(
     out: dict[str, date] = {}
     result = builder.result
     header_dropped = _demographic_columns(path)
-    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped, columns=columns):
+    for row in read_table(path, result, (id_field,), must_exist=False, dropped=header_dropped, columns=columns,
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder, id_field)
         if not keep:
             continue
@@ -1099,7 +1174,7 @@ def _read_manifest(path: Path, result: LoadResult) -> tuple[str | None, dict[str
     version: str | None = None
     modes: dict[str, str] = {}
     file = path.name
-    for row in read_table(path, result, ("propertyName", "value"), must_exist=False, columns=ONEROSTER["manifest.csv"]):
+    for row in read_table(path, result, ("propertyName", "value"), must_exist=False, columns=ONEROSTER["manifest.csv"], data=False):
         prop, value = row.get("propertyName"), row.get("value")
         if prop == "oneroster.version":
             if value not in _VERSIONS:
@@ -1134,7 +1209,8 @@ def _primary_roles(builder: RosterBuilder, path: Path) -> dict[str, str]:
     file = path.name
     roles: dict[str, str] = {}
     rank = {"student": 3, **dict.fromkeys(STAFF_ROLES, 2), **dict.fromkeys(GUARDIAN_ROLES, 1)}
-    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId"), columns=ONEROSTER["roles.csv"]):
+    for row in read_table(path, builder.result, ("userSourcedId", "role", "orgSourcedId"), columns=ONEROSTER["roles.csv"],
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -1161,13 +1237,23 @@ def _primary_roles(builder: RosterBuilder, path: Path) -> dict[str, str]:
     return roles
 
 
-def _read_users(builder: RosterBuilder, path: Path, birth_dates: Mapping[str, date], roles: Mapping[str, str] | None) -> None:
-    """users.csv: one node per user by role; orgSourcedIds (1.1) and agentSourcedIds give edge evidence."""
+_GUARDIAN_SIDES: Final = ((EdgeKind.GUARDIAN_OF, "out"), (EdgeKind.GUARDIAN_OF, "in"))
+
+
+def _read_users(
+    builder: RosterBuilder, path: Path, birth_dates: Mapping[str, date], roles: Mapping[str, str] | None, delta: bool = False
+) -> None:
+    """users.csv: one node per user by role; orgSourcedIds (1.1) and agentSourcedIds give edge evidence.
+
+    `delta`: the manifest marks the file ``delta``; an active row is then the user's full
+    current state, and the guardian links (and, in 1.1, the ``orgSourcedIds`` attendance) it
+    no longer lists end at its dateLastModified (`RosterBuilder.restated`).
+    """
     file = path.name
     required = ("sourcedId",) if roles is not None else ("sourcedId", "role", "orgSourcedIds")
     result = builder.result
     names = builder.include_names  # building a name that would be dropped costs a tenth of the read
-    for row in read_table(path, result, required, dropped=_USERS_DROPPED, columns=ONEROSTER["users.csv"]):
+    for row in read_table(path, result, required, dropped=_USERS_DROPPED, columns=ONEROSTER["users.csv"], column_map=builder.column_map):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -1205,6 +1291,13 @@ def _read_users(builder: RosterBuilder, path: Path, birth_dates: Mapping[str, da
             agents = row.get("agentSourcedIds")
             if agents:
                 builder.agents(file, line, sourced_id, agents)
+            if delta:
+                # Only what the header carries is restated: a file without agentSourcedIds says nothing of guardians.
+                sides: tuple[tuple[EdgeKind, str], ...] = _GUARDIAN_SIDES if "agentSourcedIds" in row.cols else ()
+                if role == "student" and roles is None and "orgSourcedIds" in row.cols:
+                    sides += ((EdgeKind.ATTENDS, "out"),)
+                if sides:
+                    builder.restated(file, line, sourced_id, modified, sides)
 
 
 def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
@@ -1212,7 +1305,7 @@ def _read_enrollments(builder: RosterBuilder, path: Path) -> None:
     file = path.name
     result = builder.result
     for row in read_table(path, result, ("userSourcedId", "schoolSourcedId", "role"), must_exist=False,
-                          columns=ONEROSTER["enrollments.csv"]):
+                          columns=ONEROSTER["enrollments.csv"], column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -1233,6 +1326,7 @@ def read(
     source: str = "oneroster",
     include_names: bool = False,
     time_zone: str = DEFAULT_TIME_ZONE,
+    column_map: ColumnMap | None = None,
 ) -> LoadResult:
     """Read OneRoster 1.1 / 1.2 CSV packages into canonical records.
 
@@ -1252,6 +1346,8 @@ def read(
         Keep student and guardian names (staff and org names are always kept).
     time_zone : str
         IANA zone of the district: beginDate/endDate start at its local midnight.
+    column_map : ColumnMap, optional
+        ``--map`` column rows: a source's own column names onto OneRoster's.
 
     Returns
     -------
@@ -1270,6 +1366,7 @@ def read(
         source=source,
         include_names=include_names,
         time_zone=time_zone,
+        column_map=column_map,
     )
     with bulk_allocation():
         for files in package_files(paths):
@@ -1319,7 +1416,8 @@ def _read_package(builder: RosterBuilder, files: Mapping[str, Path]) -> None:
     birth_dates = read_birth_dates(builder, path("demographics.csv")) if present("demographics.csv") else {}
     roles = _primary_roles(builder, path("roles.csv")) if version == "1.2" and wanted("roles.csv") else None
     if wanted("users.csv"):
-        _read_users(builder, path("users.csv"), birth_dates, roles if roles is not None or version != "1.2" else {})
+        _read_users(builder, path("users.csv"), birth_dates, roles if roles is not None or version != "1.2" else {},
+                    delta=modes.get("users.csv") == "delta")
     del birth_dates, roles
     if present("enrollments.csv"):
         _read_enrollments(builder, path("enrollments.csv"))

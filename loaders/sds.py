@@ -27,6 +27,7 @@ from graph.model import GuardianRelationship, NodeKind
 from graph.timeutil import DEFAULT_TIME_ZONE
 from loaders import sds_classic
 from loaders.base import LoadResult
+from loaders.column_map import ColumnMap
 from loaders.columns import SDS
 from loaders.oneroster import (
     RosterBuilder,
@@ -107,6 +108,7 @@ def read(
     source: str = "sds",
     include_names: bool = False,
     time_zone: str = DEFAULT_TIME_ZONE,
+    column_map: ColumnMap | None = None,
 ) -> LoadResult:
     """Read SDS v2.1 CSV packages into canonical records.
 
@@ -124,6 +126,8 @@ def read(
         Keep student and guardian names (staff and org names are always kept).
     time_zone : str
         IANA zone: roleStartDate/roleEndDate start at its local midnight.
+    column_map : ColumnMap, optional
+        ``--map`` column rows: a source's own column names onto SDS's (`loaders.column_map`).
 
     Returns
     -------
@@ -138,7 +142,7 @@ def read(
     """
     builder = RosterBuilder(
         default_valid_from=default_valid_from, recorded_at=recorded_at, source=source,
-        include_names=include_names, time_zone=time_zone, id_tag="sds",
+        include_names=include_names, time_zone=time_zone, id_tag="sds", column_map=column_map,
     )  # fmt: skip
     with bulk_allocation():
         for files in package_files(paths):
@@ -217,7 +221,8 @@ def _read_roles(builder: RosterBuilder, path: Path, org_types: Mapping[str, str]
     file = path.name
     roles: dict[str, str] = {}
     postsecondary: set[str] = set()
-    for row in read_table(path, builder.result, ("userSourcedId", "orgSourcedId", "role"), columns=SDS["roles.csv"]):
+    for row in read_table(path, builder.result, ("userSourcedId", "orgSourcedId", "role"), columns=SDS["roles.csv"],
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -243,8 +248,7 @@ def _read_relationships(builder: RosterBuilder, path: Path) -> dict[str, Guardia
     related: dict[str, GuardianRelationship] = {}
     for row in read_table(
         path, builder.result, ("userSourcedId", "relationshipUserSourcedId", "relationshipRole"), must_exist=False,
-        columns=SDS["relationships.csv"],
-    ):
+        columns=SDS["relationships.csv"], column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue
@@ -271,7 +275,7 @@ def _read_users(
     """users.csv: the kind comes from roles.csv (student, staff) or relationships.csv (guardian)."""
     file = path.name
     result = builder.result
-    for row in read_table(path, result, ("sourcedId",), dropped=_USERS_DROPPED, columns=SDS["users.csv"]):
+    for row in read_table(path, result, ("sourcedId",), dropped=_USERS_DROPPED, columns=SDS["users.csv"], column_map=builder.column_map):
         keep, modified = row_state(row, file, builder)
         if not keep:
             continue
@@ -297,7 +301,7 @@ def _read_users(
 def _class_orgs(builder: RosterBuilder, path: Path) -> dict[str, str]:
     """classes.csv -> {class sourcedId: orgSourcedId} (to place student enrolments at a school)."""
     out: dict[str, str] = {}
-    for row in read_table(path, builder.result, ("sourcedId", "orgSourcedId"), columns=SDS["classes.csv"]):
+    for row in read_table(path, builder.result, ("sourcedId", "orgSourcedId"), columns=SDS["classes.csv"], column_map=builder.column_map):
         keep, _ = row_state(row, path.name, builder)
         if keep:
             out[row.get("sourcedId")] = row.get("orgSourcedId")
@@ -307,7 +311,8 @@ def _class_orgs(builder: RosterBuilder, path: Path) -> dict[str, str]:
 def _read_enrollments(builder: RosterBuilder, path: Path, class_orgs: Mapping[str, str]) -> None:
     """enrollments.csv: a student's class enrolment is undated ATTENDS evidence at the class's org."""
     file = path.name
-    for row in read_table(path, builder.result, ("classSourcedId", "userSourcedId", "role"), columns=SDS["enrollments.csv"]):
+    for row in read_table(path, builder.result, ("classSourcedId", "userSourcedId", "role"), columns=SDS["enrollments.csv"],
+            column_map=builder.column_map):
         keep, _ = row_state(row, file, builder)
         if not keep:
             continue

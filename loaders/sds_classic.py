@@ -99,7 +99,8 @@ def read_v1(
 
     def table(name: str, required: tuple[str, ...], *, must_exist: bool = True) -> list[tuple[str, int, dict[str, str]]]:
         p = path(name)
-        rows = read_table(p, builder.result, required, must_exist=must_exist, dropped=_V1_DROPPED, columns=_V1_COLUMNS[name])
+        rows = read_table(p, builder.result, required, must_exist=must_exist, dropped=_V1_DROPPED, columns=_V1_COLUMNS[name],
+                column_map=builder.column_map)
         return [(p.name, row.line, {c: row.get(c) for c in row.cols}) for row in rows]
 
     result = builder.result
@@ -191,7 +192,7 @@ def read_v2_0(
     read_orgs(builder, path("orgs.csv"), org_kinds, fold, SDS["orgs.csv"])
     births = read_birth_dates(builder, path("demographics.csv"), "userSourcedId", SDS["demographics.csv"])
     users = path("users.csv")
-    for row in read_table(users, result, ("sourcedId", "role"), dropped=_V2_DROPPED, columns=V2_0_USERS):
+    for row in read_table(users, result, ("sourcedId", "role"), dropped=_V2_DROPPED, columns=V2_0_USERS, column_map=builder.column_map):
         keep, modified = row_state(row, users.name, builder)
         if not keep:
             continue

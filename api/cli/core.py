@@ -24,6 +24,7 @@ from api.cli.loading import (
     SourceOption,
     StrictOption,
     ValidFromOption,
+    column_warnings,
     id_map_for,
     more_hint,
     reader_options,
@@ -159,6 +160,7 @@ def load(
     with render.console.status(f"reading {fmt} ..."):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
     apply_ids(result, id_map_for(fmt, settings.policy(), maps, report), ", ".join(m.name for m in maps or []))
+    column_warnings(options, result)
     refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:

@@ -18,6 +18,7 @@ from api.cli import render
 from graph.errors import Problem
 from graph.policy import Policy
 from loaders.base import LoadResult
+from loaders.column_map import ColumnMap, check
 from loaders.mapping import Mappings, read_mappings
 from loaders.report import write_report
 
@@ -31,6 +32,7 @@ __all__ = [
     "StrictOption",
     "ValidFromOption",
     "ID_MAPPED",
+    "column_warnings",
     "id_map_for",
     "more_hint",
     "reader_options",
@@ -54,7 +56,8 @@ AllowEmptyOption = Annotated[bool, typer.Option("--allow-empty", help="Succeed e
 MapOption = Annotated[
     list[Path] | None,
     typer.Option("--map", help="Mapping file (CSV kind,source,target): source ids -> node ids (oneroster, sds, edfi, hsds, "
-                               "fhir-consent); purpose/category codes (fhir-consent). Repeatable."),
+                               "fhir-consent); purpose/category codes (fhir-consent); column FILE:THEIRS -> the format's "
+                               "column name (oneroster, sds, hsds). Repeatable."),
 ]
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Unmapped codes and references are problems, not warnings (fhir-consent).")
@@ -102,7 +105,8 @@ def reader_options(fmt: str, policy: Policy, maps: list[Path] | None, strict: bo
     """Keyword arguments for the format's `read`: time zone and exit policy (docs/dates.md), mappings.
 
     Exits 2 when `--map`/`--strict` are given for a format that reads no codes, or a mapping
-    file has problems.
+    file has problems (a ``column`` row for a format without CSV columns, a file the format
+    does not read, a column it does not define: each names its map entry).
     """
     options: dict[str, Any] = {"time_zone": policy.default_time_zone}
     if fmt == "edfi":
@@ -113,10 +117,22 @@ def reader_options(fmt: str, policy: Policy, maps: list[Path] | None, strict: bo
     if maps and fmt not in ID_MAPPED and fmt != "fhir-consent":
         render.error(f"--map is read by fhir-consent and {', '.join(sorted(ID_MAPPED))} ({fmt} is our own format: ids are ours)")
         raise typer.Exit(2)
+    mapped = _mappings(maps or [], policy, report)
+    if mapped.column:
+        problems = check(fmt, mapped.column)
+        if problems:
+            _refuse(report, problems)
+        options["column_map"] = ColumnMap(mapped.column)
     if fmt == "fhir-consent":
-        mapped = _mappings(maps or [], policy, report)
         options |= {"id_map": mapped.id, "purpose_map": mapped.purpose, "category_map": mapped.category, "strict": strict}
     return options
+
+
+def column_warnings(options: dict[str, Any], result: LoadResult) -> None:
+    """A ``column`` row of `--map` that renamed nothing read is a warning naming its entry."""
+    column_map = options.get("column_map")
+    if isinstance(column_map, ColumnMap):
+        result.warnings.extend(column_map.unused())
 
 
 def id_map_for(fmt: str, policy: Policy, maps: list[Path] | None, report: Path | None) -> dict[str, str]:

@@ -21,7 +21,8 @@ Incremental and full loads (docs/loaders/incremental.md), all planned in the sam
   (`loaders.base.StoreRef`: a delta's student, an Ed-Fi association's school) must name a
   node of the expected kind in the store, else the load is refused naming file, line, field.
 * **Ends.** A ``tobedeleted`` row (`loaders.base.End`) closes the open edges it carried at its
-  ``dateLastModified`` (else the commit's record time): `CloseEdge`, history kept.
+  ``dateLastModified`` (else the commit's record time): `CloseEdge`, history kept. An active
+  OneRoster delta row closes, the same way, the edges of its file it no longer carries.
 * **Bulk omissions.** For each edge source a load restates in full (``bulk_sources``), a
   current edge of it the load no longer sends is closed at the record time. When that would
   end more than `MASS_END_SHARE` of the source's current edges the load is refused (saying how
@@ -247,10 +248,10 @@ def _resolve_store_refs(tx: WriteTx, refs: Sequence[StoreRef]) -> set[str]:
             dropped.update(r.edge_ids)
         elif node is None:
             problems.append(Problem(r.file, r.line, r.field, f"{r.node_id!r} is not in the package nor in the store; expected {r.what}",
-                                    value=r.node_id))
+                                    r.path, value=r.node_id))
         elif node.kind not in r.kinds:
             problems.append(Problem(r.file, r.line, r.field, f"{r.node_id!r} is a {node.kind} in the store; expected {r.what}",
-                                    value=r.node_id))
+                                    r.path, value=r.node_id))
     if problems:
         raise _Refused(problems)
     return dropped
@@ -270,7 +271,7 @@ def _ends(tx: WriteTx, ends: Sequence[End], stated: set[str], summary: ImportSum
                 if at < edge.valid_from:
                     summary.warnings.append(
                         Problem(end.file, end.line, "dateLastModified",
-                                f"{edge.id} starts {to_iso(edge.valid_from)}, after this tobedeleted row's time; "
+                                f"{edge.id} starts {to_iso(edge.valid_from)}, after this {end.why}'s time; "
                                 "ended where it starts (it never held)")
                     )
                 out.append(CloseEdge(edge.id, max(at, edge.valid_from)))

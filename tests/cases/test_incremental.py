@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from graph.model import Edge, EdgeKind, Node, NodeKind
 from graph.stores.base import GraphStore
 from graph.stores.memory import MemoryStore
 from graph.stores.neo4j import Neo4jStore
-from loaders import edfi, oneroster, sds
+from loaders import edfi, hsds, oneroster, sds
 from loaders.importer import ImportSummary, import_result
 
 HERE = Path(__file__).parent
@@ -117,6 +117,85 @@ def test_delta_reference_missing_from_the_store_is_refused(store: GraphStore, tm
     assert (p.file, p.line, p.field) == ("users.csv", 2, "agentSourcedIds")
     assert p.message == "'gdn-9999' is not in the package nor in the store; expected a guardian"
     assert store.token() == token
+
+
+# ------------------------------------------------------------------ an active delta row is the user's full state
+
+
+def _delta(tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    """step2-delta with users.csv edited."""
+    delta = tmp_path / "delta"
+    shutil.copytree(CASE / "step2-delta", delta)
+    users = delta / "users.csv"
+    users.write_text(edit(users.read_text(encoding="utf-8")), encoding="utf-8")
+    return delta
+
+
+def test_active_delta_row_ends_the_guardian_links_it_no_longer_lists(store: GraphStore, tmp_path: Path) -> None:
+    # No tobedeleted row: stu-1001's active row (modified 2025-10-01T12:00Z) lists gdn-2001 only.
+    delta = _delta(tmp_path, lambda t: "".join(x for x in t.splitlines(keepends=True) if not x.startswith("gdn-2002")))
+    load(store, CASE / "step1-bulk")
+    before = snapshot(store)
+    summary = load(store, delta)
+    assert summary.ended == 1
+    after = snapshot(store)
+    departed, was = after.pop(DEPARTED), before.pop(DEPARTED)
+    assert isinstance(departed, Edge) and isinstance(was, Edge)
+    assert (departed.valid_from, departed.valid_to) == (was.valid_from, LEFT_AT)  # effective-dated, history kept
+    assert after == before  # gdn-2002 stays a node; gdn-2001's links and the attendance are untouched
+    assert load(store, delta).ended == 0  # running it again changes nothing
+
+
+def test_delta_row_ends_its_own_attendance_not_an_enrolments(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "s.db")
+    manifest = "propertyName,value\noneroster.version,1.1\nfile.orgs,{orgs}\nfile.users,{users}\nfile.enrollments,absent\n"
+    bulk, delta = tmp_path / "bulk", tmp_path / "delta"
+    bulk.mkdir(), delta.mkdir()
+    (bulk / "manifest.csv").write_text(manifest.format(orgs="bulk", users="bulk"), encoding="utf-8")
+    (bulk / "orgs.csv").write_text("sourcedId,name,type,parentSourcedId\nd-1,D,district,\nsch-1,A,school,\nsch-2,B,school,\n",
+                                   encoding="utf-8")
+    header = "sourcedId,status,dateLastModified,role,orgSourcedIds,agentSourcedIds\n"
+    (bulk / "users.csv").write_text(header + "stu-1,active,2025-08-01T00:00:00Z,student,sch-1,g-1\n"
+                                             "g-1,active,2025-08-01T00:00:00Z,parent,sch-1,stu-1\n", encoding="utf-8")
+    (delta / "manifest.csv").write_text(manifest.format(orgs="absent", users="delta"), encoding="utf-8")
+    (delta / "users.csv").write_text(header + "stu-1,active,2025-11-03T08:00:00Z,student,sch-2,g-1\n", encoding="utf-8")
+    moved = datetime(2025, 11, 3, 8, tzinfo=UTC)
+    import_result(s, oneroster.read([bulk]))
+    summary = import_result(s, oneroster.read([delta]))
+    assert summary.ended == 1
+    old, new = s.edge("attends:stu-1:sch-1"), s.edge("attends:stu-1:sch-2")
+    assert old is not None and new is not None
+    assert (old.valid_to, new.valid_from, new.valid_to) == (moved, moved, None)
+    link = s.edge("guardian_of:oneroster:g-1:stu-1")
+    assert link is not None and link.valid_to is None  # still listed: kept, its start unchanged
+    assert link.valid_from == datetime(2025, 8, 1, tzinfo=UTC)
+    s.close()
+    # An attendance an enrolment stated (source enrollments.csv) is not a users.csv row's to end.
+    s = MemoryStore(tmp_path / "t.db")
+    load(s, CASE / "step1-bulk")
+    summary = load(s, _delta(tmp_path / "x", lambda t: t.replace("true,sch-910,student", "true,dist-900,student")))
+    attends = s.edge("attends:stu-1001:sch-910")
+    assert attends is not None and attends.valid_to is None
+    s.close()
+
+
+def test_delta_without_the_agent_column_ends_no_guardian_link(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "s.db")
+    load(s, CASE / "step1-bulk")
+    delta = tmp_path / "delta"
+    delta.mkdir()
+    shutil.copy(CASE / "step2-delta" / "manifest.csv", delta)
+    (delta / "users.csv").write_text("sourcedId,status,dateLastModified,role,orgSourcedIds\n"
+                                     "stu-1001,active,2025-10-01T12:00:00Z,student,sch-910\n", encoding="utf-8")
+    assert load(s, delta).ended == 0  # the file does not carry guardians: it says nothing of them
+    s.close()
+
+
+def test_rows_read_counts_data_rows_not_the_manifest(tmp_path: Path) -> None:
+    assert oneroster.read([CASE / "step2-delta"]).rows_read == 2  # two users.csv rows; 17 manifest rows not counted
+    files = ("orgs.csv", "users.csv", "enrollments.csv", "demographics.csv")
+    data_rows = sum(len((CASE / "step1-bulk" / f).read_text(encoding="utf-8").splitlines()) - 1 for f in files)
+    assert oneroster.read([CASE / "step1-bulk"]).rows_read == data_rows
 
 
 # ------------------------------------------------------------------ bulk reloads
@@ -241,3 +320,41 @@ def test_map_code_rows_are_refused_for_a_roster(tmp_path: Path) -> None:
     mapping.write_text("kind,source,target\npurpose,x|y,academic_support\n", encoding="utf-8")
     out = ntk("load", "oneroster", str(CASE / "step1-bulk"), "--db", str(tmp_path / "x.db"), "--map", str(mapping))
     assert out.returncode == 2 and "oneroster reads no purpose or category codes: only id rows apply" in out.stderr
+
+
+# ------------------------------------------------------------------ HSDS: references into the store
+
+
+def _hsds(d: Path, **tables: str) -> Path:
+    d.mkdir()
+    for name, text in tables.items():
+        (d / f"{name}.csv").write_text(text, encoding="utf-8")
+    return d
+
+
+def test_hsds_files_resolve_against_the_store(store: GraphStore, tmp_path: Path) -> None:
+    t0 = datetime(2025, 8, 15, tzinfo=UTC)
+    full = _hsds(tmp_path / "full", organizations="id,name\no1,Big Brothers\n",
+                 services="id,organization_id,name,status\ns1,o1,Tutoring,active\n")
+    import_result(store, hsds.read([full], default_valid_from=t0))
+    more = _hsds(tmp_path / "more", services="id,organization_id,name,status\ns2,o1,Mentoring,active\n",
+                 service_areas="id,service_id,name,extent\na1,s1,Eastside,\na2,s2,Westside,\n")
+    summary = import_result(store, hsds.read([more], default_valid_from=t0))
+    assert summary.created == 6  # Mentoring, its OFFERS, two communities, two SERVES_AREA
+    offers = store.edge("offers:hsds-org:o1:hsds-svc:s2")
+    assert offers is not None and offers.from_id == "hsds-org:o1"
+    assert {e.to_id for e in store.edges(EdgeKind.SERVES_AREA)} == {"community:eastside", "community:westside"}
+
+
+def test_hsds_reference_the_store_lacks_is_refused(store: GraphStore, tmp_path: Path) -> None:
+    t0 = datetime(2025, 8, 15, tzinfo=UTC)
+    import_result(store, hsds.read([_hsds(tmp_path / "full", organizations="id,name\no1,Big Brothers\n")], default_valid_from=t0))
+    token = store.token()
+    bad = _hsds(tmp_path / "bad", service_areas="id,service_id,name,extent\na1,s9,Eastside,\na2,o1,Westside,\n")
+    with pytest.raises(LoadError) as err:
+        import_result(store, hsds.read([bad], default_valid_from=t0))
+    assert [str(p) for p in err.value.problems] == [
+        "service_areas.csv:2 [service_id]: 'hsds-svc:s9' is not in the package nor in the store; expected a service (a Program)",
+        "service_areas.csv:3 [service_id]: 'hsds-svc:o1' is not in the package nor in the store; expected a service (a Program)",
+    ]
+    assert store.token() == token  # nothing written

@@ -178,8 +178,6 @@ def test_bom_and_crlf_load_fine(tmp_path: Path) -> None:
         pytest.param(ORG_HEADER.encode() + b'o1,"Cut off', None, "organizations.csv", 2, None, "truncated", id="truncated"),
         pytest.param(ORG_HEADER.encode() + b"o1,Short\r\n", None, "organizations.csv", 2, None, "fields", id="short-row"),
         pytest.param(ORG_HEADER.encode() + b",Nameless,x\r\n", None, "organizations.csv", 2, "id", "empty", id="empty-id"),
-        pytest.param(ORG_HEADER.encode() + b"o1,A,x\r\n", b"id,organization_id,name,status\r\ns1,o9,T,active\r\n",
-                     "services.csv", 2, "organization_id", "unknown organization", id="broken-reference"),
         pytest.param(ORG_HEADER.encode() + b"o1,A,x\r\n", b"id,name\r\ns1,T\r\n",
                      "services.csv", 1, "organization_id", "missing required column", id="missing-column"),
     ],
@@ -274,13 +272,27 @@ def test_v1_without_datapackage_is_told_by_the_service_area_column(tmp_path: Pat
     assert _v1_records(r) == _v1_records(load(V1))  # the same records: service areas are not lost
 
 
-def test_v1_location_of_an_unknown_organization_is_a_problem(tmp_path: Path) -> None:
+def test_v1_location_of_an_organization_not_read_is_resolved_against_the_store(tmp_path: Path) -> None:
     pkg = tmp_path / "v1"
     shutil.copytree(V1, pkg)
     with (pkg / "locations.csv").open("a", encoding="utf-8") as f:
         f.write("loc-3,org-9,Annex,,,,,\n")
     r = load(pkg)
-    assert [(p.file, p.line, p.field) for p in r.problems] == [("locations.csv", 4, "organization_id")]
+    assert r.ok, r.problems
+    assert [(s.node_id, s.file, s.line, s.field) for s in r.store_refs] == [("hsds-org:org-9", "locations.csv", 4, "organization_id")]
+
+
+def test_references_not_in_the_files_are_left_to_the_store(tmp_path: Path) -> None:
+    services = b"id,organization_id,name,status\r\ns1,o9,T,active\r\n"
+    r = load(v3_package(tmp_path, ORG_HEADER.encode() + b"o1,A,x\r\n", services,
+                        b"id,service_id,name,extent\r\na1,s1,Eastside,\r\na2,s7,Westside,\r\n"), layout="3.0")
+    assert r.ok, r.problems
+    assert [(s.node_id, s.file, s.line, s.field, s.kinds) for s in r.store_refs] == [
+        ("hsds-org:o9", "services.csv", 2, "organization_id", frozenset({NodeKind.PARTNER})),
+        ("hsds-svc:s7", "service_areas.csv", 3, "service_id", frozenset({NodeKind.PROGRAM})),
+    ]
+    assert targets(r, EdgeKind.OFFERS, "hsds-org:o9") == {"hsds-svc:s1"}
+    assert targets(r, EdgeKind.SERVES_AREA, "hsds-svc:s7") == {"community:westside"}
 
 
 @pytest.mark.parametrize(("version", "shown"), [("2.0.1", "version 2.0.1"), ("", "no version")])
