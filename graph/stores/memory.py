@@ -47,6 +47,7 @@ from graph.model import (
 )
 from graph.stores.base import Committed, Idempotency, Work
 from graph.stores.journal import Journal
+from graph.stores.snapshot import default_path, read_snapshot, write_snapshot
 from graph.timeutil import utcnow
 from graph.versions import close_versions, put_version
 
@@ -68,7 +69,7 @@ class MemoryStore:
 
     name = "networkx"
 
-    def __init__(self, path: Path, *, until: int | None = None) -> None:
+    def __init__(self, path: Path, *, until: int | None = None, snapshot: bool = True) -> None:
         self.path = Path(path)
         # `until`: a read-only view of the graph as known at that consistency token (replay).
         self._until = until
@@ -93,6 +94,47 @@ class MemoryStore:
         self._edge_hist: dict[str, list[tuple[datetime | None, Edge]]] = {}
         self._seq = 0
         self._lock = threading.RLock()
+        if snapshot:  # start from a snapshot when one checks out (graph.stores.snapshot), then replay the tail
+            found = read_snapshot(self.journal, self.snapshot_path, until=until)
+            if found is not None:
+                self._restore(*found)
+        self._catch_up()
+
+    # ------------------------------------------------------------------ snapshot and fork
+
+    @property
+    def snapshot_path(self) -> Path:
+        """Where this journal's snapshot lives (``<journal>.snapshot``)."""
+        return default_path(self.path)
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.G, self._nodes, self._edges, self._by_kind, self._out_kind, self._node_hist, self._edge_hist)
+
+    def _restore(self, seq: int, state: tuple[Any, ...]) -> None:
+        self.G, self._nodes, self._edges, self._by_kind, self._out_kind, self._node_hist, self._edge_hist = state
+        self._succ = self.G._succ  # type: ignore[attr-defined]
+        self._pred = self.G._pred  # type: ignore[attr-defined]
+        self._provider_cache.clear()
+        self._seq = seq
+
+    def write_snapshot(self) -> tuple[int, int]:
+        """Catch up with the journal and write the graph's snapshot beside it; return (token, bytes).
+
+        A restart then loads the snapshot and replays only the journal after its token
+        (graph.stores.snapshot says how it is checked). Raises OSError or StoreUnavailable.
+        """
+        with self._lock:
+            self._catch_up()
+            return self._seq, write_snapshot(self.journal, self._seq, self._state(), self.snapshot_path)
+
+    def detach(self) -> None:
+        """Close the journal connection, keeping the graph: before `os.fork` (a SQLite
+        connection must not be used on both sides of a fork). `attach` in each child."""
+        self.journal.close()
+
+    def attach(self) -> None:
+        """Open the journal connection again (after `detach`, in a forked worker) and catch up."""
+        self.journal.reopen()
         self._catch_up()
 
     # ------------------------------------------------------------------ writes
