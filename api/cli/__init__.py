@@ -12,7 +12,7 @@ from api.cli.app import app
 
 __all__ = ["app", "main"]
 
-_MODULES: tuple[str, ...] = ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.tokens", "api.cli.backup")
+_MODULES: tuple[str, ...] = ("api.cli.core", "api.cli.demo", "api.cli.server", "api.cli.tokens", "api.cli.backup", "api.cli.snapshot")
 _MODULES += ("api.cli.analytics", "api.cli.replay", "api.cli.verify", "api.cli.feed", "api.cli.record")
 for _module in _MODULES:
     try:
