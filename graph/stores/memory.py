@@ -4,7 +4,8 @@ The journal is the truth; the graph is rebuilt from it on open and kept current 
 reading new events (also those written by other processes) before a read that asks
 for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind, edge id)``
 (DESIGN.md keys by edge type; the id is added because one pair may hold several
-intervals of one type) and hold their record under ``rec``.
+intervals of one type) and hold their record under ``rec``, in a one-slot `EdgeAttrs`
+rather than a dict (graph.stores.memory_layout).
 
 Evidence gathering walks adjacency dicts directly (``G._succ`` / ``G._pred``): the public
 views cost a wrapper object per access, which dominates a 50-microsecond check.
@@ -47,6 +48,7 @@ from graph.model import (
 )
 from graph.stores.base import Committed, Idempotency, Work
 from graph.stores.journal import Journal
+from graph.stores.memory_layout import EdgeAttrs, Graph
 from graph.stores.snapshot import default_path, read_snapshot, write_snapshot
 from graph.timeutil import utcnow
 from graph.versions import close_versions, put_version
@@ -74,10 +76,10 @@ class MemoryStore:
         # `until`: a read-only view of the graph as known at that consistency token (replay).
         self._until = until
         self.journal = Journal(self.path)
-        self.G: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+        self.G: nx.MultiDiGraph[str] = Graph()
         # The adjacency dicts themselves (private in networkx, stable since 2.0): see the module docstring.
-        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._succ  # type: ignore[attr-defined]
-        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._pred  # type: ignore[attr-defined]
+        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], EdgeAttrs]]] = self.G._succ  # type: ignore[attr-defined]
+        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], EdgeAttrs]]] = self.G._pred  # type: ignore[attr-defined]
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
         self._by_kind: dict[NodeKind | EdgeKind, dict[str, None]] = {}
@@ -289,12 +291,12 @@ class MemoryStore:
     def _out(self, node_id: str) -> Iterator[Edge]:
         for targets in self._succ.get(node_id, {}).values():
             for attrs in targets.values():
-                yield attrs["rec"]
+                yield attrs.rec
 
     def _in(self, node_id: str) -> Iterator[Edge]:
         for sources in self._pred.get(node_id, {}).values():
             for attrs in sources.values():
-                yield attrs["rec"]
+                yield attrs.rec
 
     def _out_of(self, node_id: str, kind: EdgeKind) -> Iterable[Any]:
         """Out-edges of one kind of a provider, team or partner."""
@@ -530,7 +532,7 @@ class _MemoryTx:
 
     def edges_at(self, node_id: str, kind: EdgeKind, direction: Literal["out", "in"]) -> list[Edge]:
         adjacency = self._store._succ if direction == "out" else self._store._pred
-        found = [attrs["rec"] for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
+        found = [attrs.rec for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
         return sorted(found, key=lambda e: e.id)
 
     def open_edges_from(self, source: str, kind: EdgeKind) -> list[Edge]:
