@@ -1,11 +1,12 @@
 """The embedded store: a networkx MultiDiGraph in memory over a SQLite journal.
 
-The journal is the truth; the graph is rebuilt from it on open and kept current by
-reading new events (also those written by other processes) before a read that asks
-for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind, edge id)``
-(DESIGN.md keys by edge type; the id is added because one pair may hold several
-intervals of one type) and hold their record under ``rec``, in a one-slot `EdgeAttrs`
-rather than a dict (graph.stores.memory_layout).
+The journal is the truth; the graph is rebuilt from it on open (or loaded from a snapshot
+checked against it, then the journal's tail replayed: graph.stores.snapshot) and kept
+current by reading new events (also those written by other processes) before a read
+that asks for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind,
+edge id)`` (DESIGN.md keys by edge type; the id is added because one pair may hold
+several intervals of one type) and hold their record under ``rec``; both in one-slot
+objects rather than dicts (graph.stores.memory_layout).
 
 Evidence gathering walks adjacency dicts directly (``G._succ`` / ``G._pred``): the public
 views cost a wrapper object per access, which dominates a 50-microsecond check.

@@ -1,10 +1,12 @@
-"""How the embedded store lays its records out in the networkx graph: one slot per edge, not a dict.
+"""How the embedded store lays its records out in the networkx graph: one slot per record, not a dict.
 
-networkx keeps an attribute dict per edge; ours only ever holds the edge's record under
-``rec``. At 2.7 million edges (700,000 students) a one-entry dict costs 184 bytes where a
-one-slot object costs 40: `EdgeAttrs` is that object, a read-only `Mapping` with ``update``
-so networkx's own code (``add_edge``, ``edges(data=True)``, ``get_edge_data``, copies) keeps
-working. The store reads ``attrs.rec`` directly (a slot load, cheaper than a dict lookup).
+networkx keeps an attribute dict per node and per edge; ours only ever holds the record under
+``rec``. At 700,000 students (2.0 million nodes, 2.7 million edges) a one-entry dict costs 184
+bytes where a one-slot object costs 40: `NodeAttrs` and `EdgeAttrs` are that object, a
+read-only `Mapping` with ``update`` and ``copy`` so networkx's own code (``add_node``,
+``add_edge``, ``nodes(data=True)``, ``edges(data=True)``, ``get_edge_data``, copies, node-link
+export) keeps working. The store reads ``attrs.rec`` directly (a slot load, cheaper than a dict
+lookup).
 """
 
 from __future__ import annotations
@@ -14,29 +16,31 @@ from typing import Any
 
 import networkx as nx
 
-from graph.model import Edge
+from graph.model import Edge, Node
 
-__all__ = ["EdgeAttrs", "Graph"]
+__all__ = ["LAYOUT", "EdgeAttrs", "Graph", "NodeAttrs"]
+
+LAYOUT = 2
+"""Version of this layout; part of a snapshot's code tag (graph.stores.snapshot): raise it when the classes here change."""
 
 
-class EdgeAttrs(Mapping[str, Any]):
-    """The attributes of one edge in the graph: only its record, under ``"rec"``."""
+class _Record(Mapping[str, Any]):
+    """Attributes holding one record under ``"rec"`` (a `Mapping` for networkx)."""
 
     __slots__ = ("rec",)
-    rec: Edge
 
-    def __init__(self, rec: Edge | None = None) -> None:
+    def __init__(self, rec: Any = None) -> None:
         if rec is not None:
             self.rec = rec
 
     def update(self, other: Mapping[str, Any] = (), /, **kwargs: Any) -> None:  # type: ignore[assignment]
-        """Set ``rec`` (networkx's ``add_edge`` calls this); any other attribute is refused.
+        """Set ``rec`` (networkx's ``add_node``/``add_edge`` call this); any other attribute is refused.
 
         Raises KeyError naming an attribute other than ``rec``.
         """
         for key, value in [*dict(other).items(), *kwargs.items()]:
             if key != "rec":
-                raise KeyError(f"the embedded graph keeps only 'rec' on an edge, not {key!r}")
+                raise KeyError(f"the embedded graph keeps only 'rec' on a node or edge, not {key!r}")
             self.rec = value
 
     def __getitem__(self, key: str) -> Any:
@@ -50,18 +54,33 @@ class EdgeAttrs(Mapping[str, Any]):
     def __len__(self) -> int:
         return 1 if hasattr(self, "rec") else 0
 
-    def copy(self) -> EdgeAttrs:
-        """A new `EdgeAttrs` holding the same record (networkx's graph copies call this)."""
-        return EdgeAttrs(getattr(self, "rec", None))
+    def copy(self) -> Any:
+        """A new object of this class holding the same record (networkx's graph copies call this)."""
+        return type(self)(getattr(self, "rec", None))
 
     def __repr__(self) -> str:
-        return f"EdgeAttrs({getattr(self, 'rec', None)!r})"
+        return f"{type(self).__name__}({getattr(self, 'rec', None)!r})"
 
-    def __reduce__(self) -> tuple[type[EdgeAttrs], tuple[Edge | None]]:
-        return (EdgeAttrs, (getattr(self, "rec", None),))
+    def __reduce__(self) -> tuple[type[_Record], tuple[Any]]:
+        return (type(self), (getattr(self, "rec", None),))
+
+
+class NodeAttrs(_Record):
+    """The attributes of one node in the graph: only its record, under ``"rec"``."""
+
+    __slots__ = ()
+    rec: Node
+
+
+class EdgeAttrs(_Record):
+    """The attributes of one edge in the graph: only its record, under ``"rec"``."""
+
+    __slots__ = ()
+    rec: Edge
 
 
 class Graph(nx.MultiDiGraph):  # type: ignore[type-arg]
-    """networkx's `MultiDiGraph` whose edge attributes are `EdgeAttrs`."""
+    """networkx's `MultiDiGraph` whose node and edge attributes are `NodeAttrs` and `EdgeAttrs`."""
 
+    node_attr_dict_factory = NodeAttrs  # type: ignore[assignment]
     edge_attr_dict_factory = EdgeAttrs  # type: ignore[assignment]

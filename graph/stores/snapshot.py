@@ -11,8 +11,8 @@ check fails — the store then replays the whole journal, as without one:
 - **taken from this journal, at a token it still holds**: the header names the token N and a
   SHA-256 of the journal row N; a journal that is shorter than N or whose row N differs (a
   restored or replaced file) makes the snapshot stale.
-- **written by this code**: a tag of the snapshot format, the Python and networkx versions
-  and every model class's fields; a snapshot of another shape is ignored.
+- **written by this code**: a tag of the snapshot format, the Python and networkx versions,
+  the graph's layout (graph.stores.memory_layout) and every model class's fields; a snapshot of another shape is ignored.
 
 File layout: ``MAGIC``, one JSON header line, 32 bytes of HMAC, the pickle. Written to a
 temporary file and renamed into place, so a reader sees an old snapshot or a new one whole.
@@ -36,6 +36,7 @@ import structlog
 
 from graph import model
 from graph.stores.journal import Journal
+from graph.stores.memory_layout import LAYOUT
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotRejected", "code_tag", "default_path", "read_snapshot", "write_snapshot"]
 
@@ -62,14 +63,14 @@ def default_path(journal_path: Path) -> Path:
 
 
 def code_tag() -> str:
-    """What the pickled state depends on: format, Python, networkx, and every model class's fields."""
+    """What the pickled state depends on: format, Python, networkx, the graph's layout and every model class's fields."""
     shapes = []
     for name in sorted(dir(model)):
         cls = getattr(model, name)
         if isinstance(cls, type) and dataclasses.is_dataclass(cls):
             shapes.append(f"{name}({','.join(f.name for f in dataclasses.fields(cls))})")
     digest = hashlib.sha256(";".join(shapes).encode()).hexdigest()[:16]
-    return f"{FORMAT}/py{sys.version_info[0]}.{sys.version_info[1]}/nx{nx.__version__}/{digest}"
+    return f"{FORMAT}/py{sys.version_info[0]}.{sys.version_info[1]}/nx{nx.__version__}/layout{LAYOUT}/{digest}"
 
 
 def write_snapshot(journal: Journal, seq: int, state: Any, path: Path) -> int:
