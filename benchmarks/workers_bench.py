@@ -111,8 +111,12 @@ def pss_kib(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
-def serve_memory(db: Path, workers: int, checks: int) -> dict[str, Any]:
-    """Start `serve --workers N`, answer checks over fresh connections, sum PSS and RSS over its processes."""
+def serve_memory(db: Path, workers: int, checks: list[int]) -> list[dict[str, Any]]:
+    """Start `serve --workers N`; after each cumulative count of checks (over fresh connections), sum PSS and RSS over its processes.
+
+    Pages a worker touches are copied (a reference count changes), so PSS grows with how much
+    of the graph the workers have read: hence several counts.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -146,19 +150,26 @@ def serve_memory(db: Path, workers: int, checks: int) -> dict[str, Any]:
         while len(parent.children()) < (workers if workers > 1 else 0):
             time.sleep(0.2)
         headers = {"Authorization": f"Bearer {secret}"}
-        for req in pairs(db, checks):
-            r = httpx.post(f"{url}/graphql", json={"query": CHECK, "variables": {"r": req}}, headers=headers, timeout=60)
-            assert r.status_code == 200, r.text
-        procs = [parent, *parent.children(recursive=True)]
-        sizes = [pss_kib(p.pid) for p in procs]
-        return {
-            "step": f"serve --workers {workers}",
-            "ready_s": round(ready, 1),
-            "processes": len(procs),
-            "pss_mib": round(sum(p for p, _ in sizes) / 1024),
-            "rss_mib": round(sum(r for _, r in sizes) / 1024),
-            "pss_each_mib": [round(p / 1024) for p, _ in sizes],
-        }
+        todo = pairs(db, max(checks))
+        rows, done = [], 0
+        for count in sorted(checks):
+            for req in todo[done:count]:
+                r = httpx.post(f"{url}/graphql", json={"query": CHECK, "variables": {"r": req}}, headers=headers, timeout=60)
+                assert r.status_code == 200, r.text
+            done = count
+            procs = [parent, *parent.children(recursive=True)]
+            sizes = [pss_kib(p.pid) for p in procs]
+            row = {
+                "step": f"serve --workers {workers}, after {count:,} checks",
+                "ready_s": round(ready, 1),
+                "processes": len(procs),
+                "pss_mib": round(sum(p for p, _ in sizes) / 1024),
+                "rss_mib": round(sum(r for _, r in sizes) / 1024),
+                "pss_each_mib": [round(p / 1024) for p, _ in sizes],
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+        return rows
     finally:
         proc.terminate()
         try:
@@ -176,7 +187,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tail", type=int, default=1000, help="journal events appended after the snapshot")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 4])
-    parser.add_argument("--checks", type=int, default=400)
+    parser.add_argument("--checks", type=int, nargs="+", default=[400], help="cumulative counts of checks after which PSS is read")
+    parser.add_argument("--serve-only", action="store_true", help="skip load, restarts and snapshot: only serve --workers N")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     db = args.db
@@ -192,16 +204,15 @@ def main() -> None:
             generate = [*CLI, "generate", "--students", str(args.students), "--seed", str(args.seed), "--out", str(bundle)]
             rows.append(run_step("generate", generate))
         rows.append(run_step("load", [*CLI, "load", "bundle", str(bundle), "--db", str(db), "--valid-from", "2025-08-15"]))
-    rows.append(run_step("restart, full replay", open_store(db, snapshot=False)))
-    rows.append(run_step("snapshot", [*CLI, "snapshot", "--db", str(db)]))
-    rows[-1]["snapshot_mib"] = round(Path(f"{db}.snapshot").stat().st_size / 2**20)
-    if args.tail:
-        append_tail(db, args.tail)
-    rows.append(run_step(f"restart, snapshot + {args.tail}-event tail", open_store(db, snapshot=True)))
+    if not args.serve_only:
+        rows.append(run_step("restart, full replay", open_store(db, snapshot=False)))
+        rows.append(run_step("snapshot", [*CLI, "snapshot", "--db", str(db)]))
+        rows[-1]["snapshot_mib"] = round(Path(f"{db}.snapshot").stat().st_size / 2**20)
+        if args.tail:
+            append_tail(db, args.tail)
+        rows.append(run_step(f"restart, snapshot + {args.tail}-event tail", open_store(db, snapshot=True)))
     for n in args.workers:
-        row = serve_memory(db, n, args.checks)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        rows.extend(serve_memory(db, n, args.checks))
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print("\n| step | wall | CPU | peak RSS | PSS (sum) | RSS (sum) |\n|---|---|---|---|---|---|")
     for r in rows:

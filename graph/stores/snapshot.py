@@ -57,6 +57,10 @@ class SnapshotRejected(Exception):
         self.detail = detail
 
 
+class _NotWanted(Exception):
+    """The snapshot is newer than the read-only view being opened (`MemoryStore(until=...)`)."""
+
+
 def default_path(journal_path: Path) -> Path:
     """Where the snapshot of the journal at `journal_path` lives: beside it, ``<name>.snapshot``."""
     return journal_path.with_name(journal_path.name + SNAPSHOT_SUFFIX)
@@ -118,13 +122,13 @@ class _Signing:
 def read_snapshot(journal: Journal, path: Path, *, until: int | None = None) -> tuple[int, Any] | None:
     """The (token, state) of the snapshot at `path` when every check passes; None otherwise.
 
-    None without a word when there is no file; None with a warning log line naming the file
-    and the reason when it is corrupt, stale, of another journal or another code version, or
-    taken after `until`. Never raises for a bad file.
+    None without a word when there is no file or it was taken after `until` (a view of an
+    earlier state); None with a warning log line naming the file and the reason when it is
+    corrupt, stale, of another journal or of another code version. Never raises for a bad file.
     """
     try:
         return _read(journal, path, until)
-    except FileNotFoundError:
+    except (FileNotFoundError, _NotWanted):
         return None
     except SnapshotRejected as err:
         log.warning("snapshot_ignored", path=str(path), reason=err.reason, detail=err.detail)
@@ -144,6 +148,8 @@ def _read(journal: Journal, path: Path, until: int | None) -> tuple[int, Any]:
             seq, row, code = int(header["seq"]), str(header["row"]), str(header["code"])
         except (ValueError, KeyError, TypeError) as err:
             raise SnapshotRejected("corrupt", f"header unreadable: {err}") from err
+        if until is not None and seq > until:  # a sound snapshot, only newer than this view wants
+            raise _NotWanted
         if code != code_tag():
             raise SnapshotRejected("format", f"written by other code ({code}, this is {code_tag()})")
         key = journal.snapshot_key(create=False)
@@ -161,8 +167,6 @@ def _read(journal: Journal, path: Path, until: int | None) -> tuple[int, Any]:
             raise SnapshotRejected("stale", f"taken at token {seq}, the journal ends at {head}")
         if journal.row_digest(seq) != row:
             raise SnapshotRejected("stale", f"journal row {seq} is not the one the snapshot was taken after")
-        if until is not None and seq > until:
-            raise SnapshotRejected("stale", f"taken at token {seq}, after the view's token {until}")
         f.seek(start)
         # Unpickled only now: the bytes are the ones signed with this journal's own key.
         state = pickle.load(f)

@@ -145,3 +145,20 @@ def test_a_snapshot_of_another_journal_is_refused(tmp_path: Path) -> None:
     with capture_logs() as logs:
         MemoryStore(other).close()
     assert ignored(logs) == ["foreign"]
+
+
+def test_a_view_before_the_snapshot_replays_quietly_and_one_after_uses_it(tmp_path: Path) -> None:
+    store = World.base().store(tmp_path)
+    early = int(store.token())
+    store.apply([PutNode(Student(id="late-kid"))])
+    store.write_snapshot()
+    store.apply([PutNode(Student(id="later-kid"))])
+    head = int(store.token())
+    store.close()
+    for until in (early, head):
+        with capture_logs() as logs:
+            view = MemoryStore(store.path, until=until)
+        assert ignored(logs) == []
+        assert state_of(view) == state_of(MemoryStore(store.path, until=until, snapshot=False))
+        assert view.token() == str(until)
+        view.close()
