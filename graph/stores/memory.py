@@ -52,6 +52,7 @@ from graph.stores.journal import Journal
 from graph.stores.memory_layout import EdgeAttrs, Graph
 from graph.stores.snapshot import default_path, read_snapshot, write_snapshot
 from graph.timeutil import utcnow
+from graph.trusted import bulk_allocation
 from graph.versions import close_versions, put_version
 
 __all__ = ["MemoryStore"]
@@ -182,8 +183,9 @@ class MemoryStore:
             except BaseException:
                 self.journal.rollback()
                 raise
-            for change in effective:
-                self._apply_one(change)
+            with bulk_allocation():  # a bulk load applies millions of records (see _catch_up)
+                for change in effective:
+                    self._apply_one(change)
             self._seq = seq
             return Committed(str(seq), dict(result))
 
@@ -230,7 +232,8 @@ class MemoryStore:
         self._put_edge(newest)
 
     def _catch_up(self) -> None:
-        with self._lock:
+        # A restart replays millions of acyclic records: no collection walks them mid-replay (graph.trusted).
+        with self._lock, bulk_allocation():
             for seq, change in self.journal.read_since(self._seq, until=self._until):
                 self._apply_one(change)
                 self._seq = seq

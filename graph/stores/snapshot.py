@@ -37,6 +37,7 @@ import structlog
 from graph import model
 from graph.stores.journal import Journal
 from graph.stores.memory_layout import LAYOUT
+from graph.trusted import bulk_allocation
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotRejected", "code_tag", "default_path", "read_snapshot", "write_snapshot"]
 
@@ -169,5 +170,6 @@ def _read(journal: Journal, path: Path, until: int | None) -> tuple[int, Any]:
             raise SnapshotRejected("stale", f"journal row {seq} is not the one the snapshot was taken after")
         f.seek(start)
         # Unpickled only now: the bytes are the ones signed with this journal's own key.
-        state = pickle.load(f)
+        with bulk_allocation():  # millions of acyclic objects: no collection walks them mid-load
+            state = pickle.load(f)
     return seq, state
