@@ -43,6 +43,7 @@ from api.web import SecurityHeaders, web_routes
 from api.webhooks.service import start_feed_service
 from graph.errors import NeedToKnowError
 from graph.open import open_engine
+from graph.stores.base import GraphStore
 
 __all__ = ["app_from_env", "check_settings", "create_app"]
 
@@ -126,8 +127,9 @@ def check_settings(settings: ApiSettings) -> None:
     configure_json_logs(settings.log_level)
 
 
-def create_app(settings: ApiSettings | None = None) -> Starlette:
-    """The ASGI application for `settings` (defaults from the environment).
+def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None = None) -> Starlette:
+    """The ASGI application for `settings` (defaults from the environment); `store`, when given,
+    is the graph store already open (a forked worker's, `api.prefork`), closed on shutdown.
 
     Raises
     ------
@@ -149,7 +151,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         # Embedded: journal, tokens and record in settings.db. Neo4j: all three in Neo4j, so an
         # instance keeps nothing on its own disk that another instance needs (DESIGN.md).
         start_tracing(settings)
-        engine = instrument_engine(open_engine(settings))
+        engine = instrument_engine(open_engine(settings, store))
         tokens = open_tokens(settings, engine.store)
         app.state.ntk = AppState(
             settings=settings,

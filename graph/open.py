@@ -29,14 +29,15 @@ def open_store(settings: Settings) -> GraphStore:
     return MemoryStore(settings.db)
 
 
-def open_engine(settings: Settings) -> Engine:
-    """An engine over the configured store and its record of decisions.
+def open_engine(settings: Settings, store: GraphStore | None = None) -> Engine:
+    """An engine over the configured store (or `store`, already open: a forked worker's
+    preloaded graph, `api.prefork`) and its record of decisions.
 
     Embedded: the record is in ``settings.db`` (the journal's SQLite file). Neo4j: the record
     is in Neo4j, one hash chain per engine (DESIGN.md, "What lives where"), so every API
     instance over one database shares it and the local disk holds nothing another needs.
     """
-    store = open_store(settings)
+    store = store if store is not None else open_store(settings)
     if settings.backend == "neo4j":
         from graph.audit_neo4j import Neo4jAuditLog
         from graph.stores.neo4j import Neo4jStore

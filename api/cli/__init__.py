@@ -15,6 +15,7 @@ from api.cli import (  # noqa: F401  (each module registers its commands on `app
     record,
     replay,
     server,
+    snapshot,
     tokens,
     verify,
 )

@@ -1,9 +1,9 @@
 """Server commands: ``serve``, ``token create|list|revoke``, ``schema export``.
 
 `serve(settings, host, port, workers)` is what ``needtoknow serve`` and the demo call.
-With one worker the app object is passed to uvicorn; with more, uvicorn needs an import
-string, so the settings travel as ``NTK_*`` environment variables to the factory
-``api.app:app_from_env``.
+With one worker the app object is passed to uvicorn; with more, the graph is loaded once
+and the workers are forked from it (`api.prefork`). `settings_env` gives the ``NTK_*``
+variables for running the factory ``api.app:app_from_env`` under another server.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from graph.errors import NeedToKnowError
 from graph.open import open_store
 from graph.settings import Settings
 
-__all__ = ["serve", "settings_env"]
+__all__ = ["multiprocess_metrics", "serve", "settings_env"]
 
 token_app = typer.Typer(help="Bearer tokens (stored hashed in the database).", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
@@ -56,35 +56,40 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
     settings : ApiSettings
     host, port : where to listen (loopback by default).
     workers : int
-        Worker processes; each keeps its own in-memory graph and catches up from the
-        shared SQLite journal before every read.
+        Worker processes. With more than one, the graph is loaded once and the workers are
+        forked from it, sharing its memory (`api.prefork`); each catches up from the shared
+        SQLite journal before every read.
     """
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    from api.app import create_app
 
     if workers <= 1:
+        from api.app import create_app
+
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
         return
-    os.environ.update(settings_env(settings))
-    # Each worker writes its metrics to files here; /metrics sums them (prometheus-client's
-    # multiprocess mode). Emptied first: files of an earlier run would be counted again.
+    multiprocess_metrics(settings)
+    from api.prefork import serve_forked  # imports the app: after the metrics directory is set
+
+    sock = uvicorn.Config("api.app:app_from_env", host=host, port=port).bind_socket()
+    # Why: in multi-process mode the workers' connections are left with Nagle's algorithm on,
+    # and a response written as headers then body waits for the client's delayed ACK: a
+    # steady ~44 ms per request (measured: 44 ms -> 0.9 ms for /healthz). Accepted sockets
+    # inherit TCP_NODELAY from the listening socket on Linux.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        serve_forked(settings, sock, workers)
+    finally:
+        sock.close()
+
+
+def multiprocess_metrics(settings: ApiSettings) -> None:
+    """Point prometheus-client at a directory the workers share (before it is first imported:
+    it picks its multiprocess mode then). Emptied first: files of an earlier run would be counted again."""
     metrics_dir = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="ntk-metrics-"))
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    config = uvicorn.Config(
-        "api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
-    )
-    sock = config.bind_socket()
-    # Why: in uvicorn's multi-process mode the workers' connections are left with Nagle's
-    # algorithm on, and a response written as headers then body waits for the client's
-    # delayed ACK: a steady ~44 ms per request (measured: 44 ms -> 0.9 ms for /healthz).
-    # Accepted sockets inherit TCP_NODELAY from the listening socket on Linux.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command("serve")
@@ -102,6 +107,8 @@ def serve_command(
     """Serve the GraphQL API (POST /graphql, /healthz, /readyz)."""
     base = settings_for(db, backend, neo4j_uri, neo4j_user, neo4j_database)
     settings = ApiSettings(**{**base.model_dump(), **({"graphiql": True} if graphiql else {})})
+    if workers > 1:
+        multiprocess_metrics(settings)
     from api.app import check_settings
 
     try:

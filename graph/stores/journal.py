@@ -7,7 +7,9 @@ the writer; `PRAGMA data_version` tells cheaply whether another connection commi
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -81,6 +83,34 @@ class Journal:
         """The newest sequence number (0 for an empty journal)."""
         row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return int(row[0])
+
+    def row_digest(self, seq: int) -> str:
+        """SHA-256 (hex) of the event row `seq` ("" for 0 or a row the journal does not hold).
+
+        A snapshot taken at `seq` carries it, so a journal whose row `seq` changed is noticed.
+        """
+        row = self.conn.execute("SELECT seq, recorded_at, op, kind, record_id, data FROM events WHERE seq = ?", (seq,)).fetchone()
+        return "" if row is None else hashlib.sha256(json.dumps(list(row)).encode()).hexdigest()
+
+    def snapshot_key(self, *, create: bool) -> bytes | None:
+        """The secret that signs this journal's snapshots (``meta`` row ``snapshot_key``).
+
+        None when there is none yet and `create` is false; with `create`, made (32 random
+        bytes) on first use. Raises StoreUnavailable when it cannot be written.
+        """
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'snapshot_key'").fetchone()
+        if row is None and create:
+            try:
+                self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('snapshot_key', ?)", (secrets.token_hex(32),))
+            except sqlite3.Error as err:
+                raise StoreUnavailable(f"journal {self.path} write failed: {err}") from err
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'snapshot_key'").fetchone()
+        return None if row is None else bytes.fromhex(row[0])
+
+    def reopen(self) -> None:
+        """Connect again after `close` (a forked worker: SQLite connections must not cross a fork,
+        so the parent closes its own before forking and each child opens one)."""
+        self.__init__(self.path)  # type: ignore[misc]
 
     def begin(self) -> None:
         """Take the write lock (BEGIN IMMEDIATE): writers are serialised across processes."""

@@ -1,10 +1,12 @@
 """The embedded store: a networkx MultiDiGraph in memory over a SQLite journal.
 
-The journal is the truth; the graph is rebuilt from it on open and kept current by
-reading new events (also those written by other processes) before a read that asks
-for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind, edge id)``
-(DESIGN.md keys by edge type; the id is added because one pair may hold several
-intervals of one type) and hold their record under ``rec``.
+The journal is the truth; the graph is rebuilt from it on open (or loaded from a snapshot
+checked against it, then the journal's tail replayed: graph.stores.snapshot) and kept
+current by reading new events (also those written by other processes) before a read
+that asks for it. Nodes hold their record under ``rec``; edges are keyed ``(EdgeKind,
+edge id)`` (DESIGN.md keys by edge type; the id is added because one pair may hold
+several intervals of one type) and hold their record under ``rec``; both in one-slot
+objects rather than dicts (graph.stores.memory_layout).
 
 Evidence gathering walks adjacency dicts directly (``G._succ`` / ``G._pred``): the public
 views cost a wrapper object per access, which dominates a 50-microsecond check.
@@ -47,7 +49,10 @@ from graph.model import (
 )
 from graph.stores.base import Committed, Idempotency, Work
 from graph.stores.journal import Journal
+from graph.stores.memory_layout import EdgeAttrs, Graph
+from graph.stores.snapshot import default_path, read_snapshot, write_snapshot
 from graph.timeutil import utcnow
+from graph.trusted import bulk_allocation
 from graph.versions import close_versions, put_version
 
 __all__ = ["MemoryStore"]
@@ -68,15 +73,15 @@ class MemoryStore:
 
     name = "networkx"
 
-    def __init__(self, path: Path, *, until: int | None = None) -> None:
+    def __init__(self, path: Path, *, until: int | None = None, snapshot: bool = True) -> None:
         self.path = Path(path)
         # `until`: a read-only view of the graph as known at that consistency token (replay).
         self._until = until
         self.journal = Journal(self.path)
-        self.G: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+        self.G: nx.MultiDiGraph[str] = Graph()
         # The adjacency dicts themselves (private in networkx, stable since 2.0): see the module docstring.
-        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._succ  # type: ignore[attr-defined]
-        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], dict[str, Any]]]] = self.G._pred  # type: ignore[attr-defined]
+        self._succ: dict[str, dict[str, dict[tuple[EdgeKind, str], EdgeAttrs]]] = self.G._succ  # type: ignore[attr-defined]
+        self._pred: dict[str, dict[str, dict[tuple[EdgeKind, str], EdgeAttrs]]] = self.G._pred  # type: ignore[attr-defined]
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
         self._by_kind: dict[NodeKind | EdgeKind, dict[str, None]] = {}
@@ -93,6 +98,47 @@ class MemoryStore:
         self._edge_hist: dict[str, list[tuple[datetime | None, Edge]]] = {}
         self._seq = 0
         self._lock = threading.RLock()
+        if snapshot:  # start from a snapshot when one checks out (graph.stores.snapshot), then replay the tail
+            found = read_snapshot(self.journal, self.snapshot_path, until=until)
+            if found is not None:
+                self._restore(*found)
+        self._catch_up()
+
+    # ------------------------------------------------------------------ snapshot and fork
+
+    @property
+    def snapshot_path(self) -> Path:
+        """Where this journal's snapshot lives (``<journal>.snapshot``)."""
+        return default_path(self.path)
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.G, self._nodes, self._edges, self._by_kind, self._out_kind, self._node_hist, self._edge_hist)
+
+    def _restore(self, seq: int, state: tuple[Any, ...]) -> None:
+        self.G, self._nodes, self._edges, self._by_kind, self._out_kind, self._node_hist, self._edge_hist = state
+        self._succ = self.G._succ  # type: ignore[attr-defined]
+        self._pred = self.G._pred  # type: ignore[attr-defined]
+        self._provider_cache.clear()
+        self._seq = seq
+
+    def write_snapshot(self) -> tuple[int, int]:
+        """Catch up with the journal and write the graph's snapshot beside it; return (token, bytes).
+
+        A restart then loads the snapshot and replays only the journal after its token
+        (graph.stores.snapshot says how it is checked). Raises OSError or StoreUnavailable.
+        """
+        with self._lock:
+            self._catch_up()
+            return self._seq, write_snapshot(self.journal, self._seq, self._state(), self.snapshot_path)
+
+    def detach(self) -> None:
+        """Close the journal connection, keeping the graph: before `os.fork` (a SQLite
+        connection must not be used on both sides of a fork). `attach` in each child."""
+        self.journal.close()
+
+    def attach(self) -> None:
+        """Open the journal connection again (after `detach`, in a forked worker) and catch up."""
+        self.journal.reopen()
         self._catch_up()
 
     # ------------------------------------------------------------------ writes
@@ -137,8 +183,9 @@ class MemoryStore:
             except BaseException:
                 self.journal.rollback()
                 raise
-            for change in effective:
-                self._apply_one(change)
+            with bulk_allocation():  # a bulk load applies millions of records (see _catch_up)
+                for change in effective:
+                    self._apply_one(change)
             self._seq = seq
             return Committed(str(seq), dict(result))
 
@@ -185,7 +232,8 @@ class MemoryStore:
         self._put_edge(newest)
 
     def _catch_up(self) -> None:
-        with self._lock:
+        # A restart replays millions of acyclic records: no collection walks them mid-replay (graph.trusted).
+        with self._lock, bulk_allocation():
             for seq, change in self.journal.read_since(self._seq, until=self._until):
                 self._apply_one(change)
                 self._seq = seq
@@ -252,12 +300,12 @@ class MemoryStore:
     def _out(self, node_id: str) -> Iterator[Edge]:
         for targets in self._succ.get(node_id, {}).values():
             for attrs in targets.values():
-                yield attrs["rec"]
+                yield attrs.rec
 
     def _in(self, node_id: str) -> Iterator[Edge]:
         for sources in self._pred.get(node_id, {}).values():
             for attrs in sources.values():
-                yield attrs["rec"]
+                yield attrs.rec
 
     def _out_of(self, node_id: str, kind: EdgeKind) -> Iterable[Any]:
         """Out-edges of one kind of a provider, team or partner."""
@@ -493,7 +541,7 @@ class _MemoryTx:
 
     def edges_at(self, node_id: str, kind: EdgeKind, direction: Literal["out", "in"]) -> list[Edge]:
         adjacency = self._store._succ if direction == "out" else self._store._pred
-        found = [attrs["rec"] for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
+        found = [attrs.rec for keyed in adjacency.get(node_id, {}).values() for (k, _), attrs in keyed.items() if k is kind]
         return sorted(found, key=lambda e: e.id)
 
     def open_edges_from(self, source: str, kind: EdgeKind) -> list[Edge]:
