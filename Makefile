@@ -69,7 +69,7 @@ pytest: setup browser
 	if ! (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null; then bash tools/neo4j/neo4j.sh start && started=1 || exit 1; \
 	else echo "using the Neo4j server already listening on 127.0.0.1:$$port"; fi; \
 	export NTK_NEO4J_URI=$${NTK_NEO4J_URI:-bolt://127.0.0.1:$$port}; \
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_DESELECT); rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25 $(PYTEST_DESELECT); rc=$$?; \
 	if [ $$started = 1 ]; then bash tools/neo4j/neo4j.sh stop; fi; exit $$rc
 
 test: lint typecheck pytest

@@ -131,6 +131,7 @@ def main() -> None:
     codes: Counter[str] = Counter()
     latency: dict[str, list[float]] = defaultdict(list)
     internal = tracebacks = 0
+    slowest: list[tuple[float, int, int, str, int]] = []  # (seconds, request number, status, first error code, body size)
     server = Server(args.db, 1)
     started = time.perf_counter()
     try:
@@ -141,17 +142,22 @@ def main() -> None:
                 kw["headers"]["Authorization"] = f"Bearer {secrets[role]}"
                 t0 = time.perf_counter()
                 r = client.post(f"{server.url}/graphql", **kw)
-                latency[f"{r.status_code // 100}xx"].append(time.perf_counter() - t0)
+                took = time.perf_counter() - t0
+                latency[f"{r.status_code // 100}xx"].append(took)
                 statuses[r.status_code] += 1
                 tracebacks += "Traceback" in r.text
                 try:
                     body = r.json()
                 except json.JSONDecodeError:
                     body = {}
+                first_code = "-"
                 for e in body.get("errors", []) if isinstance(body, dict) else []:
                     code = str((e.get("extensions") or {}).get("code"))
                     codes[code] += 1
                     internal += code == "INTERNAL"
+                    first_code = code if first_code == "-" else first_code
+                slowest.append((took, n, r.status_code, first_code, len(str(kw.get("json") or kw.get("content")))))
+                slowest = sorted(slowest, reverse=True)[:5]
                 if n % 10_000 == 0:
                     print(f"  {n:,} requests, {n / (time.perf_counter() - started):.0f}/s, 5xx so far: {sum(c for s, c in statuses.items() if s >= 500)}", flush=True)
     finally:
@@ -160,6 +166,8 @@ def main() -> None:
     print(f"{args.requests:,} requests in {elapsed:.0f} s ({args.requests / elapsed:.0f}/s), one server, one worker, one client")
     print("by status:", ", ".join(f"{s}: {n:,}" for s, n in sorted(statuses.items())))
     print("error codes:", ", ".join(f"{c}: {n:,}" for c, n in codes.most_common()))
+    for took, n, status, code, size in slowest:
+        print(f"slow: request {n:,}: {took * 1000:.0f} ms, HTTP {status}, {code}, body {size:,} characters")
     print(f"INTERNAL errors: {internal}; answers with a traceback: {tracebacks}; 5xx: {sum(n for s, n in statuses.items() if s >= 500)}")
     for cls, values in sorted(latency.items()):
         values.sort()

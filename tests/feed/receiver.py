@@ -81,6 +81,17 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
+    def all_signed(self) -> bool:
+        """Every request received verifies with `secret` now, also those that arrived before the
+        test knew the secret (a webhook registered while the servers start can deliver at once)."""
+        assert self.secret is not None
+        try:
+            for r in self.received:
+                Webhook(self.secret).verify(r.body, r.headers)
+        except WebhookVerificationError:
+            return False
+        return True
+
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> bool:
         """Wait until predicate(received list) holds; False on timeout (the caller asserts)."""
         deadline = time.monotonic() + timeout
