@@ -260,8 +260,11 @@ class MemoryStore:
             `token` is ahead of the journal (it was never issued by this journal).
         """
         wanted = _parse_token(token)
-        if (wanted is not None and wanted > self._seq) or self.journal.changed_elsewhere():
-            self._catch_up()
+        # Under the lock: `changed_elsewhere` answers True once, so a second thread must wait for
+        # the first one's catch-up rather than read (and key caches on) the state before it.
+        with self._lock:
+            if (wanted is not None and wanted > self._seq) or self.journal.changed_elsewhere():
+                self._catch_up()
         if wanted is not None and wanted > self._seq:
             raise StaleRead(wanted, self._seq)
 
