@@ -229,9 +229,12 @@ class Deriver:
         """
         if not self.started:
             return self.start()
-        now = ensure_aware(self.clock())
         rows = self.outbox.since(int(self.feed.meta("outbox_done") or 0), limit=max_rows)
         self.store.sync(None)  # after reading the rows: the graph holds at least their commits
+        # `now` after the rows: every row read was committed before it, so an instant a request
+        # stated (a revocation "now") is never after the step's now, and no row is decided
+        # before its own commit (a step that began first once announced a revocation 21 ms early).
+        now = ensure_aware(self.clock())
         overlay: dict[Pair, tuple[str, ...]] = {}
         events: list[AccessChange] = []
         lapsed = False

@@ -296,9 +296,17 @@ class Neo4jStore:
         Pessimistic (``lock_first=True``, the retry): lock, then read under the lock.
         Returns (seq after, whether anything was written, result, replayed).
         """
+        # Optimistic: a barrier first. Neo4j reads are read-committed without snapshots, so a
+        # read may see part of a commit that is still being applied (its ``seq`` but not yet
+        # its index entries: two concurrent recordConsent calls with one id were both
+        # acknowledged). A writer applies its commit before it releases the journal lock, so
+        # once we have held the lock every commit up to ``seen`` is fully visible; the lock
+        # taken again before writing then proves no commit came after.
+        seen = -1 if lock_first else self._barrier(session)
         tx = session.begin_transaction()
         try:
-            seen = self._lock_journal(tx) if lock_first else self._read_journal(tx)
+            if lock_first:
+                seen = self._lock_journal(tx)
             if idempotency is not None:
                 prior = tx.run(q.GET_IDEMPOTENCY, key=idempotency.key).single(strict=True)
                 if prior["fingerprint"] is not None:
@@ -322,7 +330,7 @@ class Neo4jStore:
             except ChangeRejected:
                 # Optimistic reads are read-committed, not a snapshot: a writer that committed
                 # between them can make a refusal wrong or mis-coded. Judge again under the lock.
-                if not lock_first and self._read_journal(tx) != seen:
+                if not lock_first and self._lock_journal(tx) != seen:
                     tx.rollback()
                     return None
                 raise
@@ -330,7 +338,7 @@ class Neo4jStore:
                 # Nothing to write: but if another writer committed after `work` read, the
                 # "nothing" may come from its write (work's precondition saw the older state),
                 # so judge again under the lock rather than acknowledge a write that was not ours.
-                moved = not lock_first and self._read_journal(tx) != seen
+                moved = not lock_first and self._lock_journal(tx) != seen
                 tx.rollback()
                 return None if moved else (seen, False, result, False)
             plan = self._plan(fetched, effective, seen, now)
@@ -365,6 +373,20 @@ class Neo4jStore:
     @staticmethod
     def _read_journal(tx: neo4j.Transaction) -> int:
         return int(tx.run(q.READ_SEQ, key=q.META_KEY).single(strict=True)["seq"])
+
+    def _barrier(self, session: neo4j.Session) -> int:
+        """Take and release the journal lock in a transaction of its own; ``seq`` then.
+
+        Every commit up to the returned ``seq`` is fully applied when this returns (see
+        `_try_transact`). Raises as `_lock_journal` (a bulk load holds the journal).
+        """
+        tx = session.begin_transaction()
+        try:
+            seq = self._lock_journal(tx)
+            tx.rollback()
+            return seq
+        finally:
+            tx.close()
 
     @staticmethod
     def _lock_journal(tx: neo4j.Transaction, load_id: str | None = None, *, holding: bool = False) -> int:

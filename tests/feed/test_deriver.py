@@ -219,3 +219,25 @@ def test_provider_side_change_reaches_every_student(tmp_path: Path, clock: Clock
     finally:
         deriver.close()
         store.close()
+
+
+def test_a_commit_racing_a_step_is_announced_at_its_own_instant(base: tuple[MemoryStore, FeedStore, Deriver], clock: Clock) -> None:
+    """A revocation commits while a step is under way (here: while it reads the clock). Its
+    event says the revocation's own instant, caused by the write (CI once saw one 21 ms early:
+    the step took `now` before reading the outbox, so the row was decided before its effect)."""
+    store, _feed, deriver = base
+    deriver.step()
+    at = NOON + timedelta(milliseconds=21)
+    raced: list[str] = []
+
+    def racing_clock() -> datetime:
+        if not raced:  # the request (its now: `at`) commits just after the step reads the clock
+            raced.append(revoke_consent(store, RevokeConsent("cns-1"), now=at).token)
+            return NOON
+        return at + timedelta(milliseconds=1)
+
+    deriver.clock = racing_clock
+    events = deriver.step() + deriver.step()
+    assert raced, "the clock was read during the step"
+    [e] = events
+    assert (e.kind, e.cause, e.effective_at) == (ChangeKind.REVOKED, Cause.WRITE, at)
