@@ -203,14 +203,17 @@ class Deriver:
     def start(self) -> list[AccessChange]:
         """Load the schedule (every pair's lapse instants after the last one processed); on the
         very first run, announce every pair's access as a snapshot. Returns events stored."""
+        done = self.feed.meta("clock_done")
+        # The outbox head before the sync, the clock after it: every row up to `head` is in the
+        # state the snapshot decides, and committed before its instant (else a row committed
+        # in between would be marked done without ever being derived).
+        head = self.outbox.head() if done is None else 0
         self.store.sync(None)
         self._heap.clear()
         self._queued.clear()
-        done = self.feed.meta("clock_done")
         stored: list[AccessChange] = []
         if done is None:
             now = ensure_aware(self.clock())
-            head = self.outbox.head()
             events = self._tick(self.all_pairs(), now, Cause.SNAPSHOT, now.isoformat(), None, now)
             stored = self.feed.record(events, {"clock_done": now.isoformat(), "outbox_done": str(head)})
         else:

@@ -241,3 +241,26 @@ def test_a_commit_racing_a_step_is_announced_at_its_own_instant(base: tuple[Memo
     assert raced, "the clock was read during the step"
     [e] = events
     assert (e.kind, e.cause, e.effective_at) == (ChangeKind.REVOKED, Cause.WRITE, at)
+
+
+def test_a_commit_racing_the_first_snapshot_is_never_skipped(tmp_path: Path, clock: Clock) -> None:
+    """Another process revokes while the feed starts (between its reads of the store and of the
+    outbox head): the revocation is either in the snapshot or derived after it, never marked
+    done unseen (the announced access ends equal to the check's)."""
+    store, feed, deriver = open_feed(World.base(), tmp_path, clock)
+    other = MemoryStore(store.path)  # another process's view of the same journal
+    head = deriver.outbox.head
+
+    def racing_head() -> int:
+        revoke_consent(other, RevokeConsent("cns-1", at=NOON - timedelta(minutes=1)), now=NOON)
+        deriver.outbox.head = head  # type: ignore[method-assign]
+        return head()
+
+    deriver.outbox.head = racing_head  # type: ignore[method-assign]
+    deriver.step()
+    clock.now = NOON + timedelta(minutes=1)
+    deriver.step()
+    assert feed.announced([("ana", "sam")]).get(("ana", "sam"), ()) == ()
+    for s in (other, store):
+        s.close()
+    deriver.close()
