@@ -111,7 +111,7 @@ async def coverage_data(request: Request) -> Response:
         def answer() -> tuple[Question, bytes]:
             engine.store.sync(None)
             cache = cache_for(engine.store, engine.policy)
-            asked = replace(q, at=cache.pinned_now(utcnow())) if q.at is NOW else q
+            asked = replace(q, at=cache.pinned_now(utcnow(), q.expiring_days)) if q.at is NOW else q
             return asked, cache.output(asked, fmt, render(fmt))
 
         q, body = await run_in_threadpool(answer)

@@ -63,11 +63,12 @@ from api.lean import answer
 from api.limits import parse_json_body
 from api.observability.requests import OPERATION_KEY
 from api.operation import operation_fields, operation_label
-from api.response_cache import Key, ResponseCache, cacheable_query
+from api.response_cache import CacheableQuery, Key, ResponseCache, cacheable_query
 from api.roles import Principal
 from api.schema.context import Context
 from api.tokens import AnyTokenStore
 from api.web import graphiql_page
+from graph.analytics.cache import cache_for
 from graph.engine import Engine
 from graph.errors import NeedToKnowError
 from graph.timeutil import utcnow
@@ -337,7 +338,11 @@ async def graphql_endpoint(request: Request) -> Response:
         if state.limiter is not None:
             state.limiter.admit(principal, fields)  # charged on a cache hit too
         now = utcnow()
-        cached = _cache_key(state, query, operation_name, variables, principal, now)
+        cacheable = cacheable_query(query, operation_name, variables or {}, settings.max_tokens) if state.responses is not None else None
+        # In a thread: pinning "now" may read the state's instants once per token (seconds at 170k).
+        cached = None
+        if cacheable is not None:
+            cached = await run_in_threadpool(_cache_key, state, cacheable, operation_name, variables, principal, now)
         hit = state.responses.get(cached) if cached is not None and state.responses is not None else None
         if hit is not None:
             return Response(hit, media_type=f"{media}; charset=utf-8")
@@ -375,24 +380,23 @@ def _token_unmoved(state: AppState, token: str) -> bool:
 
 
 def _cache_key(
-    state: AppState, query: str, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal, now: datetime
+    state: AppState, q: CacheableQuery, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal, now: datetime
 ) -> Key | None:
-    """The response cache's key of an aggregate-only query (`api.response_cache`), None for anything else."""
+    """The response cache's key of an aggregate-only query (`api.response_cache`); None when the store cannot say."""
     if state.responses is None:
-        return None
-    q = cacheable_query(query, operation_name, variables or {}, state.settings.max_tokens)
-    if q is None:
         return None
     try:
         # Another process's or instance's write moves the token: the next answer is computed afresh.
         token = state.engine.store.latest_token()
+        # A question about "now" is answered for the instant pinned at the token (the resolvers ask the same).
+        pinned = cache_for(state.engine.store, state.engine.policy).pinned_now(now) if q.asks_now else None
     except NeedToKnowError:
         return None  # execution meets the same failure and answers it with its code
     return state.responses.key(
         q,
         token=token,
         policy_version=state.engine.policy.version,
-        now=now,
+        pinned=pinned,
         principal=principal,
         operation_name=operation_name,
         variables=variables,

@@ -20,8 +20,9 @@ The key (`Key`) is everything an answer depends on:
   could be scoped differently never share an entry;
 - the SHA-256 of the printed document (whitespace and comments normalised), the operation
   name and the variables as canonical JSON;
-- the clock minute, unless every aggregate field names its ``at`` explicitly: a question
-  about "now" is answered for the instant `CoverageCache.pinned_now` pins per token and minute.
+- the instant a question about "now" is answered for (`CoverageCache.pinned_now`: kept
+  until the next write or the next instant at which a figure may change), unless every
+  aggregate field names its ``at`` explicitly.
 
 Entries are bytes, evicted least recently used past `ResponseCache.max_bytes`. Rate limits
 and aggregate budgets are charged before the cache is asked (`api.http`), so a hit costs
@@ -58,10 +59,6 @@ __all__ = ["AGGREGATE_FIELDS", "Audience", "CacheableQuery", "Key", "ResponseCac
 AGGREGATE_FIELDS: Final = frozenset({"coverage", "coverageComparison", "partnerNetwork", "networkOverview"})
 """Root query fields whose answers depend only on the store's state, the policy, the arguments and the audience."""
 
-NOW_SECONDS: Final = 60
-"""A question about "now" is kept for this clock minute (`graph.analytics.cache.NOW_SHARED_SECONDS`)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who an aggregate answer is for: the role and the partners a token acts for (order-free)."""
@@ -91,7 +88,7 @@ class Key:
 
     token: str
     policy_version: str
-    minute: int | None
+    pinned: datetime | None
     audience: Audience
     digest: str
     operation_name: str | None
@@ -166,14 +163,15 @@ class ResponseCache:
         *,
         token: str,
         policy_version: str,
-        now: datetime,
+        pinned: datetime | None,
         principal: Principal,
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
     ) -> Key:
-        """The key of a request whose store was synced to `token`; `now` is the request's (aware) time."""
-        minute = int(now.timestamp()) // NOW_SECONDS if q.asks_now else None
-        return Key(token, policy_version, minute, Audience.of(principal), q.digest, operation_name, canonical_variables(variables))
+        """The key of a request whose store was synced to `token`; `pinned` is the instant a
+        question about "now" is answered for (None when every field names its time)."""
+        when = pinned if q.asks_now else None
+        return Key(token, policy_version, when, Audience.of(principal), q.digest, operation_name, canonical_variables(variables))
 
     def get(self, key: Key) -> bytes | None:
         """The kept body for `key`, or None (counted as a hit or a miss)."""

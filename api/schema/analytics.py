@@ -386,7 +386,7 @@ class AnalyticsQuery(OverviewQuery):
         engine = ctx.engine
         engine.store.sync(None)
         cache = cache_for(engine.store, engine.policy)
-        report = cache.result(Question(at or cache.pinned_now(ctx.now), GroupBy(by.value), days))
+        report = cache.result(Question(at or cache.pinned_now(ctx.now, days), GroupBy(by.value), days))
         assert isinstance(report, CoverageReport)
         return CoverageReportType.of(report)
 
@@ -413,7 +413,7 @@ class AnalyticsQuery(OverviewQuery):
         engine = ctx.engine
         engine.store.sync(None)
         cache = cache_for(engine.store, engine.policy)
-        result = cache.result(Question(at or cache.pinned_now(ctx.now), GroupBy(by.value), days, compare))
+        result = cache.result(Question(at or cache.pinned_now(ctx.now, days), GroupBy(by.value), days, compare))
         assert isinstance(result, CoverageComparison)
         return CoverageComparisonType.of(result)
 

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from api.roles import require
 from api.schema.context import Context
+from graph.analytics.cache import cache_for
 from graph.analytics.network import partner_network
 from graph.analytics.overview import (
     NetworkOverview,
@@ -174,8 +175,9 @@ def overview_for(ctx: Context, at: datetime) -> tuple[NetworkOverview, str]:
 @strawberry.type(description="The partner network's overview.")
 class OverviewQuery:
     @strawberry.field(
-        description="The partner network's overview at a time (default: the start of the current hour, UTC, so that "
-        "visitors within the hour share one computation): communities with their schools, "
+        description="The partner network's overview at a time (default: now, answered for the instant pinned per "
+        "consistency token, kept until the next write or the next instant at which a figure may change, so that "
+        "visitors share one computation; `at` in the answer says which): communities with their schools, "
         "partners linked to the communities their programs serve, programs folded in. Staff, analysts, admins. "
         "Cached per consistency token."
     )
@@ -184,6 +186,6 @@ class OverviewQuery:
 
         ctx = info.context
         require(may_see_aggregates(ctx.principal))
-        when = at if at is not None else ctx.now.replace(minute=0, second=0, microsecond=0)
+        when = at if at is not None else cache_for(ctx.engine.store, ctx.engine.policy).pinned_now(ctx.now)
         overview, token = overview_for(ctx, when)
         return NetworkOverviewType.of(overview, when, token)

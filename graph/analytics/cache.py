@@ -11,10 +11,13 @@ result by all of them: a write moves the token, and the next question is compute
 - *networks* (`partner_network`, suppressed, built from the same facts) per (token, time).
 
 A question "now" (no time given) would never repeat exactly, so the first such question at a
-consistency token fixes the instant that later ones within the same minute answer for
-(`pinned_now`): repeats are lookups until the next write (a new token) or the next minute,
-and every answer carries the instant it is for. A write by another process reaches the token
-when the caller syncs the store first, as every caller does.
+consistency token fixes the instant ``p`` that later ones answer for (`pinned_now`), and every
+answer carries the instant it is for. A later "now" keeps ``p`` while it is in the same clock
+minute, and after that while no record of the state holds an instant in ``[p, now]``
+(`graph.analytics.instants.ChangeInstants`, read once per token): then every figure at "now"
+equals the one at ``p``, so repeats are lookups until the next write or the next lapse, not
+until the next minute. A write by another process reaches the token when the caller syncs
+the store first, as every caller does.
 
 One lock serialises computation: two requests for the same new question compute it once.
 The cache never holds an unsuppressed count outside the facts, which never leave it.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from graph.analytics.compare import CoverageComparison, compare
 from graph.analytics.coverage import CoverageFacts, CoverageReport, GroupBy, coverage, gather_coverage_facts
+from graph.analytics.instants import ChangeInstants
 from graph.policy import Policy
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware
@@ -49,7 +53,8 @@ FACTS_KEPT: Final = 4
 RESULTS_KEPT: Final = 64
 
 NOW_SHARED_SECONDS: Final = 60
-"""Questions about "now" within this many seconds (same clock minute) at one token share an instant."""
+"""Questions about "now" within this many seconds (same clock minute) at one token share an
+instant without looking at the state's instants (a burst of a page's questions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,10 @@ class CoverageCache:
         self._results: _Lru[CoverageReport | CoverageComparison] = _Lru(results_kept)
         self._outputs: _Lru[bytes] = _Lru(results_kept)
         self._networks: _Lru[nx.DiGraph[str]] = _Lru(facts_kept)
-        self._now: _Lru[datetime] = _Lru(8)
+        self._pins: _Lru[datetime] = _Lru(8)
+        self._instants: _Lru[ChangeInstants] = _Lru(2)
+        self._windows: set[int] = {30}
+        """Every "expiring within N days" window asked about "now": a pin must hold for each."""
         self.computed = 0
         """How many results were computed (not found); for tests and benchmarks."""
 
@@ -141,14 +149,36 @@ class CoverageCache:
             self.computed += 1
             return self._results.put(key, result)
 
-    def pinned_now(self, now: datetime) -> datetime:
-        """The instant to answer a question about `now` for: the first such instant asked at the
-        store's current token within the same clock minute (so repeats hit the cache)."""
+    def pinned_now(self, now: datetime, expiring_days: int | None = None) -> datetime:
+        """The instant to answer a question about `now` (aware) for, so repeats hit the cache.
+
+        The instant pinned at the store's current token when it is in the same clock minute
+        as `now`, or when no instant of the state (nor one minus an asked window of
+        `expiring_days`) lies between it and `now` (every figure is then the same); else
+        `now`, which becomes the pin. The first question after a write pins its own time.
+
+        Raises
+        ------
+        NaiveDatetimeError
+            `now` is naive.
+        StoreUnavailable
+            The store cannot be read (reading its instants, once per token).
+        """
         now = ensure_aware(now)
-        key = (self.store.latest_token(), int(now.timestamp()) // NOW_SHARED_SECONDS)
+        token = self.store.latest_token()
         with self._lock:
-            found = self._now.get(key)
-            return found if found is not None else self._now.put(key, now)
+            if expiring_days is not None:
+                self._windows.add(expiring_days)
+            pin = self._pins.get(token)
+            if pin is not None:
+                if int(pin.timestamp()) // NOW_SHARED_SECONDS == int(now.timestamp()) // NOW_SHARED_SECONDS:
+                    return pin
+                instants = self._instants.get(token)
+                if instants is None:
+                    instants = self._instants.put(token, ChangeInstants(self.store, self.policy))
+                if instants.quiet(pin, now, self._windows):
+                    return pin
+            return self._pins.put(token, now)
 
     def network(self, at: datetime) -> nx.DiGraph[str]:
         """`partner_network` at `at` (suppressed), computed once per token from the cached facts; do not modify it.

@@ -23,7 +23,7 @@ from graph.evidence import Evidence
 from graph.model import Student
 from graph.policy import Policy
 
-__all__ = ["birthday_instant", "lapse_instants"]
+__all__ = ["birthday_instant", "lapse_instants", "record_datetimes"]
 
 
 _TIME_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -42,7 +42,8 @@ def _time_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _datetimes(record: Any) -> Iterator[datetime]:
+def record_datetimes(record: Any) -> Iterator[datetime]:
+    """The datetime values a record (node or edge dataclass) holds; nothing for None."""
     if record is None or not dataclasses.is_dataclass(record):
         return
     for name in _time_fields(type(record)):
@@ -109,12 +110,12 @@ def lapse_instants(evidence: Evidence, policy: Policy, after: datetime | None = 
         records.extend((c.consent, *c.about, *c.given_by, *c.permits))
     found: set[datetime] = set()
     for record in records:
-        found.update(_datetimes(record))
+        found.update(record_datetimes(record))
     for versions in (*evidence.node_history.values(), *evidence.edge_history.values()):
         for effective, record in versions:
             if effective is not None:
                 found.add(effective)
-            found.update(_datetimes(record))
+            found.update(record_datetimes(record))
     if isinstance(evidence.student, Student) and (birthday := birthday_instant(evidence.student, policy)) is not None:
         found.add(birthday)
     return {t for t in found if after is None or t > after}

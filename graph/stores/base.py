@@ -173,6 +173,12 @@ class GraphStore(Protocol):
         """How many nodes or edges of a kind."""
         ...
 
+    def earlier_versions(self) -> Iterator[tuple[datetime | None, Node | Edge]]:
+        """Every version of every record that has more than one, as (effective instant or
+        None for the first, record), in no particular order (graph.versions). Records with one
+        version are left out: `nodes` and `edges` give them."""
+        ...
+
     def gather_evidence(self, provider_id: str, student_id: str) -> Evidence:
         """Everything bearing on (provider, student), across all time, unfiltered."""
         ...

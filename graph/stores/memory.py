@@ -296,6 +296,13 @@ class MemoryStore:
         for edge_id in list(self._by_kind.get(kind, ())):
             yield self._edges[edge_id]
 
+    def earlier_versions(self) -> Iterator[tuple[datetime | None, Node | Edge]]:
+        """Every version of every record with several (see `GraphStore.earlier_versions`)."""
+        for node_versions in list(self._node_hist.values()):
+            yield from node_versions
+        for edge_versions in list(self._edge_hist.values()):
+            yield from edge_versions
+
     def count(self, kind: NodeKind | EdgeKind) -> int:
         """How many nodes or edges of `kind`."""
         return len(self._by_kind.get(kind, ()))

@@ -694,6 +694,13 @@ class Neo4jStore:
         for props in self._stream(q.EDGES_OF_KIND[edge_kind]):
             yield _edge(edge_kind, props)
 
+    def earlier_versions(self) -> Iterator[tuple[datetime | None, Node | Edge]]:
+        """Every version of every record with several (see `GraphStore.earlier_versions`), streamed."""
+        with _store_errors("Neo4j read failed"), self._session() as session:
+            for query, edge in ((q.NODE_VERSIONS, False), (q.EDGE_VERSIONS, True)):
+                for rec in session.run(query):
+                    yield from _versions(rec["kind"], {q.VERSIONS: rec["versions"], "id": rec["id"]}, edge=edge) or ()
+
     def _stream(self, query: str) -> Iterator[dict[str, Any]]:
         with _store_errors("Neo4j read failed"), self._session() as session:
             for rec in session.run(query):

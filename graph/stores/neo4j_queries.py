@@ -36,6 +36,7 @@ __all__ = [
     "CREATE_NODES",
     "EDGES_BY_ID",
     "EDGES_OF_KIND",
+    "EDGE_VERSIONS",
     "EVIDENCE",
     "EVIDENCE_MANY_PROVIDERS",
     "EVIDENCE_MANY_STUDENTS",
@@ -52,6 +53,7 @@ __all__ = [
     "DELETE_NODES",
     "NODES_BY_ID",
     "NODES_OF_KIND",
+    "NODE_VERSIONS",
     "PROVIDERS_SERVING",
     "READ_SEQ",
     "SCHEMA",
@@ -295,6 +297,9 @@ NODES_OF_KIND: Final[MappingProxyType[NodeKind, str]] = MappingProxyType(
 EDGES_OF_KIND: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {k: f"MATCH ()-[r:{k.value}]->() RETURN {_edge_map('r')} AS props" for k in EdgeKind}
 )
+NODE_VERSIONS: Final = f"MATCH (n:Node) WHERE n.{VERSIONS} IS NOT NULL RETURN {_KIND_OF} AS kind, n.id AS id, n.{VERSIONS} AS versions"
+EDGE_VERSIONS: Final = f"MATCH ()-[r]->() WHERE r.{VERSIONS} IS NOT NULL RETURN type(r) AS kind, r.id AS id, r.{VERSIONS} AS versions"
+"""Records with several versions (`Neo4jStore.earlier_versions`)."""
 COUNT_NODES: Final[MappingProxyType[NodeKind, str]] = MappingProxyType({k: f"MATCH (n:{k.value}) RETURN count(n) AS n" for k in NodeKind})
 COUNT_EDGES: Final[MappingProxyType[EdgeKind, str]] = MappingProxyType(
     {k: f"MATCH ()-[r:{k.value}]->() RETURN count(r) AS n" for k in EdgeKind}

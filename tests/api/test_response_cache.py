@@ -152,7 +152,7 @@ def test_keys_separate_audiences_and_questions() -> None:
 
     def key(principal: Principal, token: str = "7", at: datetime = now, variables: dict[str, Any] | None = None) -> object:
         assert q is not None
-        return cache.key(q, token=token, policy_version="p", now=at, principal=principal, operation_name=None, variables=variables)
+        return cache.key(q, token=token, policy_version="p", pinned=at, principal=principal, operation_name=None, variables=variables)
 
     app_a = Principal("t1", Role.APP, "a", ("ptn-a",))
     assert key(app_a) != key(Principal("t2", Role.APP, "a", ("ptn-b",)))
@@ -162,7 +162,7 @@ def test_keys_separate_audiences_and_questions() -> None:
     assert key(app_a) == key(Principal("t6", Role.APP, "b", ("ptn-a", "ptn-a")))
     assert Audience.of(Principal("t7", Role.APP, "a", ("y", "x"))) == Audience.of(Principal("t8", Role.APP, "a", ("x", "y")))
     assert key(app_a, token="8") != key(app_a)
-    assert key(app_a, at=now.replace(minute=1)) != key(app_a)  # a question about now: per minute
+    assert key(app_a, at=now.replace(minute=1)) != key(app_a)  # a question about now: per pinned instant
     assert key(app_a, variables={"b": 1, "a": 2}) == key(app_a, variables={"a": 2, "b": 1})
 
 
@@ -171,7 +171,7 @@ def test_the_cache_stays_within_its_bytes() -> None:
     q = cacheable_query("{ partnerNetwork { at } }", None, {}, 4000)
     assert q is not None
     keys = [
-        cache.key(q, token=str(i), policy_version="p", now=NOON, principal=Principal("t", Role.STAFF), operation_name=None, variables={})
+        cache.key(q, token=str(i), policy_version="p", pinned=NOON, principal=Principal("t", Role.STAFF), operation_name=None, variables={})
         for i in range(3)
     ]
     cache.put(keys[0], b"aaaa")

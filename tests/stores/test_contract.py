@@ -358,6 +358,20 @@ def test_new_versions_replace_old(store: GraphStore) -> None:
     assert store.count(NodeKind.CONSENT) == 2 and store.count(EdgeKind.SERVES) == 2
 
 
+def test_earlier_versions_lists_every_version_of_records_with_several(store: GraphStore) -> None:
+    _load_every_kind(store)
+    assert list(store.earlier_versions()) == []  # one version each
+    full_consent, full_serves = EVERY_NODE[11], EVERY_EDGE[15]
+    assert isinstance(full_consent, Consent) and isinstance(full_serves, Serves)
+    later = T0 + timedelta(days=40)
+    consent = replace(full_consent, revoked_at=later)  # a change of state: a new version (graph.versions)
+    serves = replace(full_serves, categories_needed=frozenset({"grades"}))
+    store.apply([PutNode(consent, effective_at=later), PutEdge(serves, effective_at=later)])
+    order: Callable[[tuple[datetime | None, Node | Edge]], tuple[str, bool]] = lambda v: (v[1].id, v[0] is not None)  # noqa: E731
+    expected = [(None, full_consent), (later, consent), (None, full_serves), (later, serves)]
+    assert sorted(store.earlier_versions(), key=order) == sorted(expected, key=order)
+
+
 # ---------------------------------------------------------------------------- writes
 
 
