@@ -16,7 +16,10 @@ contract suite (tests/stores/test_contract.py) and a differential property test:
   class docstring.)
 - Before writing, a transaction locks ``(:NtkMeta {key: 'journal'})`` and checks that its
   ``seq`` has not moved since the batch was validated (else it validates again), so
-  writers are serialised, also across processes; ``seq`` counts the changes applied
+  writers are serialised, also across processes. The ``seq`` validation starts from is read
+  holding that lock (taken and released in a transaction of its own): Neo4j's reads are
+  read-committed without snapshots and may see part of a commit still being applied, while a
+  writer applies its commit before releasing the lock. ``seq`` counts the changes applied
   (like the embedded journal's sequence number) and each change is logged as a
   ``(:Change)`` node.
 - Tokens are ``seq`` plus the driver's bookmarks, base64-encoded JSON. A read after
@@ -39,6 +42,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
@@ -92,6 +96,8 @@ _R = TypeVar("_R", bound=Node | Edge)
 
 _TOKEN_PREFIX: Final = "n4j1."
 _WRITE_ATTEMPTS: Final = 5
+_BACKGROUND_LOG: Final = 20_000
+"""From this many changes in one commit (a bulk load) the change log is encoded in a thread."""
 _EDGE_LOOKUP_BATCH: Final = 1000
 """Ids per `EDGES_BY_ID` query. Measured on Neo4j 5.26 community: ~65 µs an id up to
 1,000 rows, then ~10 ms an id beyond (the chain of 17 optional index seeks falls off a
@@ -352,7 +358,7 @@ class Neo4jStore:
                 tx.rollback()
                 return None
             for st in plan:
-                tx.run(st.query, rows=st.rows).consume()
+                tx.run(st.query, rows=_rows(st)).consume()
             seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=len(effective)).single(strict=True)["seq"])
             if effective:  # the feed's outbox row, in the same transaction (graph.feed.outbox)
                 tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=now, data=outbox).consume()
@@ -457,7 +463,7 @@ class Neo4jStore:
                     elif not last:
                         tx.run(q.LOAD_EXTEND, key=q.META_KEY, lease=self.load_lease).consume()
                     for st in group:
-                        tx.run(st.query, rows=st.rows).consume()
+                        tx.run(st.query, rows=_rows(st)).consume()
                     if last:
                         seq = int(tx.run(q.ADVANCE_JOURNAL, key=q.META_KEY, n=n_changes).single(strict=True)["seq"])
                         tx.run(q.FEED_OUTBOX_PUT, seq=seq, recorded_at=outbox[0], data=outbox[1]).consume()
@@ -549,21 +555,21 @@ class Neo4jStore:
             *((q.CREATE_EDGES[k], "create_edge", k.value, rows) for k, rows in created_edges.items()),
             *((q.UPDATE_EDGES[k], "update_edge", k.value, rows) for k, rows in updated_edges.items()),
         ]
-        if self.change_log:
-            entries = [change_to_json(change) for change in effective]
-            pages = [
-                {
-                    "seq": seq + 1 + start,
-                    "last_seq": seq + start + len(page),
-                    "recorded_at": now.isoformat(),
-                    "changes": json.dumps(page, separators=(",", ":")),
-                }
-                for start in range(0, len(entries), q.CHANGE_PAGE)
-                if (page := entries[start : start + q.CHANGE_PAGE])
-            ]
-            groups.append((q.CHANGE_LOG, "log", "", pages))
         n = self.batch_size
-        return [_Statement(query, op, kind, rows[i : i + n]) for query, op, kind, rows in groups for i in range(0, len(rows), n)]
+        plan = [_Statement(query, op, kind, rows[i : i + n]) for query, op, kind, rows in groups for i in range(0, len(rows), n)]
+        if self.change_log:
+            pages = -(-len(effective) // q.CHANGE_PAGE)
+            if len(effective) < _BACKGROUND_LOG:
+                log: list[dict[str, Any]] | _LazyRows = _log_pages(effective, seq, now)
+            else:
+                # A bulk load: the pages are encoded in a thread while the server writes the
+                # records (the driver waits on its socket without the GIL), not before.
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntk-change-log")
+                future = pool.submit(_log_pages, list(effective), seq, now)
+                pool.shutdown(wait=False)  # the thread ends with its one task; nothing waits here
+                log = _LazyRows(future, 0, pages)
+            plan += [_Statement(q.CHANGE_LOG, "log", "", log[i : i + n]) for i in range(0, pages, n)]
+        return plan
 
     def _fetch_nodes(
         self, tx: neo4j.Transaction | neo4j.ManagedTransaction, ids: Iterable[str], versions: dict[str, VersionList[Node]] | None = None
@@ -873,6 +879,43 @@ class _DeadLoad(Exception):
         self.load_id = load_id
 
 
+def _log_pages(effective: Sequence[Change], seq: int, now: datetime) -> list[dict[str, Any]]:
+    """The change log's rows for a commit after `seq`: pages of `q.CHANGE_PAGE` changes as JSON."""
+    entries = [change_to_json(change) for change in effective]
+    return [
+        {
+            "seq": seq + 1 + start,
+            "last_seq": seq + start + len(page),
+            "recorded_at": now.isoformat(),
+            "changes": json.dumps(page, separators=(",", ":")),
+        }
+        for start in range(0, len(entries), q.CHANGE_PAGE)
+        if (page := entries[start : start + q.CHANGE_PAGE])
+    ]
+
+
+class _LazyRows:
+    """Rows ``[start, stop)`` of a list being computed in the background; their count is known now."""
+
+    def __init__(self, future: Future[list[dict[str, Any]]], start: int, stop: int) -> None:
+        self.future, self.start, self.stop = future, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, part: slice) -> _LazyRows:
+        begin, end, _ = part.indices(len(self))
+        return _LazyRows(self.future, self.start + begin, self.start + end)
+
+    def resolve(self) -> list[dict[str, Any]]:
+        """The rows (waits for the computation; raises what it raised)."""
+        return self.future.result()[self.start : self.stop]
+
+
+def _rows(st: _Statement) -> list[dict[str, Any]]:
+    return st.rows.resolve() if isinstance(st.rows, _LazyRows) else st.rows
+
+
 class _Statement(NamedTuple):
     """One write statement of a plan: what it does (for a chunked load's undo) and its rows."""
 
@@ -880,7 +923,7 @@ class _Statement(NamedTuple):
     op: str
     """create_node, update_node, create_edge, update_edge or log."""
     kind: str
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]] | _LazyRows
 
 
 def _undo(group: Sequence[_Statement], fetched: _Fetched) -> str:
@@ -891,7 +934,7 @@ def _undo(group: Sequence[_Statement], fetched: _Fetched) -> str:
     node_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     edge_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for st in group:
-        ids = [str(row["id"]) for row in st.rows] if st.op != "log" else []
+        ids = [str(row["id"]) for row in _rows(st)] if st.op != "log" else []
         if st.op == "create_node":
             nodes += ids
         elif st.op == "create_edge":

@@ -8,6 +8,7 @@ unmoved and released for the next writer.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 from graph.changes import PutNode
 from graph.errors import StoreUnavailable
 from graph.model import EdgeKind, NodeKind, Student
+from graph.stores import neo4j as neo4j_store
 from graph.stores.neo4j import Neo4jStore, decode_token
 from tests.stores.test_contract import clear_neo4j
 from tests.world import T0, World
@@ -79,7 +81,12 @@ class _FailingStore(Neo4jStore):
             raise ne.ServiceUnavailable("injected: the server went away mid-load")
 
 
-def test_failure_after_the_first_transactions_leaves_the_store_as_it_was(neo4j_uri: str) -> None:
+@pytest.mark.parametrize("background_log", [False, True], ids=["log-inline", "log-in-a-thread"])
+def test_failure_after_the_first_transactions_leaves_the_store_as_it_was(
+    neo4j_uri: str, background_log: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if background_log:  # as for a bulk load of 20,000 changes or more: the change log is encoded in a thread
+        monkeypatch.setattr(neo4j_store, "_BACKGROUND_LOG", 1)
     clear_neo4j(neo4j_uri)
     store = Neo4jStore(neo4j_uri)
     failing = _FailingStore(neo4j_uri, fail_at=4, batch_size=1, max_tx_rows=1)
@@ -101,6 +108,36 @@ def test_failure_after_the_first_transactions_leaves_the_store_as_it_was(neo4j_u
     finally:
         failing.close()
         store.close()
+
+
+def test_the_change_log_encoded_in_a_thread_equals_the_inline_one(neo4j_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    written = []
+    for threshold in (10**9, 1):
+        monkeypatch.setattr(neo4j_store, "_BACKGROUND_LOG", threshold)
+        clear_neo4j(neo4j_uri)
+        store = Neo4jStore(neo4j_uri, batch_size=3, max_tx_rows=7)
+        try:
+            store.apply(World.base().changes())
+            store.apply(_second_load().changes())
+            snap = _snapshot(store, neo4j_uri)
+        finally:
+            store.close()
+        written.append((_changes_logged(snap["pages"]), snap["nodes"], snap["edges"], snap["meta"]["seq"]))
+    assert written[0] == written[1] and written[0][0]
+
+
+def _changes_logged(pages: list[dict[str, Any]]) -> list[tuple[int, list[Any]]]:
+    """Each page's changes, without the commit's own time (each run stamps its own)."""
+    out = []
+    for page in pages:
+        changes = []
+        for op, kind, rid, data in json.loads(page["changes"]):
+            fields = json.loads(data) if isinstance(data, str) else data
+            if isinstance(fields, dict):
+                fields.pop("@effective_at", None)
+            changes.append([op, kind, rid, fields])
+        out.append((page["seq"], changes))
+    return out
 
 
 _KILLED_LOAD = """
