@@ -84,14 +84,15 @@ def shared(neo4j_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     store.close()
 
 
-def until(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` s."""
+def until(what: str, probe: Callable[[], Any], timeout: float = 60.0, logs: Callable[[], str] = str) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` s,
+    with the end of `logs()` (the servers' standard error) to say why."""
     deadline = time.monotonic() + timeout
     while True:
         found = probe()
         if found:
             return found
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        assert time.monotonic() < deadline, f"gave up waiting for {what}; the servers said:\n{logs()[-4000:]}"
         time.sleep(0.05)
 
 
@@ -126,8 +127,15 @@ def test_two_instances_share_one_feed_and_one_leader(shared: tuple[str, Neo4jSto
         assert adding.returncode == 0, err
         endpoint_id, receiver.secret = out.split()
 
+        def logs() -> str:
+            return a.stderr_text() + b.stderr_text()
+
         # One of the two derives (the first snapshot); both serve the same events.
-        until("one leader, the first snapshot derived", lambda: [ready(i)["leader"] for i in (a, b)].count(True) == 1 and feed.head() > 0)
+        until(
+            "one leader, the first snapshot derived",
+            lambda: [ready(i)["leader"] for i in (a, b)].count(True) == 1 and feed.head() > 0,
+            logs=logs,
+        )
         snapshot = changes(b, "0")
         assert {(c["providerId"], c["studentId"], c["kind"]) for c in snapshot} >= {("ana", "s-t0", "GRANTED"), ("ana", "s-t1", "GRANTED")}
         assert changes(a, "0") == snapshot
@@ -135,12 +143,16 @@ def test_two_instances_share_one_feed_and_one_leader(shared: tuple[str, Neo4jSto
 
         # A revocation through a: one event, read through b; delivered once.
         gql(a, REVOKE, {"c": "cns-t0"})
-        page = until("the revocation in b's accessChanges", lambda: changes(b, start))
+        page = until("the revocation in b's accessChanges", lambda: changes(b, start), logs=logs)
         assert [(c["providerId"], c["studentId"], c["kind"], c["cause"]) for c in page] == [("ana", "s-t0", "REVOKED", "write")]
         first = page[0]["id"]
         assert receiver.wait_for(lambda got: any(r.headers["webhook-id"] == first for r in got)), a.stderr_text() + b.stderr_text()
         delivered = feed.events_after(int(start), 10)[0].position
-        until("the endpoint's cursor past the revocation", lambda: (e := feed.endpoint(endpoint_id)) is not None and e.cursor >= delivered)
+        until(
+            "the endpoint's cursor past the revocation",
+            lambda: (e := feed.endpoint(endpoint_id)) is not None and e.cursor >= delivered,
+            logs=logs,
+        )
         holders = [i for i in (a, b) if endpoint_id in ready(i)["workers"]]
         assert len(holders) == 1 and ready(holders[0])["leader"] is True  # delivered by the leader alone
 
@@ -148,13 +160,17 @@ def test_two_instances_share_one_feed_and_one_leader(shared: tuple[str, Neo4jSto
         leader, other = holders[0], (b if holders[0] is a else a)
         leader.proc.send_signal(signal.SIGKILL)
         leader.proc.wait(timeout=30)
-        until("the survivor to take the lease over", lambda: ready(other)["leader"])
+        until("the survivor to take the lease over", lambda: ready(other)["leader"], logs=logs)
         gql(other, REVOKE, {"c": "cns-t1"})
-        page = until("the second revocation", lambda: [c for c in changes(other, start) if c["studentId"] == "s-t1"])
+        page = until("the second revocation", lambda: [c for c in changes(other, start) if c["studentId"] == "s-t1"], logs=logs)
         assert [(c["providerId"], c["kind"], c["cause"]) for c in page] == [("ana", "REVOKED", "write")]
         second = page[0]["id"]
         assert receiver.wait_for(lambda got: any(r.headers["webhook-id"] == second for r in got)), other.stderr_text()
-        until("the endpoint's cursor at the head", lambda: (e := feed.endpoint(endpoint_id)) is not None and e.cursor >= feed.head())
+        until(
+            "the endpoint's cursor at the head",
+            lambda: (e := feed.endpoint(endpoint_id)) is not None and e.cursor >= feed.head(),
+            logs=logs,
+        )
 
     # Every change the app may receive from the endpoint's first delivery on arrived exactly once, signed.
     receiver.close()
