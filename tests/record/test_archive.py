@@ -88,12 +88,17 @@ def test_recording_goes_on_while_archives_run(tmp_path: Path) -> None:
     _, audit, d = setup(tmp_path)
     acknowledged: list[str] = []
     stop = threading.Event()
+    first_acknowledged = threading.Event()
 
     def writer() -> None:
         while not stop.is_set():
             acknowledged.extend(audit.record([d, d], Caller("app", "writer"), utcnow()))
+            first_acknowledged.set()
 
     def archiver(outcomes: list[object]) -> None:
+        # Archive only once something is held: a scheduler that ran the archivers first would
+        # leave nothing to archive and the test would show nothing (it failed so once in CI).
+        first_acknowledged.wait(timeout=60)
         for _ in range(4):
             try:
                 outcomes.append(archive_records(audit, ArchiveRecords(utcnow(), tmp_path / "arch"), now=utcnow()))
