@@ -9,6 +9,7 @@ allowing only this origin (`api.web.SecurityHeaders`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -127,9 +128,11 @@ def check_settings(settings: ApiSettings) -> None:
     configure_json_logs(settings.log_level)
 
 
-def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None = None) -> Starlette:
+def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None = None, freeze_heap: bool = False) -> Starlette:
     """The ASGI application for `settings` (defaults from the environment); `store`, when given,
-    is the graph store already open (a forked worker's, `api.prefork`), closed on shutdown.
+    is the graph store already open (a forked worker's, `api.prefork`), closed on shutdown;
+    `freeze_heap` (a server process, ``needtoknow serve``): once started, everything loaded is
+    moved out of the garbage collector's reach (`gc.freeze`) for the life of the process.
 
     Raises
     ------
@@ -167,6 +170,12 @@ def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None 
         feed = app.state.feed = start_feed_service(engine, settings)
         if feed is not None:
             instrument_feed(feed)
+        if freeze_heap:
+            # The graph just loaded lives as long as the server: out of the collector's reach, or every
+            # full collection walks millions of records (measured: a checkMany of 1,000 at 20,000
+            # students, 176 -> 136 µs CPU per check). Not in tests: many apps share their process.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

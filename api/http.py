@@ -63,7 +63,7 @@ from api.lean import answer
 from api.limits import parse_json_body
 from api.observability.requests import OPERATION_KEY
 from api.operation import operation_fields, operation_label
-from api.response_cache import CacheableQuery, Key, ResponseCache, cacheable_query
+from api.response_cache import AGGREGATE_FIELDS, CacheableQuery, Key, ResponseCache, cacheable_query
 from api.roles import Principal
 from api.schema.context import Context
 from api.tokens import AnyTokenStore
@@ -338,7 +338,9 @@ async def graphql_endpoint(request: Request) -> Response:
         if state.limiter is not None:
             state.limiter.admit(principal, fields)  # charged on a cache hit too
         now = utcnow()
-        cacheable = cacheable_query(query, operation_name, variables or {}, settings.max_tokens) if state.responses is not None else None
+        # Only a document with an aggregate root field can be cached: the others (every check) skip a second parse.
+        may_cache = state.responses is not None and not AGGREGATE_FIELDS.isdisjoint(fields)
+        cacheable = cacheable_query(query, operation_name, variables or {}, settings.max_tokens) if may_cache else None
         # In a thread: pinning "now" may read the state's instants once per token (seconds at 170k).
         cached = None
         if cacheable is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any, Final, Protocol
 from graph.decision import Decision
 from graph.errors import AuditUnavailable
 from graph.group_commit import GroupCommit
-from graph.record_codec import Lean, from_us, lean, map_strings, pack, to_body, to_us, unpack
+from graph.record_codec import FORMAT, Lean, from_us, map_strings, pack, to_body, to_us, unpack
 from graph.record_strings import SCHEMA as STRINGS_SCHEMA
 from graph.record_strings import Strings
 from graph.timeutil import ensure_aware, utcnow
@@ -131,7 +131,9 @@ class AuditLog(Protocol):
         ...
 
 
-_Item = tuple[Decision, tuple[str, str | None, str | None, tuple[str, ...]], datetime]
+_Who = tuple[str, str | None, str | None, tuple[str, ...]]
+"""The caller as recorded: role, subject, application, partner ids."""
+_Item = tuple[Decision, _Who, datetime]
 
 
 class SqliteAuditLog:
@@ -224,10 +226,11 @@ class SqliteAuditLog:
                 # Decision time is taken under the write lock, so it never decreases along the chain.
                 decided = from_us(max(to_us(utcnow()), last_t))
                 rows, ids = [], []
+                k, us = self._numbering(lambda: n)
                 for d, who, requested in items:
                     n += 1
                     start = len(strings.new)
-                    body, student = self._encode(lean(d, who, requested, decided), n)
+                    body, student = _encode_decision(d, who, requested, decided, k, us)
                     prev = chain_hash(prev, body, strings.new[start:])
                     rows.append((n, student, body, prev))
                     ids.append(str(n))
@@ -244,44 +247,25 @@ class SqliteAuditLog:
         self.last_failure = None
         return ids
 
-    def _encode(self, record: Lean, n: int) -> tuple[bytes, int]:
-        """The stored body of `record` (strings as dictionary numbers) and its student's number.
-
-        Written out rather than through `map_strings`: this runs for every decision, and a
-        dictionary hit should cost one dict lookup.
-        """
+    def _numbering(self, current: Callable[[], int]) -> tuple[Callable[[str], int], Callable[[datetime], int]]:
+        """Per write transaction: a string's dictionary number (added as introduced by record
+        ``current()`` when new) and an instant's microseconds (each distinct instant of a batch
+        converted once)."""
         strings, conn = self._strings, self.conn
         get = strings.known.get
+        times: dict[datetime, int] = {}
 
         def k(s: str) -> int:
             v = get(s)
-            return v if v is not None else strings.add(conn, s, n)
+            return v if v is not None else strings.add(conn, str(s), current())
 
-        (fmt, provider, student, at, requested, decided, caller, purpose, asked, outcome, released, reasons, path, policy, token) = record
-        role, subject, application, partners = caller
-        stored: Any = None
-        if token is not None:
-            # The embedded store's journal sequence as a number; another store's token as a string.
-            stored = int(token) if token.isdigit() and (token == "0" or token[0] != "0") else [k(token)]
-        student_key = k(student)
-        body = (
-            fmt,
-            k(provider),
-            student_key,
-            at,
-            requested,
-            decided,
-            (k(role), None if subject is None else k(subject), None if application is None else k(application), [k(p) for p in partners]),
-            None if purpose is None else k(purpose),
-            None if asked is None else [k(c) for c in asked],
-            k(outcome),
-            [k(c) for c in released],
-            [(k(code), None if ref is None else k(ref), None if cat is None else k(cat)) for code, ref, cat in reasons],
-            [(k(cond), [k(e) for e in edges]) for cond, edges in path],
-            k(policy),
-            stored,
-        )
-        return pack(body), student_key
+        def us(t: datetime) -> int:
+            v = times.get(t)
+            if v is None:
+                v = times[t] = to_us(t)
+            return v
+
+        return k, us
 
     # ------------------------------------------------------------------ reading
 
@@ -395,3 +379,43 @@ class SqliteAuditLog:
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+
+def _encode_decision(
+    d: Decision, who: _Who, requested: datetime, decided: datetime, k: Callable[[str], int], us: Callable[[datetime], int]
+) -> tuple[bytes, int]:
+    """The stored body of decision `d` and its student's number: the bytes of
+    ``lean(d, who, requested, decided)`` with every string as its dictionary number, in one pass.
+
+    This runs for every decision answered: it reads the decision once and looks each string
+    up once (`k`; the enums are `str`, so their members are their own keys), each distinct
+    instant converted once (`us`). `tests/record/test_record_encoding.py` holds what it stores
+    to `graph.record_codec.lean` (decoded, every record equals it).
+    """
+    req = d.request
+    # Strings are numbered in the reference order (token, student, provider, caller, ...): a
+    # record's hash covers the strings it introduced, in number order.
+    token = d.consistency_token
+    stored: Any = None
+    if token is not None:
+        stored = int(token) if token.isdigit() and (token == "0" or token[0] != "0") else [k(token)]
+    student_key = k(req.student_id)
+    role, subject, application, partners = who
+    body = (
+        FORMAT,
+        k(req.provider_id),
+        student_key,
+        us(req.at),
+        us(requested),
+        us(decided),
+        (k(role), None if subject is None else k(subject), None if application is None else k(application), [k(p) for p in partners]),
+        None if req.purpose is None else k(req.purpose),
+        None if req.categories is None else [k(c) for c in sorted(req.categories)],
+        k(d.outcome),
+        [k(c) for c in sorted(d.released)] if d.released else [],
+        [(k(r.code), None if r.ref is None else k(r.ref), None if r.category is None else k(r.category)) for r in d.reasons],
+        [(k(step.condition), [k(e.id) for e in step.edges]) for step in d.path],
+        k(d.policy_version),
+        stored,
+    )
+    return pack(body), student_key

@@ -65,7 +65,7 @@ def serve(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8000, work
     if workers <= 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port, log_level="warning", access_log=False)
         return
     multiprocess_metrics(settings)
     from api.prefork import serve_forked  # imports the app: after the metrics directory is set
