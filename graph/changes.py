@@ -18,7 +18,6 @@ relationship held and applies to every version, like `CloseEdge`.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from graph.errors import ChangeRejected
+from graph.journal_json import dumps, loads, record_data
 from graph.model import (
     ENDPOINTS,
     Edge,
@@ -35,7 +35,6 @@ from graph.model import (
     Serves,
     edge_from_dict,
     node_from_dict,
-    record_to_dict,
 )
 from graph.timeutil import ensure_aware
 from graph.trusted import trusted_edge, trusted_node
@@ -227,13 +226,13 @@ _CORRECTION: Final = "@correction"
 
 
 def _put_data(record: Node | Edge, effective_at: datetime | None, correction: bool) -> str:
-    data = record_to_dict(record)
+    data = record_data(record)
     # Version metadata rides in the record's row under keys no field can have.
     if effective_at is not None:
         data[_EFFECTIVE] = effective_at.isoformat()
     if correction:
         data[_CORRECTION] = True
-    return json.dumps(data, separators=(",", ":"))
+    return dumps(data)
 
 
 def change_to_json(change: Change) -> tuple[str, str, str, str]:
@@ -242,7 +241,7 @@ def change_to_json(change: Change) -> tuple[str, str, str, str]:
         return "put_node", str(change.node.kind), change.node.id, _put_data(change.node, change.effective_at, change.correction)
     if isinstance(change, PutEdge):
         return "put_edge", str(change.edge.kind), change.edge.id, _put_data(change.edge, change.effective_at, change.correction)
-    return "close_edge", "", change.edge_id, json.dumps({"at": change.at.isoformat()})
+    return "close_edge", "", change.edge_id, dumps({"at": change.at.isoformat()})
 
 
 def change_from_json(op: str, kind: str, record_id: str, data: str, *, trusted: bool = False) -> Change:
@@ -257,7 +256,7 @@ def change_from_json(op: str, kind: str, record_id: str, data: str, *, trusted: 
         A journal row that does not decode (a corrupt or foreign journal).
     """
     try:
-        payload = json.loads(data)
+        payload = loads(data)
         if op in ("put_node", "put_edge"):
             raw = payload.pop(_EFFECTIVE, None)
             effective = None if raw is None else ensure_aware(datetime.fromisoformat(raw))

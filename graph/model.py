@@ -388,6 +388,9 @@ _NODE_CLASSES: Final[dict[NodeKind, type[Node]]] = {
 
 def node_class(kind: NodeKind | str) -> type[Node]:
     """The record class for a node kind. Raises ValueError for an unknown kind."""
+    cls = _NODE_CLASSES.get(kind)  # type: ignore[arg-type]  # a str finds its StrEnum key: no enum call (replay)
+    if cls is not None:
+        return cls
     try:
         return _NODE_CLASSES[NodeKind(kind)]
     except ValueError as err:
@@ -603,6 +606,9 @@ _EDGE_CLASSES: Final[dict[EdgeKind, type[Edge]]] = {
 
 def edge_class(kind: EdgeKind | str) -> type[Edge]:
     """The record class for an edge kind. Raises ValueError for an unknown kind."""
+    cls = _EDGE_CLASSES.get(kind)  # type: ignore[arg-type]  # a str finds its StrEnum key: no enum call (replay)
+    if cls is not None:
+        return cls
     try:
         return _EDGE_CLASSES[EdgeKind(kind)]
     except ValueError as err:
