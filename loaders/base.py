@@ -9,7 +9,6 @@ a failed load leaves the store as it was.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -195,9 +194,6 @@ def iter_problems(results: Iterable[LoadResult]) -> list[Problem]:
     return [p for r in results for p in r.problems]
 
 
-_LONG_DIGITS: Final = re.compile(r"\d{19}")
-
-
 def loads_json(text: str) -> Any:
     """The value `json.loads` gives, with a document nested deeper than Python's parser can follow
     reported as a `json.JSONDecodeError` (so every loader's handler turns it into a Problem, never
@@ -205,19 +201,36 @@ def loads_json(text: str) -> Any:
 
     Read by orjson first (a bundle line in about a third of the time); a text orjson refuses
     (malformed, or legal only to the json module: NaN, huge floats, lone surrogates) is read
-    again by the json module, so the value and the error message are the json module's. A text
-    with a run of 19 digits or more goes to the json module directly: orjson reads an integer
-    past 64 bits as a float.
+    again by the json module, so the value and the error message are the json module's. So is a
+    text whose value holds a float: orjson reads an integer past 64 bits as one.
     """
-    if _LONG_DIGITS.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = _FLOAT
+    if value is not _FLOAT and not _has_float(value):
+        return value
     try:
         return json.loads(text)
     except RecursionError as err:
         raise json.JSONDecodeError("nested too deeply to read", text, 0) from err
+
+
+_FLOAT: Final = object()
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return True
+    if kind is dict:
+        return any(type(v) in _CONTAINERS_OR_FLOAT and _has_float(v) for v in value.values())
+    if kind is list:
+        return any(type(v) in _CONTAINERS_OR_FLOAT and _has_float(v) for v in value)
+    return False
+
+
+_CONTAINERS_OR_FLOAT: Final = frozenset({dict, list, float})
 
 
 def files_found(directory: Path, wanted: str, hint: str) -> Problem:
