@@ -43,6 +43,7 @@ from api.tokens import open_tokens
 from api.web import SecurityHeaders, web_routes
 from api.webhooks.service import start_feed_service
 from graph.errors import NeedToKnowError
+from graph.feed.deriver import Schedule
 from graph.open import open_engine
 from graph.stores.base import GraphStore
 
@@ -128,9 +129,16 @@ def check_settings(settings: ApiSettings) -> None:
     configure_json_logs(settings.log_level)
 
 
-def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None = None, freeze_heap: bool = False) -> Starlette:
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    store: GraphStore | None = None,
+    feed_schedule: Schedule | None = None,
+    freeze_heap: bool = False,
+) -> Starlette:
     """The ASGI application for `settings` (defaults from the environment); `store`, when given,
     is the graph store already open (a forked worker's, `api.prefork`), closed on shutdown;
+    `feed_schedule`, the feed's lapse schedule built before the fork (`FeedService`'s ``ahead``);
     `freeze_heap` (a server process, ``needtoknow serve``): once started, everything loaded is
     moved out of the garbage collector's reach (`gc.freeze`) for the life of the process.
 
@@ -167,7 +175,7 @@ def create_app(settings: ApiSettings | None = None, *, store: GraphStore | None 
         )
         # The access-change feed (docs/feed.md); None when off. Its tables live with the journal:
         # the store's SQLite file, or Neo4j (shared by every instance).
-        feed = app.state.feed = start_feed_service(engine, settings)
+        feed = app.state.feed = start_feed_service(engine, settings, feed_schedule)
         if feed is not None:
             instrument_feed(feed)
         if freeze_heap:

@@ -111,7 +111,33 @@ def pss_kib(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
-def serve_memory(db: Path, workers: int, checks: list[int]) -> list[dict[str, Any]]:
+def smaps_kib(pid: int) -> dict[str, dict[str, int]]:
+    """Pss, Rss and Private_Dirty in KiB of one process by kind of mapping ([heap], anonymous, file, other), from /proc/<pid>/smaps."""
+    out: dict[str, dict[str, int]] = {}
+    kind = "other"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line: range perms offset dev inode [path]
+            path = head[5] if len(head) > 5 else ""
+            kind = "heap" if path == "[heap]" else "anon" if not path else "file" if path.startswith("/") else "other"
+        elif head[0] in ("Pss:", "Rss:", "Private_Dirty:"):
+            sums = out.setdefault(kind, {"Pss": 0, "Rss": 0, "Private_Dirty": 0})
+            sums[head[0][:-1]] += int(head[1])
+    return out
+
+
+def _json_lines(text: bytes) -> list[dict[str, Any]]:
+    out = []
+    for line in text.decode(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def serve_memory(db: Path, workers: int, checks: list[int], by_mapping: bool = False) -> list[dict[str, Any]]:
     """Start `serve --workers N`; after each cumulative count of checks (over fresh connections), sum PSS and RSS over its processes.
 
     Pages a worker touches are copied (a reference count changes), so PSS grows with how much
@@ -149,11 +175,12 @@ def serve_memory(db: Path, workers: int, checks: list[int]) -> list[dict[str, An
         parent = psutil.Process(proc.pid)
         while len(parent.children()) < (workers if workers > 1 else 0):
             time.sleep(0.2)
+        time.sleep(5)  # the last worker forked is still catching up and starting its app
         headers = {"Authorization": f"Bearer {secret}"}
         todo = pairs(db, max(checks))
         rows, done = [], 0
         for count in sorted(checks):
-            for req in todo[done:count]:
+            for req in todo[done:count]:  # --checks 0: right after every worker started
                 r = httpx.post(f"{url}/graphql", json={"query": CHECK, "variables": {"r": req}}, headers=headers, timeout=60)
                 assert r.status_code == 200, r.text
             done = count
@@ -167,6 +194,15 @@ def serve_memory(db: Path, workers: int, checks: list[int]) -> list[dict[str, An
                 "rss_mib": round(sum(r for _, r in sizes) / 1024),
                 "pss_each_mib": [round(p / 1024) for p, _ in sizes],
             }
+            log.seek(0)
+            # Which processes took the feed's lease so far: each new holder reads every pair's evidence (api.prefork).
+            taken = [e for e in _json_lines(log.read()) if e.get("event") == "feed_lease" and e.get("leader")]
+            row["feed_lease_holders"] = len({e["holder"] for e in taken})
+            log.seek(0, 2)
+            if by_mapping:
+                row["mappings_mib"] = [
+                    {kind: {k: round(v / 1024) for k, v in sums.items()} for kind, sums in sorted(smaps_kib(p.pid).items())} for p in procs
+                ]
             print(json.dumps(row), flush=True)
             rows.append(row)
         return rows
@@ -188,6 +224,7 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=1000, help="journal events appended after the snapshot")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 4])
     parser.add_argument("--checks", type=int, nargs="+", default=[400], help="cumulative counts of checks after which PSS is read")
+    parser.add_argument("--by-mapping", action="store_true", help="also print each process's Pss, Rss and Private_Dirty by kind of mapping")
     parser.add_argument("--serve-only", action="store_true", help="skip load, restarts and snapshot: only serve --workers N")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -212,7 +249,7 @@ def main() -> None:
             append_tail(db, args.tail)
         rows.append(run_step(f"restart, snapshot + {args.tail}-event tail", open_store(db, snapshot=True)))
     for n in args.workers:
-        rows.extend(serve_memory(db, n, args.checks))
+        rows.extend(serve_memory(db, n, args.checks, args.by_mapping))
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print("\n| step | wall | CPU | peak RSS | PSS (sum) | RSS (sum) |\n|---|---|---|---|---|---|")
     for r in rows:

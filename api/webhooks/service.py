@@ -33,7 +33,7 @@ from api.webhooks.deliver import EndpointWorker
 from api.webhooks.settings import FeedSettings
 from graph.engine import Engine
 from graph.errors import NeedToKnowError
-from graph.feed.deriver import Deriver, LeaseLost
+from graph.feed.deriver import Deriver, LeaseLost, Schedule
 from graph.feed.outbox_read import OutboxReader
 from graph.feed.registry import feed_for
 from graph.feed.status import feed_status
@@ -59,6 +59,9 @@ class FeedService:
     store, feed, policy, clock
         As for `graph.feed.deriver.Deriver`.
     settings : FeedSettings
+    ahead : Schedule, optional
+        A lapse schedule built before this process forked (`Deriver.build_schedule`, api.prefork);
+        the first start uses it when the graph and the cursor are still the ones it was built for.
     """
 
     def __init__(
@@ -68,11 +71,13 @@ class FeedService:
         policy: Policy,
         clock: Callable[[], datetime],
         settings: FeedSettings | None = None,
+        ahead: Schedule | None = None,
     ) -> None:
         self.settings = settings or FeedSettings()
         self.feed = feed
         self.clock = clock
         self.deriver = Deriver(store, feed, policy, clock)
+        self.deriver.ahead = ahead
         self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.workers: dict[str, EndpointWorker] = {}
         self._stop = threading.Event()
@@ -199,15 +204,16 @@ class FeedService:
         return out
 
 
-def start_feed_service(engine: Engine, where: Settings) -> FeedService | None:
+def start_feed_service(engine: Engine, where: Settings, ahead: Schedule | None = None) -> FeedService | None:
     """Start the feed service for a server process (None when ``NTK_FEED_ENABLED`` is off); its
-    tables are where `where` says (`graph.feed.registry.feed_for`: SQLite, or Neo4j).
+    tables are where `where` says (`graph.feed.registry.feed_for`: SQLite, or Neo4j); `ahead`
+    as for `FeedService`.
 
     Raises StoreUnavailable when the feed's tables cannot be opened.
     """
     settings = FeedSettings()
     if not settings.enabled:
         return None
-    service = FeedService(engine.store, feed_for(where, engine.store), engine.policy, engine.clock, settings)
+    service = FeedService(engine.store, feed_for(where, engine.store), engine.policy, engine.clock, settings, ahead)
     service.start()
     return service

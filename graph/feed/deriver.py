@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -49,7 +50,7 @@ from graph.policy import Policy
 from graph.stores.base import GraphStore
 from graph.timeutil import ensure_aware
 
-__all__ = ["Deriver", "LeaseLost"]
+__all__ = ["Deriver", "LeaseLost", "Schedule"]
 
 log = structlog.get_logger("needtoknow.feed")
 
@@ -60,6 +61,21 @@ _EPSILON: Final = timedelta(microseconds=1)
 class LeaseLost(Exception):
     """Raised by a heartbeat when this process no longer holds the feed's lease: the step is
     abandoned unrecorded (the new holder derives it)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A lapse schedule built ahead of `Deriver.start` (`Deriver.build_schedule`): valid only
+    for the graph at consistency token ``token`` and the cursor ``clock_done``.
+
+    ``serve --workers N`` builds it in the serving process before forking (api.prefork): the
+    walk over every pair's evidence then happens once, before the fork, instead of in a worker
+    whose reference-count writes would copy most of the graph's shared pages.
+    """
+
+    token: str
+    clock_done: str
+    heap: tuple[tuple[datetime, str, str], ...]
 
 
 def _reasons(d: Decision) -> tuple[dict[str, Any], ...]:
@@ -93,6 +109,8 @@ class Deriver:
         self._heap: list[tuple[datetime, str, str]] = []
         self._queued: set[tuple[datetime, str, str]] = set()
         self.started = False
+        self.ahead: Schedule | None = None
+        """A schedule built ahead (`build_schedule`), used by the next `start` if still valid, then dropped."""
         self.heartbeat: Callable[[], None] = lambda: None
         """Called between units of work (a provider's pairs, an outbox row); may raise `LeaseLost`."""
 
@@ -217,12 +235,36 @@ class Deriver:
             events = self._tick(self.all_pairs(), now, Cause.SNAPSHOT, now.isoformat(), None, now)
             stored = self.feed.record(events, {"clock_done": now.isoformat(), "outbox_done": str(head)})
         else:
-            after = ensure_aware(datetime.fromisoformat(done))
-            for pair, ev in self._evidence(self.all_pairs()).items():
-                self._schedule(pair, ev, after)
+            ahead, self.ahead = self.ahead, None
+            if ahead is not None and ahead.clock_done == done and ahead.token == self.store.token():
+                self._heap.extend(ahead.heap)  # the same state and cursor: the walk below would build exactly this
+                self._queued.update(ahead.heap)
+            else:
+                self._schedule_all(ensure_aware(datetime.fromisoformat(done)))
         self.started = True
         log.info("feed_started", pending_lapses=len(self._heap), snapshot_events=len(stored))
         return stored
+
+    def _schedule_all(self, after: datetime) -> None:
+        for pair, ev in self._evidence(self.all_pairs()).items():
+            self._schedule(pair, ev, after)
+
+    def build_schedule(self) -> Schedule | None:
+        """The schedule `start` would load now (every pair's next lapse after ``clock_done``),
+        built without the lease and without writing anything; None before the feed's first run
+        (whose start writes a snapshot of every pair instead). Give it to a `Deriver`'s ``ahead``.
+        """
+        done = self.feed.meta("clock_done")
+        if done is None:
+            return None
+        self.store.sync(None)
+        self._heap.clear()
+        self._queued.clear()
+        self._schedule_all(ensure_aware(datetime.fromisoformat(done)))
+        built = Schedule(self.store.token(), done, tuple(self._heap))
+        self._heap.clear()
+        self._queued.clear()
+        return built
 
     def step(self, *, max_rows: int = 500) -> list[AccessChange]:
         """Process every lapse instant up to now, then the outbox rows not yet derived; return events stored.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,14 @@ class Connection:
         assert "errors" not in answer, answer
         return answer["data"]
 
+    def ready(self) -> dict[str, Any]:
+        """``GET /readyz`` on this connection (so: from this worker)."""
+        self.http.request("GET", "/readyz")
+        response = self.http.getresponse()
+        assert response.status == 200
+        body: dict[str, Any] = json.loads(response.read())
+        return body
+
     def check(self, provider: str, student: str, at: str | None = NOON.isoformat()) -> dict[str, Any]:
         answer: dict[str, Any] = self.post(CHECK, r=request(provider, student, at))["check"]
         return answer
@@ -87,3 +97,21 @@ def test_forked_workers_answer_as_one_worker_and_see_each_others_writes(tmp_path
         after = b.check("ana", "sam", at=None)
         assert not after["allowed"] and "CONSENT" in " ".join(r["code"] for r in after["reasons"]), after
         assert a.check("ana", "sam", at=None) == after
+        # The feed service runs in one worker only (readyz reports it where it runs), and in the
+        # worker forked into its slot when that one dies (api.prefork: one copy of the graph's pages).
+        feed, other = (a, b) if "feed" in a.ready() else (b, a)
+        assert "feed" in feed.ready() and "feed" not in other.ready()
+        os.kill(feed.worker, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        conn = other
+        while time.monotonic() < deadline:
+            try:
+                conn = Connection(server.port, admin, server.proc.pid)
+            except psutil.NoSuchProcess:  # the killed worker, listed until the parent reaps it
+                time.sleep(0.1)
+                continue
+            if conn.worker not in (feed.worker, other.worker):
+                break
+        assert conn.worker not in (feed.worker, other.worker), "no worker was forked in place of the killed one"
+        assert "feed" in conn.ready() and "feed" not in other.ready()
+        assert conn.check("ana", "sam", at=None) == after

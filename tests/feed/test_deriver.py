@@ -264,3 +264,46 @@ def test_a_commit_racing_the_first_snapshot_is_never_skipped(tmp_path: Path, clo
     for s in (other, store):
         s.close()
     deriver.close()
+
+
+def test_a_schedule_built_ahead_is_used_only_for_the_state_it_was_built_for(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --workers N` builds the lapse schedule before forking (api.prefork); a worker's
+    start adopts it instead of walking every pair, only while graph and cursor are unchanged."""
+    world = World.base().consent(expires_at=NOON + timedelta(days=2))
+    store, feed, deriver = open_feed(world, tmp_path, clock)
+    try:
+        assert deriver.build_schedule() is None  # before the first run: start writes a snapshot instead
+        deriver.step()
+        walked = deriver.next_lapse()
+        assert walked == NOON + timedelta(days=2)
+        ahead = Deriver(store, feed, DEFAULT_POLICY, clock).build_schedule()
+        assert ahead is not None and ahead.token == store.token() and [t for t, _, _ in ahead.heap] == [walked]
+
+        adopting = Deriver(store, feed, DEFAULT_POLICY, clock)
+        adopting.ahead = ahead
+        walks: list[datetime] = []
+        monkeypatch.setattr(adopting, "_schedule_all", walks.append)
+        adopting.start()
+        assert walks == [] and adopting.next_lapse() == walked and adopting.ahead is None
+        clock.now = NOON + timedelta(days=7)
+        [revoked] = adopting.step()  # as a worker that walked would announce it
+        assert revoked.kind is ChangeKind.REVOKED and revoked.effective_at == walked and revoked.cause is Cause.TIME
+
+        stale = Deriver(store, feed, DEFAULT_POLICY, clock)
+        stale.ahead = ahead  # the cursor moved on (the step above): walk again
+        monkeypatch.setattr(stale, "_schedule_all", walks.append)
+        stale.start()
+        assert len(walks) == 1
+        later = Deriver(store, feed, DEFAULT_POLICY, clock).build_schedule()
+        assert later is not None
+        store.apply([PutNode(replace(world.nodes["sam"], name="Sam B."))])  # the graph moved on
+        moved = Deriver(store, feed, DEFAULT_POLICY, clock)
+        moved.ahead = later
+        monkeypatch.setattr(moved, "_schedule_all", walks.append)
+        moved.start()
+        assert len(walks) == 2
+    finally:
+        deriver.close()
+        store.close()
