@@ -28,7 +28,7 @@ from graph.reasons import Reason
 from graph.stores.base import GraphStore
 from graph.timeutil import check_instant, utcnow
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "check_categories"]
 
 log = structlog.get_logger("needtoknow.engine")
 _PURPOSE: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -79,11 +79,7 @@ class Engine:
         self._validate_categories(req.categories)
 
     def _validate_categories(self, categories: Iterable[str] | None) -> None:
-        if categories is None:
-            return
-        unknown = sorted(set(categories) - self.policy.categories)
-        if unknown:
-            raise InputError(f"unknown data categories {unknown}; known: {sorted(self.policy.categories)}")
+        check_categories(categories, self.policy)
 
     def _record(self, decisions: list[Decision], caller: Caller, request_time: datetime) -> list[Decision]:
         """Record decisions before they are answered; if that fails every one becomes deny(audit_unavailable)."""
@@ -286,6 +282,25 @@ class Engine:
         Raises ChangeRejected (nothing applied) or StoreUnavailable.
         """
         return self.store.apply(changes)
+
+
+def check_categories(categories: Iterable[str] | None, policy: Policy) -> None:
+    """Refuse data categories a question cannot ask about: None asks about every category.
+
+    Raises
+    ------
+    InputError
+        An empty list (it would ask about nothing, and nothing could be released or refused
+        for a reason), or a category ``policy.categories`` does not know.
+    """
+    if categories is None:
+        return
+    asked = set(categories)
+    if not asked:
+        raise InputError("name at least one data category (or leave the categories out to ask about all of them)")
+    unknown = sorted(asked - policy.categories)
+    if unknown:
+        raise InputError(f"unknown data categories {unknown}; known: {sorted(policy.categories)}")
 
 
 def _check_purpose(purpose: str | None) -> None:

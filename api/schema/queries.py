@@ -47,6 +47,7 @@ from api.schema.types import (
 )
 from graph.decision import CheckRequest, Decision
 from graph.disclosure import disclose
+from graph.engine import check_categories
 from graph.errors import InputError, UnknownNode, UnknownProvider
 from graph.ids import ID_RULE, check_id, is_valid_id
 from graph.lookups import encode_cursor
@@ -113,6 +114,11 @@ def disclosed_decisions(
         raise BatchTooLarge(f"at most {ctx.settings.max_batch} checks per request; got {len(inputs)}")
     where = [f"requests[{n}]" for n in range(len(inputs))] if batch else ["request"]
     reqs = [_to_request(i, ctx.now, w) for i, w in zip(inputs, where, strict=True)]
+    for req, w in zip(reqs, where, strict=True):
+        try:
+            check_categories(req.categories, engine.policy)
+        except InputError as err:  # named by item, as the ids are
+            raise BadInput(f"{w}.categories: {err}", field=f"{w}.categories") from err
     engine.store.sync(token)
     for provider_id in {r.provider_id for r in reqs}:
         require(may_ask_about_provider(ctx.principal, engine.store, provider_id, ctx.now))

@@ -85,6 +85,26 @@ def test_batch_errors_name_the_item(api: Api) -> None:
     assert error["message"].startswith("requests[3].studentId: ")
 
 
+@pytest.mark.parametrize("alias", ["", "many: "])  # an alias sends the document through the schema, not the lean path
+def test_categories_asking_about_nothing_or_unknown_are_bad_input_naming_the_item(api: Api, alias: str) -> None:
+    before = records(api)
+    query = f"query($r: [CheckInput!]!) {{ {alias}checkMany(requests: $r) {{ allowed reasons {{ code }} }} }}"
+    for bad, message in (([], "name at least one data category"), (["grades", "shoe_size"], "unknown data categories ['shoe_size']")):
+        reqs = [
+            {"providerId": "ana", "studentId": "sam", "categories": ["grades"]},
+            {"providerId": "ana", "studentId": "sam", "categories": bad},
+        ]
+        r = api.post(query, {"r": reqs}, "admin")
+        # Refused while executing (ids are refused earlier, by their scalar: a 400 request error).
+        assert r.status_code == 200 and r.json()["data"] is None, r.text
+        error = r.json()["errors"][0]
+        assert error["extensions"] == {"code": "BAD_INPUT", "field": "requests[1].categories"}
+        assert error["message"].startswith("requests[1].categories: ") and message in error["message"]
+    r = api.post('{ check(request: {providerId: "ana", studentId: "sam", categories: []}) { allowed } }', role="provider")
+    assert r.json()["errors"][0]["extensions"] == {"code": "BAD_INPUT", "field": "request.categories"}
+    assert records(api) == before  # refused before anything was decided or recorded
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_id_literals_are_checked_before_anything_runs(api: Api, role: str) -> None:
     before = records(api)

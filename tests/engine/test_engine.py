@@ -105,6 +105,10 @@ def test_unknown_ids_are_errors_not_denies(tmp_path: Path) -> None:
         eng.check(CheckRequest("ana", "gia", NOON))  # a guardian's id is not a student's
     with pytest.raises(InputError, match="unknown data categories"):
         eng.check(CheckRequest("ana", "sam", NOON, categories=frozenset({"shoe_size"})))
+    with pytest.raises(InputError, match="name at least one data category"):  # asking about nothing: never a reasonless deny
+        eng.check(CheckRequest("ana", "sam", NOON, categories=frozenset()))
+    with pytest.raises(InputError, match="name at least one data category"):
+        eng.accessible_students("ana", NOON, categories=frozenset())
     assert audit.count() == 0
 
 
