@@ -85,7 +85,9 @@ def demo(
         f"  admin token:    {admin}\n  staff token:    {staff}\n  provider token: {provider}   (demo-prv-rosa)\n\n"
         "  try (asked now, as the examples above):\n"
         f"  curl -s {base}/graphql -H 'Authorization: Bearer {provider}' "
-        f"-H 'Content-Type: application/json' -d '{query}'\n",
+        f"-H 'Content-Type: application/json' -d '{query}'\n"
+        f"  the CLI on this store (another terminal): NTK_DB={db} .venv/bin/needtoknow explain "
+        "--provider demo-prv-rosa --student 604938\n",
         soft_wrap=True,
     )
     run_server(ApiSettings(db=db, graphiql=True), host, port, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def test_demo_serves_graphiql_and_prints_its_url(tmp_path: Path) -> None:
         assert proc.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + 180
-        while not any("provider token" in line for line in lines):
+        while not any("the CLI on this store" in line for line in lines):
             line = proc.stdout.readline()
             assert line and time.monotonic() < deadline, "".join(lines)
             lines.append(line)
@@ -50,6 +51,13 @@ def test_demo_serves_graphiql_and_prints_its_url(tmp_path: Path) -> None:
             timeout=60,
         )
         assert answer.status_code == 200 and {"id": "com-grand-bend"} in answer.json()["data"]["networkOverview"]["communities"]
+        # The printed CLI line runs as printed (the store is not the CLI's default ./needtoknow.db).
+        cli = next(line for line in lines if "the CLI on this store" in line).split("): ", 1)[1].split()
+        env_var, command = cli[0], cli[1:]
+        name, value = env_var.split("=", 1)
+        command[0] = EXE  # the printed .venv/bin/needtoknow, from this test's interpreter
+        run = subprocess.run(command, env={**os.environ, name: value}, capture_output=True, text=True, timeout=120)
+        assert run.returncode in (0, 1) and "demo-prv-rosa" in run.stdout, run.stdout + run.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=30)
