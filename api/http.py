@@ -282,7 +282,7 @@ def _params_from_get(request: Request, max_depth: int, max_list: int) -> dict[st
         params["operationName"] = request.query_params["operationName"]
     for key in ("variables", "extensions"):
         if request.query_params.get(key):
-            params[key] = parse_json_body(request.query_params[key], max_depth, max_list)
+            params[key] = parse_json_body(request.query_params[key], max_depth, max_list, what=f"the {key!r} parameter")
     return params
 
 

@@ -81,8 +81,8 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json_body(raw: bytes | str, max_depth: int, max_list: int | None = None) -> Any:
-    """Decode a JSON request body strictly.
+def parse_json_body(raw: bytes | str, max_depth: int, max_list: int | None = None, what: str = "the body") -> Any:
+    """Decode a JSON request body strictly (`what` names it in messages: a GET's ``'variables' parameter``).
 
     Raises
     ------
@@ -94,13 +94,13 @@ def parse_json_body(raw: bytes | str, max_depth: int, max_list: int | None = Non
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as err:
-        raise RequestRefused(400, "BAD_REQUEST", "the body is not valid UTF-8") from err
+        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid UTF-8") from err
     try:
         value = json.loads(text, parse_constant=_no_constants)
     except RecursionError as err:
         raise RequestRefused(400, "BAD_REQUEST", f"JSON nested deeper than {max_depth} levels") from err
     except ValueError as err:
-        raise RequestRefused(400, "BAD_REQUEST", "the body is not valid JSON") from err
+        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from err
     check_strings = _SURROGATE.search(text) is not None
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

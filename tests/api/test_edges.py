@@ -175,3 +175,14 @@ def test_readyz_turns_503_with_the_cause_while_the_record_is_full(fresh_api: Api
         conn.execute("PRAGMA max_page_count = 1073741823")
         conn.execute("DROP TABLE filler")
     assert fresh_api.client.get(url).status_code == 200
+
+
+def test_a_get_with_malformed_variables_says_which_parameter(api: Api) -> None:
+    r = api.client.get(
+        f"{api.url}/graphql",
+        params={"query": "query($r: CheckInput!) { check(request: $r) { allowed } }", "variables": "{bad"},
+        headers={"Authorization": f"Bearer {api.tokens['admin']}"},
+    )
+    assert r.status_code == 400
+    error = r.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and error["message"] == "the 'variables' parameter is not valid JSON"
