@@ -224,13 +224,15 @@ def _has_float(value: Any) -> bool:
     if kind is float:
         return True
     if kind is dict:
-        return any(type(v) in _CONTAINERS_OR_FLOAT and _has_float(v) for v in value.values())
-    if kind is list:
-        return any(type(v) in _CONTAINERS_OR_FLOAT and _has_float(v) for v in value)
-    return False
-
-
-_CONTAINERS_OR_FLOAT: Final = frozenset({dict, list, float})
+        items: Iterable[Any] = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return False
+    kinds = set(map(type, items))  # one pass in C: a bundle line is a flat object of strings
+    if float in kinds:
+        return True
+    return (dict in kinds or list in kinds) and any(_has_float(v) for v in items if type(v) in (dict, list))
 
 
 def files_found(directory: Path, wanted: str, hint: str) -> Problem:
