@@ -115,8 +115,9 @@ class _Facts:
     reach: dict[str, tuple[MemberOf, ...]] = field(default_factory=dict)
     relevant_services: list[Serves] = field(default_factory=list)
     active_services: list[Serves] = field(default_factory=list)
-    eligible_now: bool = False
     works: dict[str, Edge] | None = None
+    eligible_now: bool | None = None
+    """Whether the student is an eligible student at `at`; None until the signer rule asks (`_signer_problem`)."""
     recipients: set[str] | None = None
 
 
@@ -188,8 +189,7 @@ def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide
     if len(relevant) > 1:
         relevant.sort(key=_edge_id)
     active = [s for s in relevant if s.status is ServiceStatus.ACTIVE and s.active_at(at)]
-    eligible = ev.student is not None and is_eligible_student(ev.student, at, policy)
-    return _Facts(at, employers, reach, relevant, active, eligible, works)
+    return _Facts(at, employers, reach, relevant, active, works)
 
 
 # ---------------------------------------------------------------------------- consent
@@ -209,7 +209,10 @@ def _signer_problem(
     signed = cf.consent.signed_at or req.at
     if signer_id == student.id:
         return (None, ()) if is_eligible_student(student, signed, policy) else (Reason.SIGNER_LACKS_AUTHORITY, ())
-    if facts.eligible_now:
+    eligible_now = facts.eligible_now
+    if eligible_now is None:  # asked only when a guardian signed: most checks never need it
+        eligible_now = facts.eligible_now = is_eligible_student(student, req.at, policy)
+    if eligible_now:
         survives = policy.parent_consent_survives_eligibility and not is_eligible_student(student, signed, policy)
         if not survives:
             return Reason.ELIGIBLE_STUDENT_CONSENT_REQUIRED, ()
@@ -276,7 +279,10 @@ def _consent_failures(
             signer_codes = []
             break
         signer_codes.append(code)
-    fails.extend(dict.fromkeys(signer_codes))
+    if signer_codes:
+        fails.extend(dict.fromkeys(signer_codes))
+    if fails:  # the edges show only a consent that holds
+        return fails, ()
     return fails, (*cf.about, *cf.given_by, *named, *links)
 
 
@@ -626,33 +632,51 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
             findings += rule(ev, req, policy, facts) if known is None else known
     # One pass over the findings: reasons in rule order, which conditions failed or held,
     # the categories consent and need cover (met findings, else failed ones), what is withheld.
+    # Conditions are kept in short lists, not sets: an enum member hashes in Python, a list
+    # compares identities first, and there are five conditions.
     reasons: list[ReasonDetail] = []
-    failed: set[Condition] = set()
-    held: set[Condition] = set()
-    covered: dict[Condition, frozenset[str]] = {}  # by met findings
-    covered_failing: dict[Condition, frozenset[str]] = {}  # by failing ones
+    failed: list[Condition] = []
+    held: list[Condition] = []
+    # What the met findings (else the failing ones) of consent and of need cover.
+    consent_met: frozenset[str] | None = None
+    consent_failing: frozenset[str] | None = None
+    need_met: frozenset[str] | None = None
+    need_failing: frozenset[str] | None = None
     withheld: frozenset[str] = _EMPTY
     for f in findings:
-        reason, cats = f.reason, f.categories
+        reason, cats, cond = f.reason, f.categories, f.condition
         if reason is None:
-            held.add(f.condition)
+            if cond not in held:
+                held.append(cond)
         else:
             reasons.append(reason)
-            failed.add(f.condition)
+            if cond not in failed:
+                failed.append(cond)
         if f.withheld:
             withheld = withheld | f.withheld
         if cats is not None:
-            into = covered if reason is None else covered_failing
-            before = into.get(f.condition)
-            into[f.condition] = cats if before is None else before | cats
-    consented = covered.get(Condition.CONSENT, covered_failing.get(Condition.CONSENT))
-    needed = covered.get(Condition.NEED_TO_KNOW, covered_failing.get(Condition.NEED_TO_KNOW))
+            if cond is Condition.CONSENT:
+                if reason is None:
+                    consent_met = cats if consent_met is None else consent_met | cats
+                else:
+                    consent_failing = cats if consent_failing is None else consent_failing | cats
+            elif cond is Condition.NEED_TO_KNOW:
+                if reason is None:
+                    need_met = cats if need_met is None else need_met | cats
+                else:
+                    need_failing = cats if need_failing is None else need_failing | cats
+    consented = consent_met if consent_met is not None else consent_failing
+    needed = need_met if need_met is not None else need_failing
     asked = req.categories if req.categories is not None else policy.categories
     released: frozenset[str] = _EMPTY
     if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-    held -= failed
-    both_met = Condition.CONSENT in held and Condition.NEED_TO_KNOW in held
+    both_met = (
+        Condition.CONSENT in held
+        and Condition.NEED_TO_KNOW in held
+        and Condition.CONSENT not in failed
+        and Condition.NEED_TO_KNOW not in failed
+    )
     if req.categories is not None or both_met:
         reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
@@ -700,14 +724,20 @@ def category_reasons(
     return out
 
 
-def _path(findings: list[Finding], failed: set[Condition]) -> tuple[PathStep, ...]:
+def _path(findings: list[Finding], failed: list[Condition]) -> tuple[PathStep, ...]:
     """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
-    steps: dict[Condition, dict[str, Edge]] = {}
+    steps: list[tuple[Condition, dict[str, Edge]]] = []  # a list: see the note on enum hashing in `decide`
     for f in findings:
-        if f.reason is None and f.edges and f.condition not in failed:
-            seen = steps.get(f.condition)
+        cond = f.condition
+        if f.reason is None and f.edges and cond not in failed:
+            seen: dict[str, Edge] | None = None
+            for known, entry in steps:
+                if known is cond:
+                    seen = entry
+                    break
             if seen is None:
-                seen = steps[f.condition] = {}
+                seen = {}
+                steps.append((cond, seen))
             for e in f.edges:
                 if e.id not in seen:
                     seen[e.id] = e
@@ -715,9 +745,9 @@ def _path(findings: list[Finding], failed: set[Condition]) -> tuple[PathStep, ..
         return ()
     path: list[PathStep] = []
     for cond in _CONDITIONS:
-        step = steps.get(cond)
-        if step is not None:
-            path.append(PathStep(cond, tuple(step.values())))
+        for known, seen in steps:
+            if known is cond:
+                path.append(PathStep(cond, tuple(seen.values())))
     return tuple(path)
 
 
