@@ -1,7 +1,7 @@
 """The decision function: every rule of DOMAIN.md ("Decision rules"), pure and table-driven.
 
 `decide(evidence, request, policy) -> Decision` does no I/O and knows no store. Each rule
-is a small function that yields `Finding`s and never stops at the first failure; the
+is a small function that returns its `Finding`s (a list) and never stops at the first failure; the
 `RULES` table lists them in the order their reasons are reported. Deny by default:
 anything not shown to hold is a failure. Between consent documents a matching deny wins
 over a permit; within one document a nested provision is an exception that wins over
