@@ -1,7 +1,7 @@
 """The decision function: every rule of DOMAIN.md ("Decision rules"), pure and table-driven.
 
 `decide(evidence, request, policy) -> Decision` does no I/O and knows no store. Each rule
-is a small function that yields `Finding`s and never stops at the first failure; the
+is a small function that returns its `Finding`s (a list) and never stops at the first failure; the
 `RULES` table lists them in the order their reasons are reported. Deny by default:
 anything not shown to hold is a failure. Between consent documents a matching deny wins
 over a permit; within one document a nested provision is an exception that wins over
@@ -10,14 +10,14 @@ the provision enclosing it, at any depth (``Consent.exception_to``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Final, TypeVar
+from datetime import date, datetime
+from typing import Final, NamedTuple, TypeVar
 
 from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
 from graph.errors import DepthLimitExceeded
-from graph.evidence import ConsentFacts, Evidence
+from graph.evidence import ConsentFacts, Evidence, SignedAgreement
 from graph.model import (
     Consent,
     ConsentKind,
@@ -55,6 +55,27 @@ _CONDITIONS: Final = tuple(Condition)
 """Conditions in report order (iterating the enum class itself costs a generator per call)."""
 
 
+# Enum members bound once at import: reading ``Condition.CONSENT`` goes through the enum class's
+# attribute machinery on CPython 3.11 (about 0.25 µs, ten times a global), and a decision reads dozens.
+_CONSENT: Final = Condition.CONSENT
+_AGREEMENT_AND_TRAINING: Final = Condition.AGREEMENT_AND_TRAINING
+_EMPLOYMENT: Final = Condition.EMPLOYMENT
+_COMMUNITY: Final = Condition.COMMUNITY
+_NEED_TO_KNOW: Final = Condition.NEED_TO_KNOW
+_PERMIT: Final = ConsentKind.PERMIT
+_DENY: Final = ConsentKind.DENY
+_CONSENT_ACTIVE: Final = ConsentStatus.ACTIVE
+_SERVICE_ACTIVE: Final = ServiceStatus.ACTIVE
+_RELATIVE: Final = GuardianRelationship.RELATIVE
+_EMERGENCY_CONTACT: Final = GuardianRelationship.EMERGENCY_CONTACT
+_AUTHORIZED_AGENT: Final = GuardianRelationship.AUTHORIZED_AGENT
+_RIGHTS_REMOVED: Final = FerpaRights.REMOVED
+_RIGHTS_UNVERIFIED: Final = FerpaRights.UNVERIFIED
+_OUTCOME_DENY: Final = Outcome.DENY
+_OUTCOME_PARTIAL: Final = Outcome.PARTIAL
+_OUTCOME_ALLOW: Final = Outcome.ALLOW
+
+
 def _by_id(items: Iterable[_T]) -> list[_T]:
     """Items in id order, so every store's evidence gives the same answer and path."""
     out = list(items)
@@ -67,12 +88,31 @@ def _edge_id(e: Edge) -> str:
     return e.id
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+_DAY_CACHE: Final[dict[tuple[datetime, str], date]] = {}
+_DAY_CACHE_SIZE: Final = 4096
+
+
+def _local_day(at: datetime, tz_name: str) -> date:
+    """`local_date`, remembered per (instant, zone): a batch asks about one instant for thousands
+    of students in a handful of zones. Equal instants have one local date in a zone, so an aware
+    key is exact; bounded by clearing (a stale entry cannot exist, only a missing one)."""
+    key = (at, tz_name)
+    day = _DAY_CACHE.get(key)
+    if day is None:
+        day = local_date(at, tz_name)
+        if len(_DAY_CACHE) >= _DAY_CACHE_SIZE:
+            _DAY_CACHE.clear()
+        _DAY_CACHE[key] = day
+    return day
+
+
+class Finding(NamedTuple):
     """What one rule found: a met condition (``reason`` None) with its edges, or a failure.
 
     ``categories`` carries what the consent rule found consented, or what the need-to-know
-    rule found needed; ``withheld`` the categories a deny consent withholds.
+    rule found needed; ``withheld`` the categories a deny consent withholds. Immutable (a
+    batch shares the provider rules' findings); a named tuple because a decision builds
+    several and a frozen dataclass costs about twice as much to build.
     """
 
     condition: Condition
@@ -96,7 +136,10 @@ class _Facts:
     reach: dict[str, tuple[MemberOf, ...]] = field(default_factory=dict)
     relevant_services: list[Serves] = field(default_factory=list)
     active_services: list[Serves] = field(default_factory=list)
-    eligible_now: bool = False
+    works: dict[str, Edge] | None = None
+    eligible_now: bool | None = None
+    """Whether the student is an eligible student at `at`; None until the signer rule asks (`_signer_problem`)."""
+    recipients: set[str] | None = None
 
 
 def is_eligible_student(student: Student, at: datetime, policy: Policy) -> bool:
@@ -110,7 +153,7 @@ def is_eligible_student(student: Student, at: datetime, policy: Policy) -> bool:
         return True
     if student.birth_date is None:
         return False
-    today = local_date(at, student.time_zone or policy.default_time_zone)
+    today = _local_day(at, student.time_zone or policy.default_time_zone)
     return age_on(student.birth_date, today) >= policy.eligibility_age
 
 
@@ -142,18 +185,32 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     return reach
 
 
+def _sorted(items: tuple[_T, ...]) -> Sequence[_T]:
+    """`items` in id order (`_by_id` without a copy when there is nothing to sort)."""
+    return items if len(items) < 2 else sorted(items, key=_edge_id)
+
+
+def _works(ev: Evidence, at: datetime) -> dict[str, Edge]:
+    """The communities the provider works in at `at`, each with its WORKS_IN edge (the highest id for one place)."""
+    works: dict[str, Edge] = {}
+    for w in _sorted(ev.works_in):
+        if w.active_at(at):
+            works[w.to_id] = w
+    return works
+
+
 def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide | None = None) -> _Facts:
     at = req.at
-    facts = _Facts(at=at)
     if side is not None:
-        facts.employers, facts.reach = side.employers, side.reach
+        employers, reach, works = side.employers, side.reach, side.works
     else:
-        facts.employers = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
-        facts.reach = _team_reach(ev, req.provider_id, at, policy)
-    facts.relevant_services = _by_id(s for s in ev.services if s.from_id in facts.reach)
-    facts.active_services = [s for s in facts.relevant_services if s.status is ServiceStatus.ACTIVE and s.active_at(at)]
-    facts.eligible_now = ev.student is not None and is_eligible_student(ev.student, at, policy)
-    return facts
+        employers = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
+        reach, works = _team_reach(ev, req.provider_id, at, policy), None
+    relevant = [s for s in ev.services if s.from_id in reach]
+    if len(relevant) > 1:
+        relevant.sort(key=_edge_id)
+    active = [s for s in relevant if s.status is _SERVICE_ACTIVE and s.active_at(at)]
+    return _Facts(at, employers, reach, relevant, active, works)
 
 
 # ---------------------------------------------------------------------------- consent
@@ -173,7 +230,10 @@ def _signer_problem(
     signed = cf.consent.signed_at or req.at
     if signer_id == student.id:
         return (None, ()) if is_eligible_student(student, signed, policy) else (Reason.SIGNER_LACKS_AUTHORITY, ())
-    if facts.eligible_now:
+    eligible_now = facts.eligible_now
+    if eligible_now is None:  # asked only when a guardian signed: most checks never need it
+        eligible_now = facts.eligible_now = is_eligible_student(student, req.at, policy)
+    if eligible_now:
         survives = policy.parent_consent_survives_eligibility and not is_eligible_student(student, signed, policy)
         if not survives:
             return Reason.ELIGIBLE_STUDENT_CONSENT_REQUIRED, ()
@@ -181,13 +241,13 @@ def _signer_problem(
     for link in ev.guardian_links:
         if link.from_id != signer_id or not link.active_at(signed):
             continue
-        if link.relationship in (GuardianRelationship.RELATIVE, GuardianRelationship.EMERGENCY_CONTACT):
+        if link.relationship in (_RELATIVE, _EMERGENCY_CONTACT):
             continue
-        if link.ferpa_rights is FerpaRights.REMOVED:
+        if link.ferpa_rights is _RIGHTS_REMOVED:
             continue
-        if link.ferpa_rights is FerpaRights.UNVERIFIED and policy.require_verified_guardians:
+        if link.ferpa_rights is _RIGHTS_UNVERIFIED and policy.require_verified_guardians:
             continue
-        if link.relationship is GuardianRelationship.AUTHORIZED_AGENT and not link.active_at(req.at):
+        if link.relationship is _AUTHORIZED_AGENT and not link.active_at(req.at):
             continue  # the agent's authorisation lapsed
         good.append(link)
     if not good:
@@ -200,8 +260,11 @@ def _signer_problem(
 
 
 def _recipient_ids(req: CheckRequest, facts: _Facts) -> set[str]:
-    ids = {req.provider_id, *facts.employers}
-    ids.update(s.program for s in facts.active_services if s.program is not None)
+    """Who a consent may name for this request: the provider, its employers, its active services' programs (once per decision)."""
+    ids = facts.recipients
+    if ids is None:
+        ids = facts.recipients = {req.provider_id, *facts.employers}
+        ids.update([s.program for s in facts.active_services if s.program is not None])
     return ids
 
 
@@ -211,7 +274,7 @@ def _consent_failures(
     """Every reason this permit consent does not cover the request, and the edges if it does."""
     c, at = cf.consent, req.at
     fails: list[Reason] = []
-    if c.status is not ConsentStatus.ACTIVE:
+    if c.status is not _CONSENT_ACTIVE:
         fails.append(Reason.CONSENT_NOT_ACTIVE)
     if not cf.given_by or c.signed_at is None or not c.purposes or not cf.permits or not c.categories:
         fails.append(Reason.CONSENT_INCOMPLETE)
@@ -237,13 +300,16 @@ def _consent_failures(
             signer_codes = []
             break
         signer_codes.append(code)
-    fails.extend(dict.fromkeys(signer_codes))
+    if signer_codes:
+        fails.extend(dict.fromkeys(signer_codes))
+    if fails:  # the edges show only a consent that holds
+        return fails, ()
     return fails, (*cf.about, *cf.given_by, *named, *links)
 
 
 def _in_force(c: Consent, at: datetime) -> bool:
     """Active, started, and neither revoked nor expired at `at`."""
-    if c.status is not ConsentStatus.ACTIVE:
+    if c.status is not _CONSENT_ACTIVE:
         return False
     start = c.effective_from or c.signed_at
     if (start is not None and at < start) or (c.revoked_at is not None and c.revoked_at <= at):
@@ -273,7 +339,7 @@ def _deny_applies(cf: ConsentFacts, ev: Evidence, req: CheckRequest, facts: _Fac
     assert ev.student is not None
     signers = {g.to_id for g in cf.given_by}
     at = req.at
-    guardians = {g.from_id for g in ev.guardian_links if g.relationship is not GuardianRelationship.EMERGENCY_CONTACT and g.active_at(at)}
+    guardians = {g.from_id for g in ev.guardian_links if g.relationship is not _EMERGENCY_CONTACT and g.active_at(at)}
     return bool(signers & (guardians | {ev.student.id}))
 
 
@@ -301,76 +367,95 @@ def _exceptions(ev: Evidence) -> dict[str, list[ConsentFacts]]:
     return out
 
 
-def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Condition 1: a valid consent covers recipient, purpose and data; a deny consent wins (34 CFR 99.30)."""
-    permits = sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.PERMIT), key=lambda c: c.consent.id)
+    permits: list[ConsentFacts] = []
+    denies: list[ConsentFacts] = []
+    for c in ev.consents:
+        if c.consent.consent_kind is _PERMIT:
+            permits.append(c)
+        elif c.consent.consent_kind is _DENY:
+            denies.append(c)
+    out: list[Finding] = []
     if not permits:
-        yield Finding.failed(Condition.CONSENT, Reason.CONSENT_MISSING)
+        out.append(Finding.failed(_CONSENT, Reason.CONSENT_MISSING))
     else:
+        if len(permits) > 1:
+            permits.sort(key=_consent_id)
         valid: list[tuple[ConsentFacts, tuple[Edge, ...]]] = []
         failures: list[tuple[ReasonDetail, frozenset[str]]] = []
         for cf in permits:
             fails, edges = _consent_failures(cf, ev, req, policy, facts)
             if fails:
                 cats = frozenset(cf.consent.categories)
-                failures.extend((ReasonDetail(code, cf.consent.id, condition=Condition.CONSENT), cats) for code in fails)
+                failures.extend((ReasonDetail(code, cf.consent.id, None, _CONSENT), cats) for code in fails)
             else:
                 valid.append((cf, edges))
         if valid:
             consented = frozenset().union(*(cf.consent.categories for cf, _ in valid))
-            yield Finding(Condition.CONSENT, edges=valid[0][1], categories=consented)
+            out.append(Finding(_CONSENT, None, valid[0][1], consented))
         else:
             # Each failure carries its document's categories, so a category no document
             # covers is reported too (DOMAIN.md: every failing reason, not the first).
-            for detail, cats in failures:
-                yield Finding(Condition.CONSENT, detail, categories=cats)
+            out.extend(Finding(_CONSENT, detail, (), cats) for detail, cats in failures)
+    if not denies:
+        return out
+    if len(denies) > 1:
+        denies.sort(key=_consent_id)
     exceptions = _exceptions(ev)
     asked = req.categories if req.categories is not None else policy.categories
-    for cf in sorted((c for c in ev.consents if c.consent.consent_kind is ConsentKind.DENY), key=lambda c: c.consent.id):
+    for cf in denies:
         if not _deny_applies(cf, ev, req, facts):
             continue
         withheld = frozenset(cf.consent.categories or policy.categories)
         # Within one document a nested permit that covers the request is an exception
         # to this deny for its categories (a deny nested deeper is weighed on its own).
         for ex in exceptions.get(cf.consent.id, ()):
-            if ex.consent.consent_kind is ConsentKind.PERMIT and _covers(ex, req, facts):
+            if ex.consent.consent_kind is _PERMIT and _covers(ex, req, facts):
                 withheld -= ex.consent.categories or policy.categories
         if not withheld:
             continue
         if asked <= withheld:
-            yield Finding.failed(Condition.CONSENT, Reason.CONSENT_DENIED, cf.consent.id)
+            out.append(Finding.failed(_CONSENT, Reason.CONSENT_DENIED, cf.consent.id))
         else:
-            yield Finding(Condition.CONSENT, withheld=withheld)
+            out.append(Finding(_CONSENT, None, (), None, withheld))
+    return out
 
 
-def review(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def _consent_id(cf: ConsentFacts) -> str:
+    return cf.consent.id
+
+
+def review(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Emancipated or unaccompanied youth: route to a person (DOMAIN.md, signer authority)."""
     student = ev.student
     if student is not None and (student.emancipated or student.unaccompanied_youth):
-        yield Finding.failed(Condition.CONSENT, Reason.REVIEW_REQUIRED)
+        return [Finding.failed(_CONSENT, Reason.REVIEW_REQUIRED)]
+    return []
 
 
 # ---------------------------------------------------------------------------- provider
 
 
-def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Condition 2a: the current confidentiality agreement, signed and unexpired; the partner's terms too."""
     at = req.at
+    out: list[Finding] = []
     mine = sorted(
         (s for s in ev.agreements if s.agreement.agreement_kind == policy.agreement_kind and s.edge.valid_from <= at),
-        key=lambda s: s.edge.id,
+        key=_signed_id,
     )
     current = [s for s in mine if s.version >= policy.current_agreement_version]
     if not mine:
-        yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_MISSING)
+        out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_MISSING))
     elif not current:
-        yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_OUTDATED, mine[-1].agreement.id)
+        out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_OUTDATED, mine[-1].agreement.id))
     else:
         held = [s for s in current if s.edge.active_at(at)]
         if held:
-            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(held[0].edge,))
+            out.append(Finding(_AGREEMENT_AND_TRAINING, None, (held[0].edge,)))
         else:
-            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.AGREEMENT_EXPIRED, current[-1].agreement.id)
+            out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_EXPIRED, current[-1].agreement.id))
     if policy.require_partner_agreement and facts.employers:
         terms = sorted(
             (
@@ -380,75 +465,85 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
                 and s.agreement.agreement_kind == policy.partner_agreement_kind
                 and s.edge.active_at(at)
             ),
-            key=lambda s: s.edge.id,
+            key=_signed_id,
         )
         if terms:
-            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(terms[0].edge,))
+            out.append(Finding(_AGREEMENT_AND_TRAINING, None, (terms[0].edge,)))
         else:
-            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.PARTNER_AGREEMENT_MISSING)
+            out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.PARTNER_AGREEMENT_MISSING))
+    return out
 
 
-def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def _signed_id(s: SignedAgreement) -> str:
+    return s.edge.id
+
+
+def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Condition 2b: current training in every required course (completed at or before `at`)."""
     at = req.at
+    out: list[Finding] = []
     for course in sorted(policy.required_courses):
         held = _by_id(t for t in ev.trainings if t.to_id == course and t.valid_from <= at)
         current = [t for t in held if t.active_at(at)]
         if current:
-            yield Finding(Condition.AGREEMENT_AND_TRAINING, edges=(current[0],))
+            out.append(Finding(_AGREEMENT_AND_TRAINING, None, (current[0],)))
         elif held:
-            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.TRAINING_EXPIRED, course)
+            out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.TRAINING_EXPIRED, course))
         else:
-            yield Finding.failed(Condition.AGREEMENT_AND_TRAINING, Reason.TRAINING_MISSING, course)
+            out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.TRAINING_MISSING, course))
+    return out
 
 
-def employment(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def employment(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """The provider is currently employed by a partner organisation."""
     if facts.employers:
-        yield Finding(Condition.EMPLOYMENT, edges=(next(iter(facts.employers.values())),))
-    else:
-        yield Finding.failed(Condition.EMPLOYMENT, Reason.NOT_EMPLOYED)
+        return [Finding(_EMPLOYMENT, None, (next(iter(facts.employers.values())),))]
+    return [Finding.failed(_EMPLOYMENT, Reason.NOT_EMPLOYED)]
 
 
 # ---------------------------------------------------------------------------- community and need
 
 
-def community(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def community(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Condition 3: a community the provider works in at `at` is one of the student's.
 
     The student's communities: those of the schools attended at `at` (a transfer moves
     them on its date), and where the student lives.
     """
     at = req.at
-    works = {w.to_id: w for w in _by_id(ev.works_in) if w.active_at(at)}
-    schools = {a.to_id: a for a in _by_id(ev.attends) if a.active_at(at)}
+    works = facts.works if facts.works is not None else _works(ev, at)
+    if not works:  # no community in common whatever the student's are
+        return [Finding.failed(_COMMUNITY, Reason.NOT_IN_STUDENT_COMMUNITY)]
+    schools: dict[str, Edge] = {}
+    for a in _sorted(ev.attends):
+        if a.active_at(at):
+            schools[a.to_id] = a
     student_places: dict[str, tuple[Edge, ...]] = {}
-    for loc in _by_id(ev.school_locations):
-        if loc.from_id in schools and loc.active_at(at):
-            student_places.setdefault(loc.to_id, (schools[loc.from_id], loc))
-    for lives in _by_id(ev.lives_in):
-        if lives.active_at(at):
-            student_places.setdefault(lives.to_id, (lives,))
-    common = sorted(set(works) & set(student_places))
+    for loc in _sorted(ev.school_locations):
+        if loc.from_id in schools and loc.active_at(at) and loc.to_id not in student_places:
+            student_places[loc.to_id] = (schools[loc.from_id], loc)
+    for lives in _sorted(ev.lives_in):
+        if lives.active_at(at) and lives.to_id not in student_places:
+            student_places[lives.to_id] = (lives,)
+    common = [place for place in student_places if place in works]
     if common:
-        yield Finding(Condition.COMMUNITY, edges=(works[common[0]], *student_places[common[0]]))
-    else:
-        yield Finding.failed(Condition.COMMUNITY, Reason.NOT_IN_STUDENT_COMMUNITY)
+        first = min(common)
+        return [Finding(_COMMUNITY, None, (works[first], *student_places[first]))]
+    return [Finding.failed(_COMMUNITY, Reason.NOT_IN_STUDENT_COMMUNITY)]
 
 
-def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> Iterator[Finding]:
+def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
     """Condition 4: an active service relationship, directly or through care teams (34 CFR 99.31(a)(1), legitimate interest)."""
     if not facts.relevant_services:
-        yield Finding.failed(Condition.NEED_TO_KNOW, Reason.NO_SERVICE_RELATIONSHIP)
-    elif not facts.active_services:
+        return [Finding.failed(_NEED_TO_KNOW, Reason.NO_SERVICE_RELATIONSHIP)]
+    if not facts.active_services:
         # What the inactive services would need: a category none of them needs is reported too.
-        needed = frozenset().union(*(s.categories_needed for s in facts.relevant_services))
-        detail = ReasonDetail(Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, condition=Condition.NEED_TO_KNOW)
-        yield Finding(Condition.NEED_TO_KNOW, detail, categories=needed)
-    else:
-        first = facts.active_services[0]
-        needed = frozenset().union(*(s.categories_needed for s in facts.active_services))
-        yield Finding(Condition.NEED_TO_KNOW, edges=(*facts.reach[first.from_id], first), categories=needed)
+        needed = frozenset().union(*[s.categories_needed for s in facts.relevant_services])
+        detail = ReasonDetail(Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, None, _NEED_TO_KNOW)
+        return [Finding(_NEED_TO_KNOW, detail, (), needed)]
+    first = facts.active_services[0]
+    needed = frozenset().union(*[s.categories_needed for s in facts.active_services])
+    return [Finding(_NEED_TO_KNOW, None, (*facts.reach[first.from_id], first), needed)]
 
 
 Rule = Callable[[Evidence, CheckRequest, Policy, _Facts], Iterable[Finding]]
@@ -470,48 +565,56 @@ class _ProviderSide:
     evidence: Evidence
     employers: dict[str, Edge]
     reach: dict[str, tuple[MemberOf, ...]]
-    findings: dict[Rule, list[Finding]]
+    works: dict[str, Edge]
+    findings: list[list[Finding] | None]
+    """Per rule of `RULES`, in order: its findings when it reads only the provider's half, else None."""
+
+    def fits(self, ev: Evidence) -> bool:
+        """`ev` carries the very provider-half records this side was judged from."""
+        mine = self.evidence
+        return (
+            mine.provider is ev.provider
+            and mine.employments is ev.employments
+            and mine.trainings is ev.trainings
+            and mine.agreements is ev.agreements
+            and mine.partner_agreements is ev.partner_agreements
+            and mine.memberships is ev.memberships
+            and mine.works_in is ev.works_in
+        )
 
 
 class BatchMemo:
     """Shared by the decisions of one batch (a checkMany, a lookup page): each provider's half is judged once.
 
-    The provider-only rules (`PROVIDER_RULES`: agreement, training, employment) and the team
-    reach depend on the provider's evidence, the instant and the policy alone. Entries are keyed
-    by the identity of the provider's evidence tuples (a store that shares them across a batch,
-    as the embedded one does, gets the reuse; one that builds fresh tuples gets none and the same
-    answers), the provider id, the instant and the policy. Use one memo per batch, then drop it.
+    The provider-only rules (`PROVIDER_RULES`: agreement, training, employment), the team
+    reach and the communities worked in depend on the provider's evidence, the instant and the
+    policy alone. Entries are keyed by the provider id, the instant and the policy, and hold only
+    for the very provider-half tuples they were judged from (identity: a store that shares them
+    across a batch, as the embedded one does, gets the reuse; one that builds fresh tuples
+    replaces the entry each time and gets the same answers). Use one memo per batch, then drop it.
     """
 
     __slots__ = ("_sides",)
 
     def __init__(self) -> None:
-        self._sides: dict[tuple[object, ...], _ProviderSide] = {}
+        self._sides: dict[tuple[str, datetime, int], _ProviderSide] = {}
 
     def side(self, ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
         """The provider's half for `ev` at ``req.at`` (computed on first use).
 
         Raises DepthLimitExceeded as `decide` does.
         """
-        key = (
-            req.provider_id,
-            req.at,
-            id(policy),
-            id(ev.provider),
-            id(ev.employments),
-            id(ev.trainings),
-            id(ev.agreements),
-            id(ev.partner_agreements),
-            id(ev.memberships),
-        )
+        key = (req.provider_id, req.at, id(policy))
         side = self._sides.get(key)
-        if side is None:
-            at = req.at
-            employers: dict[str, Edge] = {e.to_id: e for e in _by_id(ev.employments) if e.active_at(at)}
-            reach = _team_reach(ev, req.provider_id, at, policy)
-            facts = _Facts(at=at, employers=employers, reach=reach)
-            findings = {rule: list(rule(ev, req, policy, facts)) for rule in PROVIDER_RULES}
-            side = self._sides[key] = _ProviderSide(ev, employers, reach, findings)
+        if side is not None and side.fits(ev):
+            return side
+        at = req.at
+        employers: dict[str, Edge] = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
+        reach = _team_reach(ev, req.provider_id, at, policy)
+        works = _works(ev, at)
+        facts = _Facts(at=at, employers=employers, reach=reach, works=works)
+        findings = [list(rule(ev, req, policy, facts)) if rule in PROVIDER_RULES else None for rule in RULES]
+        side = self._sides[key] = _ProviderSide(ev, employers, reach, works, findings)
         return side
 
 
@@ -538,49 +641,66 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
-        return Decision(req, Outcome.DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev, token)
+        return Decision(req, _OUTCOME_DENY, tuple(ReasonDetail(c) for c in codes), frozenset(), (), policy.version, ev, token)
     side = memo.side(ev, req, policy) if memo is not None else None
     facts = _derive(ev, req, policy, side)
     findings: list[Finding] = []
-    for rule in RULES:
-        if side is not None and rule in side.findings:
-            findings.extend(side.findings[rule])
-        else:
-            findings.extend(rule(ev, req, policy, facts))
+    if side is None:
+        for rule in RULES:
+            findings += rule(ev, req, policy, facts)
+    else:
+        for rule, known in zip(RULES, side.findings, strict=True):
+            findings += rule(ev, req, policy, facts) if known is None else known
     # One pass over the findings: reasons in rule order, which conditions failed or held,
     # the categories consent and need cover (met findings, else failed ones), what is withheld.
+    # Conditions are kept in short lists, not sets: an enum member hashes in Python, a list
+    # compares identities first, and there are five conditions.
     reasons: list[ReasonDetail] = []
-    failed: set[Condition] = set()
-    held: set[Condition] = set()
-    covers: dict[tuple[Condition, bool], frozenset[str]] = {}
+    failed: list[Condition] = []
+    held: list[Condition] = []
+    # What the met findings (else the failing ones) of consent and of need cover.
+    consent_met: frozenset[str] | None = None
+    consent_failing: frozenset[str] | None = None
+    need_met: frozenset[str] | None = None
+    need_failing: frozenset[str] | None = None
     withheld: frozenset[str] = _EMPTY
     for f in findings:
-        if f.reason is None:
-            held.add(f.condition)
+        reason, cats, cond = f.reason, f.categories, f.condition
+        if reason is None:
+            if cond not in held:
+                held.append(cond)
         else:
-            reasons.append(f.reason)
-            failed.add(f.condition)
+            reasons.append(reason)
+            if cond not in failed:
+                failed.append(cond)
         if f.withheld:
             withheld = withheld | f.withheld
-        if f.categories is not None:
-            key = (f.condition, f.reason is None)
-            covers[key] = covers[key] | f.categories if key in covers else f.categories
-    consented = covers.get((Condition.CONSENT, True), covers.get((Condition.CONSENT, False)))
-    needed = covers.get((Condition.NEED_TO_KNOW, True), covers.get((Condition.NEED_TO_KNOW, False)))
+        if cats is not None:
+            if cond is _CONSENT:
+                if reason is None:
+                    consent_met = cats if consent_met is None else consent_met | cats
+                else:
+                    consent_failing = cats if consent_failing is None else consent_failing | cats
+            elif cond is _NEED_TO_KNOW:
+                if reason is None:
+                    need_met = cats if need_met is None else need_met | cats
+                else:
+                    need_failing = cats if need_failing is None else need_failing | cats
+    consented = consent_met if consent_met is not None else consent_failing
+    needed = need_met if need_met is not None else need_failing
     asked = req.categories if req.categories is not None else policy.categories
     released: frozenset[str] = _EMPTY
     if not reasons and consented is not None and needed is not None:
         released = (asked & consented & needed) - withheld
-    held -= failed
-    both_met = Condition.CONSENT in held and Condition.NEED_TO_KNOW in held
+    both_met = _CONSENT in held and _NEED_TO_KNOW in held and _CONSENT not in failed and _NEED_TO_KNOW not in failed
     if req.categories is not None or both_met:
         reasons += category_reasons(req.categories, asked, consented, needed, withheld, met=both_met)
     if not released:
-        outcome = Outcome.DENY
+        outcome = _OUTCOME_DENY
     elif req.categories is not None and released != asked:
-        outcome = Outcome.PARTIAL
+        outcome = _OUTCOME_PARTIAL
     else:
-        outcome = Outcome.ALLOW
+        outcome = _OUTCOME_ALLOW
     return Decision(req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token)
 
 
@@ -607,33 +727,44 @@ def category_reasons(
     if categories is not None:
         for cat in sorted(categories):
             if cat in withheld:
-                out.append(ReasonDetail(Reason.CONSENT_DENIED, category=cat, condition=Condition.CONSENT))
+                out.append(ReasonDetail(Reason.CONSENT_DENIED, None, cat, _CONSENT))
             if consented is not None and cat not in consented:
-                out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, category=cat, condition=Condition.CONSENT))
+                out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, None, cat, _CONSENT))
             if needed is not None and cat not in needed:
-                out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, category=cat, condition=Condition.NEED_TO_KNOW))
+                out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, cat, _NEED_TO_KNOW))
     elif met and consented is not None and needed is not None and not (asked & consented & needed) - withheld:
         if (asked & consented) - withheld:
-            out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, condition=Condition.NEED_TO_KNOW))
+            out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, None, _NEED_TO_KNOW))
         else:
-            out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, condition=Condition.CONSENT))
+            out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, None, None, _CONSENT))
     return out
 
 
-def _path(findings: list[Finding], failed: set[Condition]) -> tuple[PathStep, ...]:
+def _path(findings: list[Finding], failed: list[Condition]) -> tuple[PathStep, ...]:
     """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
-    steps: dict[Condition, dict[str, Edge]] = {}
+    steps: list[tuple[Condition, dict[str, Edge]]] = []  # a list: see the note on enum hashing in `decide`
     for f in findings:
-        if f.reason is None and f.edges and f.condition not in failed:
-            seen = steps.get(f.condition)
+        cond = f.condition
+        if f.reason is None and f.edges and cond not in failed:
+            seen: dict[str, Edge] | None = None
+            for known, entry in steps:
+                if known is cond:
+                    seen = entry
+                    break
             if seen is None:
-                seen = steps[f.condition] = {}
+                seen = {}
+                steps.append((cond, seen))
             for e in f.edges:
                 if e.id not in seen:
                     seen[e.id] = e
     if not steps:
         return ()
-    return tuple(PathStep(cond, tuple(steps[cond].values())) for cond in _CONDITIONS if cond in steps)
+    path: list[PathStep] = []
+    for cond in _CONDITIONS:
+        for known, seen in steps:
+            if known is cond:
+                path.append(PathStep(cond, tuple(seen.values())))
+    return tuple(path)
 
 
 # ---------------------------------------------------------------------------- single rules, for aggregates

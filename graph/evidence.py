@@ -114,10 +114,12 @@ class Evidence:
 
         The same object when neither applies (the common case).
         """
-        if any(c.consent.signed_at is not None and c.consent.signed_at > at for c in self.consents):
-            # A document signed after the instant did not exist then: it is no evidence about it.
-            present = tuple(c for c in self.consents if c.consent.signed_at is None or c.consent.signed_at <= at)
-            return dataclasses.replace(self, consents=present).as_at(at)
+        for c in self.consents:  # a loop, not any(...): this runs once per check
+            signed_at = c.consent.signed_at
+            if signed_at is not None and signed_at > at:
+                # A document signed after the instant did not exist then: it is no evidence about it.
+                present = tuple(c for c in self.consents if c.consent.signed_at is None or c.consent.signed_at <= at)
+                return dataclasses.replace(self, consents=present).as_at(at)
         if not self.node_history and not self.edge_history:
             return self
         nh, eh = self.node_history, self.edge_history

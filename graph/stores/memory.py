@@ -60,6 +60,7 @@ __all__ = ["MemoryStore"]
 _K = EdgeKind
 _FANOUT = frozenset({NodeKind.PROVIDER, NodeKind.TEAM, NodeKind.PARTNER})
 _NONE: dict[str, Edge] = {}
+_NO_ADJ: dict[str, Any] = {}
 
 
 class MemoryStore:
@@ -371,6 +372,8 @@ class MemoryStore:
         return SignedAgreement(edge, agreement)
 
     def _student_part(self, student_id: str) -> dict[str, Any]:
+        # Hot path of every check and lookup: the adjacency dicts walked inline and each edge sorted
+        # by its exact class (no subclasses among edge classes), in the adjacency's order as before.
         student = self._nodes.get(student_id)
         part: dict[str, Any] = {
             "student": student if isinstance(student, Student) else None,
@@ -384,32 +387,49 @@ class MemoryStore:
         }
         if part["student"] is None:
             return part
-        for e in self._out(student_id):
-            if isinstance(e, Attends):
-                part["attends"].append(e)
-            elif isinstance(e, LivesIn):
-                part["lives_in"].append(e)
-        for school in {a.to_id for a in part["attends"]}:
-            part["school_locations"].extend(e for e in self._out(school) if isinstance(e, LocatedIn))
+        succ, nodes = self._succ, self._nodes
+        attends: list[Edge] = part["attends"]
+        lives_in: list[Edge] = part["lives_in"]
+        for targets in succ.get(student_id, _NO_ADJ).values():
+            for attrs in targets.values():
+                e = attrs.rec
+                if type(e) is Attends:
+                    attends.append(e)
+                elif type(e) is LivesIn:
+                    lives_in.append(e)
+        if attends:
+            locations: list[Edge] = part["school_locations"]
+            for school in {a.to_id for a in attends}:
+                for targets in succ.get(school, _NO_ADJ).values():
+                    locations.extend([e for attrs in targets.values() if type(e := attrs.rec) is LocatedIn])
+        serves: list[Edge] = part["serves"]
+        guardian_links: list[Edge] = part["guardian_links"]
         about_sources: set[str] = set()
-        for e in self._in(student_id):
-            if isinstance(e, Serves):
-                part["serves"].append(e)
-            elif isinstance(e, GuardianOf):
-                part["guardian_links"].append(e)
-            elif isinstance(e, About):
-                about_sources.add(e.from_id)
+        for sources in self._pred.get(student_id, _NO_ADJ).values():
+            for attrs in sources.values():
+                e = attrs.rec
+                kind = type(e)
+                if kind is Serves:
+                    serves.append(e)
+                elif kind is GuardianOf:
+                    guardian_links.append(e)
+                elif kind is About:
+                    about_sources.add(e.from_id)
         for source_id in sorted(about_sources):
-            source = self._nodes[source_id]
+            source = nodes[source_id]
             if source.kind is NodeKind.CONSENT:
                 about, given, permits = [], [], []
-                for e in self._out(source_id):
-                    if isinstance(e, About) and e.to_id == student_id:
-                        about.append(e)
-                    elif isinstance(e, GivenBy):
-                        given.append(e)
-                    elif isinstance(e, Permits):
-                        permits.append(e)
+                for targets in succ.get(source_id, _NO_ADJ).values():
+                    for attrs in targets.values():
+                        e = attrs.rec
+                        kind = type(e)
+                        if kind is About:
+                            if e.to_id == student_id:
+                                about.append(e)
+                        elif kind is GivenBy:
+                            given.append(e)
+                        elif kind is Permits:
+                            permits.append(e)
                 # In id order, as the Neo4j store returns them: a decision's path lists them so (issue 16).
                 part["consents"].append(ConsentFacts(source, _sorted(about), _sorted(given), _sorted(permits)))  # type: ignore[arg-type]
             else:
@@ -460,7 +480,7 @@ class MemoryStore:
             agreements=tuple(p["agreements"]),
             partner_agreements=tuple(p["partner_agreements"]),
             memberships=tuple(p["memberships"]),
-            services=tuple(e for e in s["serves"] if e.from_id in reach),
+            services=tuple([e for e in s["serves"] if e.from_id in reach]),
             attends=tuple(s["attends"]),
             school_locations=tuple(s["school_locations"]),
             lives_in=tuple(s["lives_in"]),
