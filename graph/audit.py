@@ -412,7 +412,7 @@ def _encode_decision(
         None if req.purpose is None else k(req.purpose),
         None if req.categories is None else [k(c) for c in sorted(req.categories)],
         k(d.outcome),
-        [k(c) for c in sorted(d.released)] if d.released else [],
+        [k(c) for c in sorted(d.released)],
         [(k(r.code), None if r.ref is None else k(r.ref), None if r.category is None else k(r.category)) for r in d.reasons],
         [(k(step.condition), [k(e.id) for e in step.edges]) for step in d.path],
         k(d.policy_version),

@@ -76,10 +76,7 @@ class Engine:
             student = self.store.node(req.student_id)
             if student is None or student.kind is not NodeKind.STUDENT:
                 raise UnknownStudent(req.student_id)
-        self._validate_categories(req.categories)
-
-    def _validate_categories(self, categories: Iterable[str] | None) -> None:
-        check_categories(categories, self.policy)
+        check_categories(req.categories, self.policy)
 
     def _record(self, decisions: list[Decision], caller: Caller, request_time: datetime) -> list[Decision]:
         """Record decisions before they are answered; if that fails every one becomes deny(audit_unavailable)."""
@@ -228,7 +225,7 @@ class Engine:
             raise UnknownProvider(provider_id)
         if student_id is not None and (node is None or node.kind is not NodeKind.STUDENT):
             raise UnknownStudent(student_id)
-        self._validate_categories(categories)
+        check_categories(categories, self.policy)
         first = _page_size(first)
         start = decode_cursor(after)
         found = self.store.students_served_by(anchor) if provider_id is not None else self.store.providers_serving(anchor)
