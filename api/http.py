@@ -36,18 +36,20 @@ calls ``Schema.execute`` directly, as the view does.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation.validate import ValidationAbortedError
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema import Schema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -213,13 +215,21 @@ def negotiate(accept: str) -> str | None:
     return best[2] if best else None
 
 
-def _json(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    response = JSONResponse(body, status_code=status, headers=headers)
-    response.headers["content-type"] = f"{media}; charset=utf-8"
-    return response
+def render_json(body: dict[str, Any]) -> bytes:
+    """A response body as compact UTF-8 JSON (as Starlette's ``JSONResponse`` writes it), by orjson:
+    a checkMany of 1,000 decisions in a fraction of the json module's time. A value orjson cannot
+    write (an integer past 64 bits) is written by the json module."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
-def refusal(err: RequestRefused, media: str = JSON) -> JSONResponse:
+def _json(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(render_json(body), status_code=status, headers=headers, media_type=f"{media}; charset=utf-8")
+
+
+def refusal(err: RequestRefused, media: str = JSON) -> Response:
     """The response to a request refused before GraphQL ran (no ``data`` entry)."""
     body = {"errors": [{"message": err.message, "extensions": {"code": err.code}}]}
     return _json(body, err.status, media, err.headers)
@@ -367,7 +377,7 @@ async def graphql_endpoint(request: Request) -> Response:
     kept = cached is not None and status == 200 and "errors" not in body and body.get("data") is not None
     # Kept only if no write moved the token while the answer was computed (it would be of the newer state).
     if kept and cached is not None and state.responses is not None and _token_unmoved(state, cached.token):
-        data = bytes(JSONResponse(body).body)
+        data = render_json(body)
         state.responses.put(cached, data)
         return Response(data, media_type=f"{media}; charset=utf-8")
     return _json(body, status, media)

@@ -12,10 +12,12 @@ import json
 import re
 from typing import Any, Final
 
+import orjson
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RequestRefused
+from loaders.base import has_float
 
 __all__ = ["BodyLimit", "RequestRefused", "error_response", "parse_json_body"]
 
@@ -77,6 +79,20 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+_REREAD: Final = object()
+
+
+def _read_fast(raw: bytes | str) -> Any:
+    """The body read by orjson (a few times faster than the json module); `_REREAD` when orjson
+    refuses it or its value holds a float (orjson reads an integer past 64 bits as one, and
+    keeps NaN out only by refusing it)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _REREAD
+    return _REREAD if has_float(value) else value
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -91,17 +107,22 @@ def parse_json_body(raw: bytes | str, max_depth: int, max_list: int | None = Non
         JSON, or nesting deeper than `max_depth`; 400 BATCH_TOO_LARGE: an array longer
         than `max_list` (refused before GraphQL coerces thousands of inputs).
     """
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as err:
-        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid UTF-8") from err
-    try:
-        value = json.loads(text, parse_constant=_no_constants)
-    except RecursionError as err:
-        raise RequestRefused(400, "BAD_REQUEST", f"JSON nested deeper than {max_depth} levels") from err
-    except ValueError as err:
-        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from err
-    check_strings = _SURROGATE.search(text) is not None
+    value = _read_fast(raw)
+    if value is _REREAD:
+        # What orjson refused (or read with a float) is read by the json module, whose refusals have our messages.
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as err:
+            raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid UTF-8") from err
+        try:
+            value = json.loads(text, parse_constant=_no_constants)
+        except RecursionError as err:
+            raise RequestRefused(400, "BAD_REQUEST", f"JSON nested deeper than {max_depth} levels") from err
+        except ValueError as err:
+            raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from err
+        check_strings = _SURROGATE.search(text) is not None
+    else:
+        check_strings = False  # orjson refuses invalid UTF-8 and lone surrogates
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()

@@ -30,6 +30,7 @@ __all__ = [
     "consequence_problems",
     "edge_or_problem",
     "files_found",
+    "has_float",
     "loads_json",
     "node_or_problem",
     "problems_from_validation",
@@ -208,7 +209,7 @@ def loads_json(text: str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         value = _FLOAT
-    if value is not _FLOAT and not _has_float(value):
+    if value is not _FLOAT and not has_float(value):
         return value
     try:
         return json.loads(text)
@@ -219,7 +220,8 @@ def loads_json(text: str) -> Any:
 _FLOAT: Final = object()
 
 
-def _has_float(value: Any) -> bool:
+def has_float(value: Any) -> bool:
+    """True when a value read from JSON (dicts, lists, scalars) holds a float anywhere."""
     kind = type(value)
     if kind is float:
         return True
@@ -232,7 +234,7 @@ def _has_float(value: Any) -> bool:
     kinds = set(map(type, items))  # one pass in C: a bundle line is a flat object of strings
     if float in kinds:
         return True
-    return (dict in kinds or list in kinds) and any(_has_float(v) for v in items if type(v) in (dict, list))
+    return (dict in kinds or list in kinds) and any(has_float(v) for v in items if type(v) in (dict, list))
 
 
 def files_found(directory: Path, wanted: str, hint: str) -> Problem:

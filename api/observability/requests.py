@@ -26,6 +26,7 @@ log = structlog.get_logger("needtoknow.http")
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 OPERATION_KEY: Final = "ntk_operation"
+_REQUEST_ID_KEY: Final = REQUEST_ID_HEADER.encode("latin-1")  # ASGI header names are lower-case bytes
 _SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _FAMILIES: Final = (
     ("/graphql", "graphql"),
@@ -58,8 +59,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get(REQUEST_ID_HEADER, "")
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == _REQUEST_ID_KEY), "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         status = 500
@@ -74,7 +74,7 @@ class RequestObserver:
             await send(message)
 
         name = f"{scope['method']} {route_family(scope['path'])}"
-        with server_span(name, headers) as span:
+        with server_span(name, scope["headers"]) as span:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

@@ -8,7 +8,7 @@ reads (headers, certificates, timeouts) apply as usual.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Final
 
@@ -34,10 +34,12 @@ def span(name: str) -> AbstractContextManager[object]:
     return tracer.start_as_current_span(name) if _provider is not None else nullcontext()
 
 
-def server_span(name: str, headers: Mapping[str, str]) -> AbstractContextManager[Span | None]:
-    """The span of one request, continuing the caller's ``traceparent``; nothing while tracing is off."""
+def server_span(name: str, raw_headers: Iterable[tuple[bytes, bytes]]) -> AbstractContextManager[Span | None]:
+    """The span of one request (`raw_headers`: the ASGI scope's), continuing the caller's
+    ``traceparent``; nothing while tracing is off (the headers are not even decoded then)."""
     if _provider is None:
         return nullcontext()
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
     return tracer.start_as_current_span(name, context=propagate.extract(headers), kind=SpanKind.SERVER)
 
 

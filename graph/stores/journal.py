@@ -79,6 +79,14 @@ class Journal:
             return True
         return False
 
+    def newest_assigned(self) -> int:
+        """The newest sequence number ever assigned (0 for an empty journal), read from SQLite's
+        own ``sqlite_sequence`` row of the AUTOINCREMENT key: one row of a one-page table, where
+        `head` walks the events index (after another connection's commit, every page read is a
+        read from the file or the WAL). Events are never deleted, so it equals `head`."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return 0 if row is None else int(row[0])
+
     def head(self) -> int:
         """The newest sequence number (0 for an empty journal)."""
         row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()

@@ -264,7 +264,10 @@ class MemoryStore:
         # Under the lock: `changed_elsewhere` answers True once, so a second thread must wait for
         # the first one's catch-up rather than read (and key caches on) the state before it.
         with self._lock:
-            if (wanted is not None and wanted > self._seq) or self.journal.changed_elsewhere():
+            if wanted is not None and wanted > self._seq:
+                self._catch_up()
+            elif self.journal.changed_elsewhere() and self.journal.newest_assigned() > self._seq:
+                # Most commits by other connections are the record of decisions (same file): no new event.
                 self._catch_up()
         if wanted is not None and wanted > self._seq:
             raise StaleRead(wanted, self._seq)

@@ -199,3 +199,54 @@ def test_an_older_token_table_gains_the_new_columns(tmp_path: Path) -> None:
         assert old.id == "tok_old" and old.expires_at is None and old.replaced_by is None
     finally:
         registry.close()
+
+
+def test_a_change_by_another_connection_takes_effect_at_the_next_lookup(tmp_path: Path) -> None:
+    """`TokenStore.lookup` remembers rows between requests; any change to the table, by any
+    connection (the CLI, another worker, plain SQL), is seen by the very next lookup."""
+    import sqlite3
+
+    from api.tokens import hash_secret
+
+    db = tmp_path / "tokens.db"
+    build_db(db)
+    server, store = TokenStore(db), MemoryStore(db)
+    try:
+        info, secret = commands.create_token(server, store, commands.CreateToken("staff", "s1"))
+        assert server.lookup(secret) is not None
+        assert server.lookup(secret) is not None  # now remembered
+        assert runner_revoke(db, info.id) == 0  # the operator's CLI: its own connection
+        assert server.lookup(secret) is None
+
+        chosen = "ntk_" + "x" * 43
+        assert server.lookup(chosen) is None  # an absence is remembered too
+        conn = sqlite3.connect(db)
+        conn.execute(
+            "INSERT INTO tokens (id, hash, role, subject, partners, created_at) VALUES ('tok_sql', ?, 'admin', NULL, '[]', ?)",
+            (hash_secret(chosen), "2026-01-01T00:00:00Z"),
+        )
+        conn.commit()
+        assert server.lookup(chosen) is not None  # inserted by plain SQL: seen at once
+        conn.execute("UPDATE tokens SET revoked_at = '2026-01-02T00:00:00Z' WHERE id = 'tok_sql'")
+        conn.commit()
+        conn.close()
+        assert server.lookup(chosen) is None
+
+        other = TokenStore(db)  # another worker rotates a token with a grace period
+        try:
+            old, old_secret = commands.create_token(server, store, commands.CreateToken("staff", "s2"))
+            assert server.lookup(old_secret) is not None
+            rotated = other.rotate(old.id, None, grace_until=utcnow() + timedelta(hours=1))
+            assert rotated is not None
+            assert server.lookup(rotated[1]) is not None and server.lookup(old_secret) is not None
+            assert other.revoke(old.id)
+            assert server.lookup(old_secret) is None and server.lookup(rotated[1]) is not None
+        finally:
+            other.close()
+    finally:
+        server.close()
+        store.close()
+
+
+def runner_revoke(db: Path, token_id: str) -> int:
+    return CliRunner().invoke(app, ["token", "revoke", token_id, "--db", str(db)]).exit_code

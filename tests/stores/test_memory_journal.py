@@ -112,6 +112,29 @@ def test_sync_without_token_notices_other_writers(tmp_path: Path) -> None:
     assert reader.edge("sv1").valid_to == NOON  # type: ignore[union-attr]
 
 
+def test_sync_skips_commits_that_add_no_event_and_not_those_that_do(tmp_path: Path) -> None:
+    """The record of decisions and the token table share the journal's file: their commits move
+    ``data_version`` without an event, and `sync` reads no events then; an event is still read."""
+    reader = World.base().store(tmp_path)
+    assert reader.journal.newest_assigned() == reader.journal.head() == int(reader.token())
+    other = sqlite3.connect(tmp_path / "world.db")
+    other.execute("CREATE TABLE IF NOT EXISTS unrelated (x INTEGER)")
+    other.execute("INSERT INTO unrelated VALUES (1)")
+    other.commit()
+    before = reader.token()
+    reader.sync()
+    assert reader.token() == before
+    writer = MemoryStore(tmp_path / "world.db")
+    writer.apply([CloseEdge("sv1", NOON)])
+    other.execute("INSERT INTO unrelated VALUES (2)")  # a later commit without an event does not hide the event
+    other.commit()
+    other.close()
+    reader.sync()
+    assert reader.token() == writer.token() != before
+    assert reader.edge("sv1").valid_to == NOON  # type: ignore[union-attr]
+    assert reader.journal.newest_assigned() == reader.journal.head()
+
+
 def test_tokens_from_the_future_and_garbage(tmp_path: Path) -> None:
     store = World.base().store(tmp_path)
     with pytest.raises(StaleRead):
