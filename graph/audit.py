@@ -33,6 +33,7 @@ from graph.record_codec import FORMAT, Lean, from_us, map_strings, pack, to_body
 from graph.record_strings import SCHEMA as STRINGS_SCHEMA
 from graph.record_strings import Strings
 from graph.timeutil import ensure_aware, utcnow
+from graph.wal_checkpoints import BACKSTOP_PAGES, BackgroundCheckpoints
 
 __all__ = ["GENESIS", "AuditLog", "Caller", "SqliteAuditLog", "chain_hash"]
 
@@ -158,12 +159,15 @@ class SqliteAuditLog:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints are taken off the answer's path (graph.wal_checkpoints); this is the backstop.
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             self._migrate()
             self.conn.executescript(SCHEMA)
             self.conn.execute("CREATE TABLE IF NOT EXISTS readiness_probe (payload BLOB NOT NULL)")
         except sqlite3.Error as err:
             raise AuditUnavailable(f"cannot open the record of decisions {self.path}: {err}") from err
         self._group: GroupCommit[_Item, str] = GroupCommit(self._write)
+        self.checkpoints = BackgroundCheckpoints(self.path)
         self.available = True
         self.last_failure: str | None = None
         """Why the last write failed (SQLite's words, e.g. "database or disk is full"), until one succeeds."""
@@ -244,6 +248,7 @@ class SqliteAuditLog:
                 self.last_failure = str(err)
                 raise AuditUnavailable(f"cannot write the record of decisions: {err}") from err
             strings.committed()
+        self.checkpoints.nudge()
         self.last_failure = None
         return ids
 
@@ -377,7 +382,8 @@ class SqliteAuditLog:
         return archive(self, ensure_aware(before), directory)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Stop the checkpoint thread; close the connection."""
+        self.checkpoints.close()
         self.conn.close()
 
 
