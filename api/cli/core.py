@@ -33,7 +33,7 @@ from api.cli.loading import (
 )
 from graph.decision import CheckRequest
 from graph.engine import Engine
-from graph.errors import InputError, LoadError, NeedToKnowError
+from graph.errors import InputError, LoadError, NeedToKnowError, UnknownNode
 from graph.open import open_engine
 from graph.timeutil import utcnow
 from loaders.base import LoadResult
@@ -88,6 +88,9 @@ def engine_for(
         raise typer.Exit(2) from err
     try:
         yield engine
+    except UnknownNode as err:  # the API's NOT_FOUND; the write verbs' not_found (docs/writes.md)
+        render.error(f"{err}", as_json=as_json, code="not_found")
+        raise typer.Exit(2) from err
     except InputError as err:
         render.error(f"{err}", as_json=as_json)
         raise typer.Exit(2) from err

@@ -41,6 +41,8 @@ def test_check_exit_codes(demo_db: Path) -> None:
     assert deny.returncode == 1 and [r["code"] for r in json.loads(deny.stdout)["reasons"]] == ["consent_revoked"]
     unknown = ntk("check", "--provider", "nobody", "--student", "604938", "--db", str(demo_db))
     assert unknown.returncode == 2 and "unknown provider id 'nobody'" in unknown.stderr
+    unknown = ntk("check", "--provider", "demo-prv-rosa", "--student", "nobody", "--db", str(demo_db), "--json")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]["code"] == "not_found"  # the API's NOT_FOUND
     naive = ntk("check", "--provider", "demo-prv-rosa", "--student", "604938", "--at", "2026-03-16T10:00:00", "--db", str(demo_db))
     assert naive.returncode == 2 and "timezone offset is required" in naive.stderr
 
