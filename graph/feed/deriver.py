@@ -86,6 +86,10 @@ def _released(d: Decision) -> tuple[str, ...]:
     return tuple(sorted(d.released)) if d.allowed else ()
 
 
+_ATTEMPTS: Final = 3
+"""Attempts at a step while other threads keep applying writes; the last one derives whatever the graph holds."""
+
+
 class Deriver:
     """Turns commits and the passing of time into stored `AccessChange` events.
 
@@ -274,24 +278,44 @@ class Deriver:
         """
         if not self.started:
             return self.start()
-        rows = self.outbox.since(int(self.feed.meta("outbox_done") or 0), limit=max_rows)
-        self.store.sync(None)  # after reading the rows: the graph holds at least their commits
+        for attempt in range(_ATTEMPTS):
+            derived = self._derive(max_rows, final=attempt == _ATTEMPTS - 1)
+            if derived is not None:
+                events, meta = derived
+                return self.feed.record(events, meta) if meta else []
+        raise AssertionError("the last attempt always derives")  # pragma: no cover
+
+    def _derive(self, max_rows: int, *, final: bool) -> tuple[list[AccessChange], dict[str, str]] | None:
+        """One attempt at a step: (events, cursors) with no cursors when there was nothing to
+        do; None when the graph moved while deciding (a later commit's effect would have been
+        attributed to an earlier row: the lapses taken are put back for the next attempt)."""
+        done = int(self.feed.meta("outbox_done") or 0)
+        self.store.sync(None)
+        state = self.store.token()
+        rows = self.outbox.since(done, limit=max_rows)
+        if state.isdigit():
+            # Embedded store: the graph is the journal up to `state` exactly, so only rows up to it are
+            # derived now (a commit after the sync is the next step's; deciding it here would credit
+            # its effect to an earlier row: a revocation once announced 29 ms early, at the previous one).
+            rows = [r for r in rows if r.seq <= int(state)]
+        else:
+            self.store.sync(None)  # Neo4j: reads are of the newest state; the graph holds at least these rows
         # `now` after the rows: every row read was committed before it, so an instant a request
         # stated (a revocation "now") is never after the step's now, and no row is decided
         # before its own commit (a step that began first once announced a revocation 21 ms early).
         now = ensure_aware(self.clock())
         overlay: dict[Pair, tuple[str, ...]] = {}
         events: list[AccessChange] = []
-        lapsed = False
+        taken: list[tuple[datetime, str, str]] = []
         while self._heap and self._heap[0][0] <= now:
             t = self._heap[0][0]
             pairs: set[Pair] = set()
             while self._heap and self._heap[0][0] == t:
                 item = heapq.heappop(self._heap)
                 self._queued.discard(item)
+                taken.append(item)
                 pairs.add((item[1], item[2]))
             events += self._tick(pairs, t, Cause.TIME, t.isoformat(), None, t, overlay)
-            lapsed = True
         # The batch's rows are derived together: each pair is decided once, at now, and its
         # event is attributed to the last row of the batch that named it (the decision already
         # shows that row's state). Rows are still recorded in commit order.
@@ -309,14 +333,21 @@ class Deriver:
             stated = [e for e in row.effective if e <= now]
             effective_at = max(stated) if stated else min(row.recorded_at, now)
             events += self._tick(by_row[row.seq], now, Cause.WRITE, str(row.seq), row.seq, effective_at, overlay)
-        if not rows and not lapsed:
-            return []
+        if not final and self.store.token() != state:
+            # Another thread of this process applied a write while these were decided: derive again.
+            for item in taken:
+                if item not in self._queued:
+                    self._queued.add(item)
+                    heapq.heappush(self._heap, item)
+            return None
+        if not rows and not taken:
+            return [], {}
         # Every pair decided in this step was decided at `now` or earlier: `clock_done` = now
         # (a restart must not decide a pair at an instant before one it was announced at).
         meta = {"clock_done": now.isoformat()}
         if rows:
             meta["outbox_done"] = str(rows[-1].seq)
-        return self.feed.record(events, meta)
+        return events, meta
 
     def close(self) -> None:
         """Release the outbox reader."""

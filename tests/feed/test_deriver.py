@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,6 +242,34 @@ def test_a_commit_racing_a_step_is_announced_at_its_own_instant(base: tuple[Memo
     assert raced, "the clock was read during the step"
     [e] = events
     assert (e.kind, e.cause, e.effective_at) == (ChangeKind.REVOKED, Cause.WRITE, at)
+
+
+def test_a_commit_applied_while_a_step_decides_is_credited_to_itself(
+    base: tuple[MemoryStore, FeedStore, Deriver], clock: Clock
+) -> None:
+    """Row B (sam's record corrected: no change of access) is read; before the step decides, another
+    thread of the process applies C (a revocation) to the same store. The revocation must be
+    announced as C's, at C's instant, not credited to B (CI once saw it 29 ms early, at the
+    previous write's instant)."""
+    store, _feed, deriver = base
+    deriver.step()
+    b = store.apply([*World.base().node(Student(id="sam", birth_date=date(2012, 3, 2))).changes()[:1]])
+    at = NOON + timedelta(milliseconds=29)
+    clock.now = at + timedelta(seconds=1)
+    read = deriver.outbox.since
+    raced: list[str] = []
+
+    def since_then_a_commit(after: int, limit: int = 100, *, newest: bool = False) -> list[Any]:
+        rows = read(after, limit, newest=newest)
+        if not raced:
+            raced.append(revoke_consent(store, RevokeConsent("cns-1"), now=at).token)
+        return rows
+
+    deriver.outbox.since = since_then_a_commit  # type: ignore[method-assign]
+    events = deriver.step() + deriver.step()
+    assert raced and int(raced[0]) > int(b)
+    [e] = events
+    assert (e.kind, e.cause, e.effective_at, e.cause_seq) == (ChangeKind.REVOKED, Cause.WRITE, at, int(raced[0]))
 
 
 def test_a_commit_racing_the_first_snapshot_is_never_skipped(tmp_path: Path, clock: Clock) -> None:
