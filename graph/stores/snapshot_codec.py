@@ -9,8 +9,9 @@ slots in field order, about as cheap as a Python function can be. The records co
 equal and of the same classes; shared values (datetimes, ids) stay shared, as pickle's memo
 keeps them.
 
-The one-slot graph attributes (graph.stores.memory_layout) pickle as class plus slot state,
-restored by the unpickler in C without a Python call.
+The one-slot graph attributes (graph.stores.memory_layout) pickle the same way
+(``make_NodeAttrs(record)``): one small argument tuple each, where a slot-state dict would
+hold ~1 GiB more in the unpickler's memo at 700,000 students.
 
 The functions are looked up by name when a snapshot is read (pickle imports this module), so
 their names are part of the snapshot's format (graph.stores.snapshot ``FORMAT``).
@@ -47,14 +48,13 @@ def record_classes() -> list[type[Any]]:
     return found
 
 
-def _maker(cls: type[Any]) -> Callable[..., Any]:
-    """``make_<Class>(v1, ..., vn)``: a new `cls` record with its fields set in declaration order, unvalidated."""
-    names = [f.name for f in dataclasses.fields(cls)]
+def _maker(cls: type[Any], names: list[str]) -> Callable[..., Any]:
+    """``make_<Class>(v1, ..., vn)``: a new `cls` object with the slots `names` set in that order, unvalidated."""
     namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
     params = [f"v{i}" for i in range(len(names))]
     body = [f"    _set(r, {name!r}, v{i})" for i, name in enumerate(names)]
     fname = f"make_{cls.__name__}"
-    # The source is made from the model's own field names (repr'd as string literals), never from data.
+    # The source is made from the model's own field and slot names (repr'd as string literals), never from data.
     source = f"def {fname}({', '.join(params)}):\n    r = _new(_cls)\n" + "\n".join(body) + "\n    return r\n"
     exec(compile(source, f"<snapshot maker {cls.__name__}>", "exec"), namespace)
     make: Callable[..., Any] = namespace[fname]
@@ -72,19 +72,21 @@ def _reducer(cls: type[Any], make: Callable[..., Any]) -> _Reduce:
     return lambda record: (make, get_all(record))
 
 
-def _attrs_reducer(attrs: NodeAttrs | EdgeAttrs) -> tuple[Any, ...]:
-    # NEWOBJ + BUILD with slot state: the unpickler sets the slot in C (no Python __init__ call).
-    state = {"rec": attrs.rec} if hasattr(attrs, "rec") else {}
-    return (copyreg.__newobj__, (type(attrs),), (None, state))  # type: ignore[attr-defined]  # not in typeshed
+def _attrs_reducer(make: Callable[..., Any]) -> _Reduce:
+    # The store sets a record with every node and edge; an empty one (networkx adding a node
+    # for an edge's unknown end, never done by the store) is rebuilt empty by its class.
+    return lambda attrs: (make, (attrs.rec,)) if hasattr(attrs, "rec") else (type(attrs), ())
 
 
 _DISPATCH: dict[type[Any], Any] = dict(copyreg.dispatch_table)
 for _cls in record_classes():
-    _make = _maker(_cls)
+    _make = _maker(_cls, [f.name for f in dataclasses.fields(_cls)])
     globals()[_make.__name__] = _make
     _DISPATCH[_cls] = _reducer(_cls, _make)
-_DISPATCH[NodeAttrs] = _attrs_reducer
-_DISPATCH[EdgeAttrs] = _attrs_reducer
+for _attrs in (NodeAttrs, EdgeAttrs):
+    _make = _maker(_attrs, ["rec"])
+    globals()[_make.__name__] = _make
+    _DISPATCH[_attrs] = _attrs_reducer(_make)
 
 
 class RecordPickler(pickle.Pickler):

@@ -23,7 +23,7 @@ from graph.model import Serves, Student
 from graph.stores import snapshot
 from graph.stores.journal import Journal
 from graph.stores.memory import MemoryStore
-from graph.stores.memory_layout import EdgeAttrs
+from graph.stores.memory_layout import EdgeAttrs, NodeAttrs
 from graph.stores.snapshot_codec import RecordPickler
 from tests.strategies import partnerships
 from tests.world import World
@@ -197,8 +197,9 @@ def test_records_pickle_as_calls_of_their_class_maker_and_come_back_equal() -> N
     back = pickle.loads(data)
     assert back == records
     assert [type(r) for r in back] == [type(r) for r in records]
-    attrs = pickle.loads(_pickled(EdgeAttrs(records[-1])))
+    attrs, empty = pickle.loads(_pickled((EdgeAttrs(records[-1]), NodeAttrs())))
     assert type(attrs) is EdgeAttrs and attrs.rec == records[-1]
+    assert type(empty) is NodeAttrs and len(empty) == 0
 
 
 def _pickled(obj: object) -> bytes:
