@@ -16,7 +16,7 @@ check fails — the store then replays the whole journal, as without one:
 
 File layout: ``MAGIC``, one JSON header line, 32 bytes of HMAC, the pickle (protocol 5; records
 as calls of constructors generated per model class, graph.stores.snapshot_codec, which
-unpickle ~4x faster than dataclasses' own state; format 2). Written to a temporary file and
+unpickle without dataclasses' per-record setstate; format 2). Written to a temporary file and
 renamed into place, so a reader sees an old snapshot or a new one whole; a snapshot of an
 earlier format is ignored with a log line (reason ``format``) and the journal replayed.
 """
