@@ -209,7 +209,7 @@ def constructor(cls: type[R]) -> Callable[..., R]:
 
 
 FREEZE_AT: Final = 1_000_000
-"""Objects made inside one `bulk_allocation` from which they are frozen on exit rather than collected."""
+"""Young objects on leaving a `bulk_allocation(freeze=True)` from which they are frozen rather than collected."""
 
 
 @contextmanager
@@ -220,10 +220,10 @@ def bulk_allocation(*, freeze: bool = False) -> Iterator[None]:
     700,000-student read ~20% slower; the records hold no reference cycles. The previous
     state is restored on exit, also on error.
 
-    With `freeze` (the store's graph, which the process keeps: a restart, a bulk load) and
-    at least `FREEZE_AT` new objects tracked by the collector left by the block, everything
-    tracked is moved to its permanent generation (`gc.freeze`) on exit
-    instead: otherwise the first collections after it walk every one of them (measured at
+    With `freeze` (the store's graph, which the process keeps: a restart, a bulk load), when
+    at least `FREEZE_AT` objects wait in the collector's youngest generation on exit (what
+    the block built, and whatever was made since the last collection), everything tracked
+    is moved to its permanent generation (`gc.freeze`) instead: otherwise the first collections after it walk every one of them (measured at
     700,000 students: 2.7 s for each of the two young generations, then 6.5 s for the
     server's full collection before its own freeze). They are still freed by reference
     counting; only reference cycles among them would outlive their use, hence not for
