@@ -138,7 +138,7 @@ def validate(
             if kind is not None and kind is not node.kind:
                 raise ChangeRejected(f"id {node.id!r} is already a {kind}, not a {node.kind}", field="id", index=i)
             current = view.new_nodes.get(node.id) or existing_node(node.id)
-            if current == node:
+            if current is not None and current == node:  # cheaper than `None == record` (a Python __eq__ call)
                 continue
             view.new_nodes[node.id] = node
             effective.append(_stamped(change, now) if current is not None else change)

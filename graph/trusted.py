@@ -208,18 +208,33 @@ def constructor(cls: type[R]) -> Callable[..., R]:
     return make
 
 
+FREEZE_AT: Final = 1_000_000
+"""Young objects on leaving a `bulk_allocation(freeze=True)` from which they are frozen rather than collected."""
+
+
 @contextmanager
-def bulk_allocation() -> Iterator[None]:
+def bulk_allocation(*, freeze: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of acyclic records are built.
 
     Why: each full collection walks every record made so far, which made a
     700,000-student read ~20% slower; the records hold no reference cycles. The previous
     state is restored on exit, also on error.
+
+    With `freeze` (the store's graph, which the process keeps: a restart, a bulk load), when
+    at least `FREEZE_AT` objects wait in the collector's youngest generation on exit (what
+    the block built, and whatever was made since the last collection), everything tracked
+    is moved to its permanent generation (`gc.freeze`) instead: otherwise the first collections after it walk every one of them (measured at
+    700,000 students: 2.7 s for each of the two young generations, then 6.5 s for the
+    server's full collection before its own freeze). They are still freed by reference
+    counting; only reference cycles among them would outlive their use, hence not for
+    temporary work.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze and gc.get_count()[0] >= FREEZE_AT:
+            gc.freeze()
         if was_enabled:
             gc.enable()

@@ -36,6 +36,7 @@ from graph.engine import Engine
 from graph.errors import InputError, LoadError, NeedToKnowError, UnknownNode
 from graph.open import open_engine
 from graph.timeutil import utcnow
+from graph.trusted import bulk_allocation
 from loaders.base import LoadResult
 from loaders.importer import import_result
 from loaders.mapping import apply_ids
@@ -160,14 +161,17 @@ def load(
     options = reader_options(fmt, settings.policy(), maps, strict, report)
     if source is not None:
         options["source"] = source
-    with render.console.status(f"reading {fmt} ..."):
+    # Millions of acyclic records read, checked and written, kept until the command exits: no
+    # collection walks them, and what is left at the end of each step is frozen (graph.trusted).
+    with render.console.status(f"reading {fmt} ..."), bulk_allocation(freeze=True):
         result = reader(paths, default_valid_from=start, recorded_at=utcnow(), include_names=settings.include_names, **options)
     apply_ids(result, id_map_for(fmt, settings.policy(), maps, report), ", ".join(m.name for m in maps or []))
     column_warnings(options, result)
     refuse_if_empty(fmt, paths, result, allow_empty, report)
     with engine_for(db, backend, (neo4j_uri, neo4j_user, neo4j_database), must_exist=False) as engine:
         try:
-            with render.console.status(f"validating and writing {len(result.nodes) + len(result.edges):,} records ..."):
+            records = len(result.nodes) + len(result.edges)
+            with render.console.status(f"validating and writing {records:,} records ..."), bulk_allocation(freeze=True):
                 summary = import_result(engine.store, result, dry_run=dry_run, allow_mass_end=allow_mass_end)
         except LoadError as err:
             report_to(report, err.problems, result.warnings)

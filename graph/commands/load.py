@@ -182,7 +182,7 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
         current = known_nodes.get(node.id)
         if current is not None:
             node = merge(current, node)
-        if current == node:
+        if current is not None and current == node:  # `None == record` calls the record's Python __eq__ (0.25 µs, millions of times)
             summary.unchanged += 1
             continue
         summary.updated += current is not None
@@ -211,7 +211,7 @@ def _plan(tx: WriteTx, result: Records, allow_mass_end: bool) -> tuple[list[Chan
             if soft_start and current_edge.valid_to is None and current_edge.valid_from <= edge.valid_from:
                 # Restating a current link (its row modified later) is not starting it again.
                 edge = dataclasses.replace(edge, valid_from=current_edge.valid_from, source=current_edge.source)
-        if current_edge == edge:
+        if current_edge is not None and current_edge == edge:
             summary.unchanged += 1
             continue
         summary.updated += current_edge is not None

@@ -184,7 +184,7 @@ class MemoryStore:
             except BaseException:
                 self.journal.rollback()
                 raise
-            with bulk_allocation():  # a bulk load applies millions of records (see _catch_up)
+            with bulk_allocation(freeze=True):  # a bulk load applies millions of records (see _catch_up)
                 for change in effective:
                     self._apply_one(change)
             self._seq = seq
@@ -234,7 +234,7 @@ class MemoryStore:
 
     def _catch_up(self) -> None:
         # A restart replays millions of acyclic records: no collection walks them mid-replay (graph.trusted).
-        with self._lock, bulk_allocation():
+        with self._lock, bulk_allocation(freeze=True):
             for seq, change in self.journal.read_since(self._seq, until=self._until):
                 self._apply_one(change)
                 self._seq = seq

@@ -14,8 +14,11 @@ check fails — the store then replays the whole journal, as without one:
 - **written by this code**: a tag of the snapshot format, the Python and networkx versions,
   the graph's layout (graph.stores.memory_layout) and every model class's fields; a snapshot of another shape is ignored.
 
-File layout: ``MAGIC``, one JSON header line, 32 bytes of HMAC, the pickle. Written to a
-temporary file and renamed into place, so a reader sees an old snapshot or a new one whole.
+File layout: ``MAGIC``, one JSON header line, 32 bytes of HMAC, the pickle (protocol 5; records
+as calls of constructors generated per model class, graph.stores.snapshot_codec, which
+unpickle without dataclasses' per-record setstate; format 2). Written to a temporary file and
+renamed into place, so a reader sees an old snapshot or a new one whole; a snapshot of an
+earlier format is ignored with a log line (reason ``format``) and the journal replayed.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import structlog
 from graph import model
 from graph.stores.journal import Journal
 from graph.stores.memory_layout import LAYOUT
+from graph.stores.snapshot_codec import RecordPickler
 from graph.trusted import bulk_allocation
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotRejected", "code_tag", "default_path", "read_snapshot", "write_snapshot"]
@@ -44,7 +48,7 @@ __all__ = ["SNAPSHOT_SUFFIX", "SnapshotRejected", "code_tag", "default_path", "r
 log = structlog.get_logger("needtoknow.snapshot")
 
 MAGIC: Final = b"NTKSNAP1\n"
-FORMAT: Final = 1
+FORMAT: Final = 2
 SNAPSHOT_SUFFIX: Final = ".snapshot"
 _CHUNK: Final = 1 << 20
 
@@ -95,7 +99,7 @@ def write_snapshot(journal: Journal, seq: int, state: Any, path: Path) -> int:
             mac_at = f.tell()
             f.write(bytes(32))  # the MAC's slot, filled once the payload is written
             signing = _Signing(f, hmac.new(key, header, hashlib.sha256))
-            pickle.dump(state, signing, protocol=pickle.HIGHEST_PROTOCOL)
+            RecordPickler(signing).dump(state)
             size = f.tell()
             f.seek(mac_at)
             f.write(signing.mac.digest())
@@ -170,6 +174,6 @@ def _read(journal: Journal, path: Path, until: int | None) -> tuple[int, Any]:
             raise SnapshotRejected("stale", f"journal row {seq} is not the one the snapshot was taken after")
         f.seek(start)
         # Unpickled only now: the bytes are the ones signed with this journal's own key.
-        with bulk_allocation():  # millions of acyclic objects: no collection walks them mid-load
+        with bulk_allocation(freeze=True):  # millions of acyclic objects: no collection walks them mid-load
             state = pickle.load(f)
     return seq, state

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import io
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator, MutableMapping
@@ -13,11 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from structlog.testing import capture_logs
 
+from graph import trusted
 from graph.changes import Change, PutNode
 from graph.errors import ChangeRejected
-from graph.model import Student
+from graph.model import Serves, Student
+from graph.stores import snapshot
 from graph.stores.journal import Journal
 from graph.stores.memory import MemoryStore
+from graph.stores.memory_layout import EdgeAttrs, NodeAttrs
+from graph.stores.snapshot_codec import RecordPickler
 from tests.strategies import partnerships
 from tests.world import World
 
@@ -162,3 +169,56 @@ def test_a_view_before_the_snapshot_replays_quietly_and_one_after_uses_it(tmp_pa
         assert state_of(view) == state_of(MemoryStore(store.path, until=until, snapshot=False))
         assert view.token() == str(until)
         view.close()
+
+
+def test_a_snapshot_of_the_earlier_format_is_ignored_and_the_journal_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = World.base().store(tmp_path)
+    with monkeypatch.context() as m:  # format 1: records as dataclasses' own pickled state
+        m.setattr(snapshot, "FORMAT", 1)
+        m.setattr(snapshot, "RecordPickler", lambda f: pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL))
+        store.write_snapshot()
+    expected = state_of(store)
+    store.close()
+    with capture_logs() as logs:
+        reopened = MemoryStore(store.path)
+    assert ignored(logs) == ["format"]
+    assert state_of(reopened) == expected
+    reopened.close()
+
+
+def test_records_pickle_as_calls_of_their_class_maker_and_come_back_equal() -> None:
+    records = [r for c in World.base().changes() for r in (getattr(c, "node", None), getattr(c, "edge", None)) if r is not None]
+    assert {type(r) for r in records} >= {Student, Serves}
+    buf = io.BytesIO()
+    RecordPickler(buf).dump(records)
+    data = buf.getvalue()
+    assert b"make_Student" in data and b"make_Serves" in data
+    assert b"_dataclass_setstate" not in data and b"__setstate__" not in data
+    back = pickle.loads(data)
+    assert back == records
+    assert [type(r) for r in back] == [type(r) for r in records]
+    attrs, empty = pickle.loads(_pickled((EdgeAttrs(records[-1]), NodeAttrs())))
+    assert type(attrs) is EdgeAttrs and attrs.rec == records[-1]
+    assert type(empty) is NodeAttrs and len(empty) == 0
+
+
+def _pickled(obj: object) -> bytes:
+    buf = io.BytesIO()
+    RecordPickler(buf).dump(obj)
+    return buf.getvalue()
+
+
+def test_a_bulk_allocation_of_many_objects_freezes_them_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trusted, "FREEZE_AT", 50)
+    gc.collect()
+    before = gc.get_freeze_count()
+    try:
+        with trusted.bulk_allocation():
+            kept = [{"i": i} for i in range(100)]
+        assert gc.get_freeze_count() == before
+        with trusted.bulk_allocation(freeze=True):
+            kept += [{"i": i} for i in range(100)]
+        assert gc.get_freeze_count() >= before + 100
+        assert gc.isenabled() and len(kept) == 200
+    finally:
+        gc.unfreeze()
