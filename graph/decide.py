@@ -75,6 +75,11 @@ _OUTCOME_DENY: Final = Outcome.DENY
 _OUTCOME_PARTIAL: Final = Outcome.PARTIAL
 _OUTCOME_ALLOW: Final = Outcome.ALLOW
 
+# The records a decision builds (`Finding`, `ReasonDetail`, `PathStep`, `Decision`) are named
+# tuples; on the hot path they are built through ``tuple.__new__`` with every field in order,
+# which skips the named tuple's Python ``__new__`` (about 0.16 µs against 0.28 µs each).
+_new: Final = tuple.__new__
+
 
 def _by_id(items: Iterable[_T]) -> list[_T]:
     """Items in id order, so every store's evidence gives the same answer and path."""
@@ -124,7 +129,7 @@ class Finding(NamedTuple):
     @classmethod
     def failed(cls, condition: Condition, code: Reason, ref: str | None = None, category: str | None = None) -> Finding:
         """A failing finding with one reason."""
-        return cls(condition, ReasonDetail(code, ref, category, condition))
+        return _new(cls, (condition, _new(ReasonDetail, (code, ref, category, condition)), (), None, _EMPTY))
 
 
 @dataclass(slots=True)
@@ -388,7 +393,7 @@ def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> l
             fails, edges = _consent_failures(cf, ev, req, policy, facts)
             if fails:
                 cats = frozenset(cf.consent.categories)
-                failures.extend((ReasonDetail(code, cf.consent.id, None, _CONSENT), cats) for code in fails)
+                failures.extend((_new(ReasonDetail, (code, cf.consent.id, None, _CONSENT)), cats) for code in fails)
             else:
                 valid.append((cf, edges))
         if valid:
@@ -539,7 +544,7 @@ def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts)
     if not facts.active_services:
         # What the inactive services would need: a category none of them needs is reported too.
         needed = frozenset().union(*[s.categories_needed for s in facts.relevant_services])
-        detail = ReasonDetail(Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, None, _NEED_TO_KNOW)
+        detail = _new(ReasonDetail, (Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, None, _NEED_TO_KNOW))
         return [Finding(_NEED_TO_KNOW, detail, (), needed)]
     first = facts.active_services[0]
     needed = frozenset().union(*[s.categories_needed for s in facts.active_services])
@@ -664,8 +669,7 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     need_met: frozenset[str] | None = None
     need_failing: frozenset[str] | None = None
     withheld: frozenset[str] = _EMPTY
-    for f in findings:
-        reason, cats, cond = f.reason, f.categories, f.condition
+    for cond, reason, _, cats, withheld_here in findings:  # unpacked: a named tuple's field reads cost ~25 ns each
         if reason is None:
             if cond not in held:
                 held.append(cond)
@@ -673,8 +677,8 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
             reasons.append(reason)
             if cond not in failed:
                 failed.append(cond)
-        if f.withheld:
-            withheld = withheld | f.withheld
+        if withheld_here:
+            withheld = withheld | withheld_here
         if cats is not None:
             if cond is _CONSENT:
                 if reason is None:
@@ -701,7 +705,7 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
         outcome = _OUTCOME_PARTIAL
     else:
         outcome = _OUTCOME_ALLOW
-    return Decision(req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token)
+    return _new(Decision, (req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token))
 
 
 def category_reasons(
@@ -727,11 +731,11 @@ def category_reasons(
     if categories is not None:
         for cat in sorted(categories):
             if cat in withheld:
-                out.append(ReasonDetail(Reason.CONSENT_DENIED, None, cat, _CONSENT))
+                out.append(_new(ReasonDetail, (Reason.CONSENT_DENIED, None, cat, _CONSENT)))
             if consented is not None and cat not in consented:
-                out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, None, cat, _CONSENT))
+                out.append(_new(ReasonDetail, (Reason.CATEGORY_NOT_CONSENTED, None, cat, _CONSENT)))
             if needed is not None and cat not in needed:
-                out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, cat, _NEED_TO_KNOW))
+                out.append(_new(ReasonDetail, (Reason.NOT_NEEDED_FOR_SERVICE, None, cat, _NEED_TO_KNOW)))
     elif met and consented is not None and needed is not None and not (asked & consented & needed) - withheld:
         if (asked & consented) - withheld:
             out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, None, _NEED_TO_KNOW))
@@ -741,30 +745,46 @@ def category_reasons(
 
 
 def _path(findings: list[Finding], failed: list[Condition]) -> tuple[PathStep, ...]:
-    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
-    steps: list[tuple[Condition, dict[str, Edge]]] = []  # a list: see the note on enum hashing in `decide`
-    for f in findings:
-        cond = f.condition
-        if f.reason is None and f.edges and cond not in failed:
-            seen: dict[str, Edge] | None = None
+    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none.
+
+    Conditions in report order (`_CONDITIONS`), each edge once (by id, the first seen kept).
+    """
+    # (condition, edges) in the order met: the rules report condition by condition in report
+    # order, so a condition's findings are usually adjacent and the list usually in order.
+    steps: list[tuple[Condition, list[Edge]]] = []  # a list: see the note on enum hashing in `decide`
+    for cond, reason, edges, _, _ in findings:
+        if reason is None and edges and cond not in failed:
+            if steps and steps[-1][0] is cond:
+                steps[-1][1].extend(edges)
+                continue
             for known, entry in steps:
                 if known is cond:
-                    seen = entry
+                    entry.extend(edges)
                     break
-            if seen is None:
-                seen = {}
-                steps.append((cond, seen))
-            for e in f.edges:
-                if e.id not in seen:
-                    seen[e.id] = e
+            else:
+                steps.append((cond, list(edges)))
     if not steps:
         return ()
-    path: list[PathStep] = []
-    for cond in _CONDITIONS:
-        for known, seen in steps:
-            if known is cond:
-                path.append(PathStep(cond, tuple(seen.values())))
-    return tuple(path)
+    if len(steps) > 1:
+        ranks = [_CONDITIONS.index(cond) for cond, _ in steps]
+        if ranks != sorted(ranks):
+            steps = [step for _, step in sorted(zip(ranks, steps, strict=True), key=_first)]
+    return tuple([_new(PathStep, (cond, _unique(edges))) for cond, edges in steps])
+
+
+def _first(pair: tuple[int, tuple[Condition, list[Edge]]]) -> int:
+    return pair[0]
+
+
+def _unique(edges: list[Edge]) -> tuple[Edge, ...]:
+    """`edges` with each id once (the first kept), in order."""
+    if len(edges) < 2:
+        return tuple(edges)
+    seen: dict[str, Edge] = {}
+    for e in edges:
+        if e.id not in seen:
+            seen[e.id] = e
+    return tuple(seen.values()) if len(seen) < len(edges) else tuple(edges)
 
 
 # ---------------------------------------------------------------------------- single rules, for aggregates

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Final, TypeVar
 
@@ -87,8 +86,7 @@ class Engine:
         except AuditUnavailable as err:
             log.error("audit_unavailable", decisions=len(decisions), cause=str(err))
             return [
-                replace(
-                    d,
+                d._replace(
                     outcome=Outcome.DENY,
                     reasons=(*d.reasons, ReasonDetail(Reason.AUDIT_UNAVAILABLE)),
                     released=frozenset(),

@@ -14,7 +14,6 @@ views cost a wrapper object per access, which dominates a 50-microsecond check.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -440,7 +439,7 @@ class MemoryStore:
         ev = self._plain_evidence(p, s)
         if not self._node_hist and not self._edge_hist:
             return ev
-        return dataclasses.replace(ev, node_history=self._history_of_nodes(ev), edge_history=self._history_of_edges(ev))
+        return ev._replace(node_history=self._history_of_nodes(ev), edge_history=self._history_of_edges(ev))
 
     def _history_of_nodes(self, ev: Evidence) -> dict[str, Versions]:
         ids = [ev.provider.id if ev.provider else None, ev.student.id if ev.student else None]
