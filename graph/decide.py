@@ -168,6 +168,8 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     Breadth-first with a visited set: cycles are legal data and neither loop nor raise.
     Raises DepthLimitExceeded when ``policy.max_team_depth`` would be passed.
     """
+    if not ev.memberships:  # most providers belong to no team
+        return {provider_id: ()}
     adjacency: dict[str, list[MemberOf]] = {}
     for m in ev.memberships:
         if m.active_at(at):
@@ -211,6 +213,8 @@ def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide
     else:
         employers = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
         reach, works = _team_reach(ev, req.provider_id, at, policy), None
+    if not ev.services:  # most pairs asked about: no service at all
+        return _Facts(at, employers, reach, [], [], works)
     relevant = [s for s in ev.services if s.from_id in reach]
     if len(relevant) > 1:
         relevant.sort(key=_edge_id)
@@ -446,11 +450,12 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
     """Condition 2a: the current confidentiality agreement, signed and unexpired; the partner's terms too."""
     at = req.at
     out: list[Finding] = []
-    mine = sorted(
-        (s for s in ev.agreements if s.agreement.agreement_kind == policy.agreement_kind and s.edge.valid_from <= at),
-        key=_signed_id,
-    )
-    current = [s for s in mine if s.version >= policy.current_agreement_version]
+    kind = policy.agreement_kind
+    mine = [s for s in ev.agreements if s.agreement.agreement_kind == kind and s.edge.valid_from <= at]
+    if len(mine) > 1:
+        mine.sort(key=_signed_id)
+    version = policy.current_agreement_version
+    current = [s for s in mine if s.version >= version]
     if not mine:
         out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_MISSING))
     elif not current:
@@ -461,17 +466,16 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (held[0].edge,)))
         else:
             out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_EXPIRED, current[-1].agreement.id))
-    if policy.require_partner_agreement and facts.employers:
-        terms = sorted(
-            (
-                s
-                for s in ev.partner_agreements
-                if s.edge.from_id in facts.employers
-                and s.agreement.agreement_kind == policy.partner_agreement_kind
-                and s.edge.active_at(at)
-            ),
-            key=_signed_id,
-        )
+    employers = facts.employers
+    if policy.require_partner_agreement and employers:
+        kind = policy.partner_agreement_kind
+        terms = [
+            s
+            for s in ev.partner_agreements
+            if s.edge.from_id in employers and s.agreement.agreement_kind == kind and s.edge.active_at(at)
+        ]
+        if len(terms) > 1:
+            terms.sort(key=_signed_id)
         if terms:
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (terms[0].edge,)))
         else:
@@ -487,8 +491,8 @@ def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> 
     """Condition 2b: current training in every required course (completed at or before `at`)."""
     at = req.at
     out: list[Finding] = []
-    for course in sorted(policy.required_courses):
-        held = _by_id(t for t in ev.trainings if t.to_id == course and t.valid_from <= at)
+    for course in _sorted_courses(policy.required_courses):
+        held = _by_id([t for t in ev.trainings if t.to_id == course and t.valid_from <= at])
         current = [t for t in held if t.active_at(at)]
         if current:
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (current[0],)))
@@ -497,6 +501,19 @@ def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> 
         else:
             out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.TRAINING_MISSING, course))
     return out
+
+
+_COURSES: Final[dict[frozenset[str], list[str]]] = {}
+
+
+def _sorted_courses(courses: frozenset[str]) -> list[str]:
+    """`courses` sorted, remembered per set (a policy's required courses: a handful of sets per process)."""
+    found = _COURSES.get(courses)
+    if found is None:
+        if len(_COURSES) >= 64:
+            _COURSES.clear()
+        found = _COURSES[courses] = sorted(courses)
+    return found
 
 
 def employment(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
@@ -669,10 +686,17 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     need_met: frozenset[str] | None = None
     need_failing: frozenset[str] | None = None
     withheld: frozenset[str] = _EMPTY
-    for cond, reason, _, cats, withheld_here in findings:  # unpacked: a named tuple's field reads cost ~25 ns each
+    # The edges of met findings per condition, in the order met (`_path` keeps those of conditions that held).
+    steps: list[tuple[Condition, list[Edge]]] = []
+    for cond, reason, edges, cats, withheld_here in findings:  # unpacked: a named tuple's field reads cost ~25 ns each
         if reason is None:
             if cond not in held:
                 held.append(cond)
+            if edges:
+                if steps and steps[-1][0] is cond:  # a condition's findings are adjacent (rule order)
+                    steps[-1][1].extend(edges)
+                else:
+                    _add_step(steps, cond, edges)
         else:
             reasons.append(reason)
             if cond not in failed:
@@ -705,7 +729,8 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
         outcome = _OUTCOME_PARTIAL
     else:
         outcome = _OUTCOME_ALLOW
-    return _new(Decision, (req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token))
+    path = _path(steps, failed) if steps else ()
+    return _new(Decision, (req, outcome, tuple(reasons), released, path, policy.version, ev, token))
 
 
 def category_reasons(
@@ -744,32 +769,29 @@ def category_reasons(
     return out
 
 
-def _path(findings: list[Finding], failed: list[Condition]) -> tuple[PathStep, ...]:
-    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none.
+def _add_step(steps: list[tuple[Condition, list[Edge]]], cond: Condition, edges: tuple[Edge, ...]) -> None:
+    """Add `edges` to `cond`'s entry of `steps` (a new entry at the end when it has none)."""
+    for known, entry in steps:  # a list, not a dict: see the note on enum hashing in `decide`
+        if known is cond:
+            entry.extend(edges)
+            return
+    steps.append((cond, list(edges)))
+
+
+def _path(steps: list[tuple[Condition, list[Edge]]], failed: list[Condition]) -> tuple[PathStep, ...]:
+    """The edges of each condition that held, from the met findings' edges per condition (`steps`):
+    a condition with any failing finding (in `failed`) contributes none.
 
     Conditions in report order (`_CONDITIONS`), each edge once (by id, the first seen kept).
     """
-    # (condition, edges) in the order met: the rules report condition by condition in report
-    # order, so a condition's findings are usually adjacent and the list usually in order.
-    steps: list[tuple[Condition, list[Edge]]] = []  # a list: see the note on enum hashing in `decide`
-    for cond, reason, edges, _, _ in findings:
-        if reason is None and edges and cond not in failed:
-            if steps and steps[-1][0] is cond:
-                steps[-1][1].extend(edges)
-                continue
-            for known, entry in steps:
-                if known is cond:
-                    entry.extend(edges)
-                    break
-            else:
-                steps.append((cond, list(edges)))
-    if not steps:
-        return ()
+    if failed:
+        steps = [step for step in steps if step[0] not in failed]
     if len(steps) > 1:
+        # The rules report condition by condition in report order, so this is usually in order already.
         ranks = [_CONDITIONS.index(cond) for cond, _ in steps]
         if ranks != sorted(ranks):
             steps = [step for _, step in sorted(zip(ranks, steps, strict=True), key=_first)]
-    return tuple([_new(PathStep, (cond, _unique(edges))) for cond, edges in steps])
+    return tuple([_new(PathStep, (cond, _unique(edges) if len(edges) > 1 else tuple(edges))) for cond, edges in steps])
 
 
 def _first(pair: tuple[int, tuple[Condition, list[Edge]]]) -> int:
@@ -778,8 +800,6 @@ def _first(pair: tuple[int, tuple[Condition, list[Edge]]]) -> int:
 
 def _unique(edges: list[Edge]) -> tuple[Edge, ...]:
     """`edges` with each id once (the first kept), in order."""
-    if len(edges) < 2:
-        return tuple(edges)
     seen: dict[str, Edge] = {}
     for e in edges:
         if e.id not in seen:

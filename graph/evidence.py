@@ -38,7 +38,7 @@ from graph.valuetuple import dataclass_fields, unlike_eq, unlike_ne
 _E = TypeVar("_E", bound=Edge)
 _R = TypeVar("_R")
 
-__all__ = ["ConsentFacts", "Evidence", "SignedAgreement", "Versions", "version_at"]
+__all__ = ["NO_HISTORY", "ConsentFacts", "Evidence", "SignedAgreement", "Versions", "version_at"]
 
 Versions = tuple[tuple[datetime | None, Any], ...]
 """A record's versions, oldest effective first: (effective_at or None for "from the start", record)."""
@@ -78,7 +78,7 @@ class ConsentFacts:
     permits: tuple[Permits, ...]
 
 
-_NO_HISTORY: Final[Mapping[str, Versions]] = {}
+NO_HISTORY: Final[Mapping[str, Versions]] = {}
 """The empty history every evidence without versions shares (read-only by its type; never mutated)."""
 
 
@@ -109,8 +109,8 @@ class Evidence(NamedTuple):
     guardian_links: tuple[GuardianOf, ...] = ()
     restrictions: tuple[Restricts, ...] = ()
     consents: tuple[ConsentFacts, ...] = ()
-    node_history: Mapping[str, Versions] = _NO_HISTORY
-    edge_history: Mapping[str, Versions] = _NO_HISTORY
+    node_history: Mapping[str, Versions] = NO_HISTORY
+    edge_history: Mapping[str, Versions] = NO_HISTORY
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Evidence:

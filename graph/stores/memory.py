@@ -24,7 +24,7 @@ import networkx as nx
 
 from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, validate
 from graph.errors import IdempotencyConflict, InputError, StaleRead, StoreUnavailable
-from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
+from graph.evidence import NO_HISTORY, ConsentFacts, Evidence, SignedAgreement, Versions
 from graph.feed.outbox import outbox_row
 from graph.model import (
     About,
@@ -354,8 +354,8 @@ class MemoryStore:
             "partner_agreements": [],
         }
         if part["provider"] is None:
-            part["memberships"], part["reach"] = [], set()
-            return part
+            part["memberships"], part["reach"] = (), set()
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in part.items()}
         part["employments"] = list(self._out_of(provider_id, _K.EMPLOYED_BY))
         part["works_in"] = list(self._out_of(provider_id, _K.WORKS_IN))
         part["trainings"] = list(self._out_of(provider_id, _K.TRAINED))
@@ -469,23 +469,30 @@ class MemoryStore:
 
     @staticmethod
     def _plain_evidence(p: dict[str, Any], s: dict[str, Any]) -> Evidence:
+        # The provider's part holds tuples already; built through tuple.__new__ with every field
+        # in `Evidence`'s order (a named tuple: this skips its Python __new__; see graph/evidence.py).
         reach: set[str] = p["reach"]
-        return Evidence(
-            provider=p["provider"],
-            student=s["student"],
-            employments=tuple(p["employments"]),
-            works_in=tuple(p["works_in"]),
-            trainings=tuple(p["trainings"]),
-            agreements=tuple(p["agreements"]),
-            partner_agreements=tuple(p["partner_agreements"]),
-            memberships=tuple(p["memberships"]),
-            services=tuple([e for e in s["serves"] if e.from_id in reach]),
-            attends=tuple(s["attends"]),
-            school_locations=tuple(s["school_locations"]),
-            lives_in=tuple(s["lives_in"]),
-            guardian_links=tuple(s["guardian_links"]),
-            restrictions=tuple(s["restrictions"]),
-            consents=tuple(s["consents"]),
+        return tuple.__new__(
+            Evidence,
+            (
+                p["provider"],
+                s["student"],
+                p["employments"],
+                p["works_in"],
+                p["trainings"],
+                p["agreements"],
+                p["partner_agreements"],
+                p["memberships"],
+                tuple([e for e in s["serves"] if e.from_id in reach]),
+                tuple(s["attends"]),
+                tuple(s["school_locations"]),
+                tuple(s["lives_in"]),
+                tuple(s["guardian_links"]),
+                tuple(s["restrictions"]),
+                tuple(s["consents"]),
+                NO_HISTORY,
+                NO_HISTORY,
+            ),
         )
 
     def gather_evidence(self, provider_id: str, student_id: str) -> Evidence:
