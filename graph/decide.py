@@ -40,6 +40,7 @@ __all__ = [
     "RULES",
     "BatchMemo",
     "Finding",
+    "LastingMemo",
     "agreement_current",
     "category_reasons",
     "consent_failures",
@@ -630,14 +631,97 @@ class BatchMemo:
         side = self._sides.get(key)
         if side is not None and side.fits(ev):
             return side
-        at = req.at
-        employers: dict[str, Edge] = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
-        reach = _team_reach(ev, req.provider_id, at, policy)
-        works = _works(ev, at)
-        facts = _Facts(at=at, employers=employers, reach=reach, works=works)
-        findings = [list(rule(ev, req, policy, facts)) if rule in PROVIDER_RULES else None for rule in RULES]
-        side = self._sides[key] = _ProviderSide(ev, employers, reach, works, findings)
+        side = self._sides[key] = _judge_side(ev, req, policy)
         return side
+
+
+def _judge_side(ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+    """The provider's half of `ev` judged at ``req.at`` (raises DepthLimitExceeded as `decide` does)."""
+    at = req.at
+    employers: dict[str, Edge] = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
+    reach = _team_reach(ev, req.provider_id, at, policy)
+    works = _works(ev, at)
+    facts = _Facts(at=at, employers=employers, reach=reach, works=works)
+    findings = [list(rule(ev, req, policy, facts)) if rule in PROVIDER_RULES else None for rule in RULES]
+    return _ProviderSide(ev, employers, reach, works, findings)
+
+
+def _span(ev: Evidence, at: datetime) -> tuple[datetime | None, datetime | None]:
+    """The instants around `at` at which the provider's half reads the same: ``[lo, hi)`` between the
+    nearest starts or ends of its edges (None: unbounded).
+
+    Every provider-half judgement (`_judge_side`) compares the instant with an edge's ``valid_from``
+    (``<=``) or ``valid_to`` (``<``) and nothing else, so between two neighbouring boundaries every
+    comparison, hence every finding, is the same.
+    """
+    lo: datetime | None = None
+    hi: datetime | None = None
+    edges: list[Edge] = [*ev.employments, *ev.works_in, *ev.trainings, *ev.memberships]
+    edges += [s.edge for s in ev.agreements]
+    edges += [s.edge for s in ev.partner_agreements]
+    for e in edges:
+        for bound in (e.valid_from, e.valid_to):
+            if bound is None:
+                continue
+            if bound <= at:
+                if lo is None or bound > lo:
+                    lo = bound
+            elif hi is None or bound < hi:
+                hi = bound
+    return lo, hi
+
+
+class LastingMemo(BatchMemo):
+    """A `BatchMemo` an engine keeps across requests and instants: one judged provider half per
+    provider, reused at any instant within the span its edges allow (`_span`).
+
+    A single check asks at "now", a new instant every time; the provider's half (agreement,
+    training, employment, team reach, communities worked in) still reads the same until one of
+    its edges starts or ends. Reuse needs the very provider-half records the side was judged from
+    (identity, as `BatchMemo`: the embedded store shares them until a write touches the
+    provider; a store that builds fresh tuples gets a fresh judgement each time) and the same
+    policy object. Holds provider-half records only, at most `limit` providers (then starts
+    over). Safe to share between threads: a race at worst judges a side twice.
+    """
+
+    __slots__ = ("_limit", "_spans")
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._spans: dict[str, tuple[_ProviderSide, Policy, datetime | None, datetime | None]] = {}
+        self._limit = limit
+
+    def side(self, ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+        """The provider's half for `ev` at ``req.at`` (judged again only when it may read differently).
+
+        Raises DepthLimitExceeded as `decide` does.
+        """
+        at = req.at
+        entry = self._spans.get(req.provider_id)
+        if entry is not None:
+            side, judged_under, lo, hi = entry
+            if judged_under is policy and (lo is None or lo <= at) and (hi is None or at < hi) and side.fits(ev):
+                return side
+        side = _judge_side(ev, req, policy)
+        side.evidence = _provider_half(ev)  # keep no student's records alive
+        if len(self._spans) >= self._limit:
+            self._spans.clear()
+        self._spans[req.provider_id] = (side, policy, *_span(ev, at))
+        return side
+
+
+def _provider_half(ev: Evidence) -> Evidence:
+    """`ev` with only the provider's half (what `_ProviderSide.fits` compares)."""
+    return Evidence(
+        provider=ev.provider,
+        student=None,
+        employments=ev.employments,
+        works_in=ev.works_in,
+        trainings=ev.trainings,
+        agreements=ev.agreements,
+        partner_agreements=ev.partner_agreements,
+        memberships=ev.memberships,
+    )
 
 
 def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None, *, memo: BatchMemo | None = None) -> Decision:
