@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final, NamedTuple, TypeVar
+from typing import ClassVar, Final, NamedTuple, TypeVar
 
 from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
 from graph.errors import DepthLimitExceeded
@@ -619,6 +619,9 @@ class BatchMemo:
 
     __slots__ = ("_sides",)
 
+    lasting: ClassVar[bool] = False
+    """True for a memo kept across instants (`LastingMemo`): `decide` does not use one for evidence with versions."""
+
     def __init__(self) -> None:
         self._sides: dict[tuple[str, datetime, int], _ProviderSide] = {}
 
@@ -680,11 +683,14 @@ class LastingMemo(BatchMemo):
     its edges starts or ends. Reuse needs the very provider-half records the side was judged from
     (identity, as `BatchMemo`: the embedded store shares them until a write touches the
     provider; a store that builds fresh tuples gets a fresh judgement each time) and the same
-    policy object. Holds provider-half records only, at most `limit` providers (then starts
+    policy object; `decide` does not use it for evidence with versions in play (``Evidence.as_at``
+    would pick other versions at other instants). Holds provider-half records only, at most `limit` providers (then starts
     over). Safe to share between threads: a race at worst judges a side twice.
     """
 
     __slots__ = ("_limit", "_spans")
+
+    lasting: ClassVar[bool] = True
 
     def __init__(self, limit: int = 4096) -> None:
         super().__init__()
@@ -743,7 +749,10 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     DepthLimitExceeded
         Team nesting passes ``policy.max_team_depth``.
     """
-    ev = ev.as_at(req.at)  # effective-dated state: the versions in effect at the instant asked about
+    dated = ev.as_at(req.at)  # effective-dated state: the versions in effect at the instant asked about
+    if memo is not None and memo.lasting and dated is not ev:
+        memo = None  # versions in play: which is in effect changes at instants a lasting side does not watch
+    ev = dated
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
