@@ -732,7 +732,8 @@ def _provider_half(ev: Evidence) -> Evidence:
 
 def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None, *, memo: BatchMemo | None = None) -> Decision:
     """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision);
-    `memo`: shared by a batch's decisions, so each provider's own half is judged once (`BatchMemo`; same answer).
+    `memo`: shared by a batch's decisions (`BatchMemo`) or an engine's requests (`LastingMemo`), so each
+    provider's own half is judged once (same answer; a lasting memo is not used for evidence with versions in play).
 
     Returns
     -------
