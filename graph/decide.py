@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final, NamedTuple, TypeVar
+from typing import ClassVar, Final, NamedTuple, TypeVar
 
 from graph.decision import CheckRequest, Condition, Decision, Outcome, PathStep, ReasonDetail
 from graph.errors import DepthLimitExceeded
@@ -40,6 +40,7 @@ __all__ = [
     "RULES",
     "BatchMemo",
     "Finding",
+    "LastingMemo",
     "agreement_current",
     "category_reasons",
     "consent_failures",
@@ -74,6 +75,11 @@ _RIGHTS_UNVERIFIED: Final = FerpaRights.UNVERIFIED
 _OUTCOME_DENY: Final = Outcome.DENY
 _OUTCOME_PARTIAL: Final = Outcome.PARTIAL
 _OUTCOME_ALLOW: Final = Outcome.ALLOW
+
+# The records a decision builds (`Finding`, `ReasonDetail`, `PathStep`, `Decision`) are named
+# tuples; on the hot path they are built through ``tuple.__new__`` with every field in order,
+# which skips the named tuple's Python ``__new__`` (about 0.16 µs against 0.28 µs each).
+_new: Final = tuple.__new__
 
 
 def _by_id(items: Iterable[_T]) -> list[_T]:
@@ -124,7 +130,7 @@ class Finding(NamedTuple):
     @classmethod
     def failed(cls, condition: Condition, code: Reason, ref: str | None = None, category: str | None = None) -> Finding:
         """A failing finding with one reason."""
-        return cls(condition, ReasonDetail(code, ref, category, condition))
+        return _new(cls, (condition, _new(ReasonDetail, (code, ref, category, condition)), (), None, _EMPTY))
 
 
 @dataclass(slots=True)
@@ -163,6 +169,8 @@ def _team_reach(ev: Evidence, provider_id: str, at: datetime, policy: Policy) ->
     Breadth-first with a visited set: cycles are legal data and neither loop nor raise.
     Raises DepthLimitExceeded when ``policy.max_team_depth`` would be passed.
     """
+    if not ev.memberships:  # most providers belong to no team
+        return {provider_id: ()}
     adjacency: dict[str, list[MemberOf]] = {}
     for m in ev.memberships:
         if m.active_at(at):
@@ -206,6 +214,8 @@ def _derive(ev: Evidence, req: CheckRequest, policy: Policy, side: _ProviderSide
     else:
         employers = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
         reach, works = _team_reach(ev, req.provider_id, at, policy), None
+    if not ev.services:  # most pairs asked about: no service at all
+        return _Facts(at, employers, reach, [], [], works)
     relevant = [s for s in ev.services if s.from_id in reach]
     if len(relevant) > 1:
         relevant.sort(key=_edge_id)
@@ -388,7 +398,7 @@ def consent(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> l
             fails, edges = _consent_failures(cf, ev, req, policy, facts)
             if fails:
                 cats = frozenset(cf.consent.categories)
-                failures.extend((ReasonDetail(code, cf.consent.id, None, _CONSENT), cats) for code in fails)
+                failures.extend((_new(ReasonDetail, (code, cf.consent.id, None, _CONSENT)), cats) for code in fails)
             else:
                 valid.append((cf, edges))
         if valid:
@@ -441,11 +451,12 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
     """Condition 2a: the current confidentiality agreement, signed and unexpired; the partner's terms too."""
     at = req.at
     out: list[Finding] = []
-    mine = sorted(
-        (s for s in ev.agreements if s.agreement.agreement_kind == policy.agreement_kind and s.edge.valid_from <= at),
-        key=_signed_id,
-    )
-    current = [s for s in mine if s.version >= policy.current_agreement_version]
+    kind = policy.agreement_kind
+    mine = [s for s in ev.agreements if s.agreement.agreement_kind == kind and s.edge.valid_from <= at]
+    if len(mine) > 1:
+        mine.sort(key=_signed_id)
+    version = policy.current_agreement_version
+    current = [s for s in mine if s.version >= version]
     if not mine:
         out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_MISSING))
     elif not current:
@@ -456,17 +467,16 @@ def agreement(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) ->
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (held[0].edge,)))
         else:
             out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.AGREEMENT_EXPIRED, current[-1].agreement.id))
-    if policy.require_partner_agreement and facts.employers:
-        terms = sorted(
-            (
-                s
-                for s in ev.partner_agreements
-                if s.edge.from_id in facts.employers
-                and s.agreement.agreement_kind == policy.partner_agreement_kind
-                and s.edge.active_at(at)
-            ),
-            key=_signed_id,
-        )
+    employers = facts.employers
+    if policy.require_partner_agreement and employers:
+        kind = policy.partner_agreement_kind
+        terms = [
+            s
+            for s in ev.partner_agreements
+            if s.edge.from_id in employers and s.agreement.agreement_kind == kind and s.edge.active_at(at)
+        ]
+        if len(terms) > 1:
+            terms.sort(key=_signed_id)
         if terms:
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (terms[0].edge,)))
         else:
@@ -482,8 +492,8 @@ def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> 
     """Condition 2b: current training in every required course (completed at or before `at`)."""
     at = req.at
     out: list[Finding] = []
-    for course in sorted(policy.required_courses):
-        held = _by_id(t for t in ev.trainings if t.to_id == course and t.valid_from <= at)
+    for course in _sorted_courses(policy.required_courses):
+        held = _by_id([t for t in ev.trainings if t.to_id == course and t.valid_from <= at])
         current = [t for t in held if t.active_at(at)]
         if current:
             out.append(Finding(_AGREEMENT_AND_TRAINING, None, (current[0],)))
@@ -492,6 +502,19 @@ def training(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> 
         else:
             out.append(Finding.failed(_AGREEMENT_AND_TRAINING, Reason.TRAINING_MISSING, course))
     return out
+
+
+_COURSES: Final[dict[frozenset[str], list[str]]] = {}
+
+
+def _sorted_courses(courses: frozenset[str]) -> list[str]:
+    """`courses` sorted, remembered per set (a policy's required courses: a handful of sets per process)."""
+    found = _COURSES.get(courses)
+    if found is None:
+        if len(_COURSES) >= 64:
+            _COURSES.clear()
+        found = _COURSES[courses] = sorted(courses)
+    return found
 
 
 def employment(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts) -> list[Finding]:
@@ -539,7 +562,7 @@ def need_to_know(ev: Evidence, req: CheckRequest, policy: Policy, facts: _Facts)
     if not facts.active_services:
         # What the inactive services would need: a category none of them needs is reported too.
         needed = frozenset().union(*[s.categories_needed for s in facts.relevant_services])
-        detail = ReasonDetail(Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, None, _NEED_TO_KNOW)
+        detail = _new(ReasonDetail, (Reason.SERVICE_NOT_ACTIVE, facts.relevant_services[0].id, None, _NEED_TO_KNOW))
         return [Finding(_NEED_TO_KNOW, detail, (), needed)]
     first = facts.active_services[0]
     needed = frozenset().union(*[s.categories_needed for s in facts.active_services])
@@ -596,6 +619,9 @@ class BatchMemo:
 
     __slots__ = ("_sides",)
 
+    lasting: ClassVar[bool] = False
+    """True for a memo kept across instants (`LastingMemo`): `decide` does not use one for evidence with versions."""
+
     def __init__(self) -> None:
         self._sides: dict[tuple[str, datetime, int], _ProviderSide] = {}
 
@@ -608,19 +634,106 @@ class BatchMemo:
         side = self._sides.get(key)
         if side is not None and side.fits(ev):
             return side
-        at = req.at
-        employers: dict[str, Edge] = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
-        reach = _team_reach(ev, req.provider_id, at, policy)
-        works = _works(ev, at)
-        facts = _Facts(at=at, employers=employers, reach=reach, works=works)
-        findings = [list(rule(ev, req, policy, facts)) if rule in PROVIDER_RULES else None for rule in RULES]
-        side = self._sides[key] = _ProviderSide(ev, employers, reach, works, findings)
+        side = self._sides[key] = _judge_side(ev, req, policy)
         return side
+
+
+def _judge_side(ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+    """The provider's half of `ev` judged at ``req.at`` (raises DepthLimitExceeded as `decide` does)."""
+    at = req.at
+    employers: dict[str, Edge] = {e.to_id: e for e in _sorted(ev.employments) if e.active_at(at)}
+    reach = _team_reach(ev, req.provider_id, at, policy)
+    works = _works(ev, at)
+    facts = _Facts(at=at, employers=employers, reach=reach, works=works)
+    findings = [list(rule(ev, req, policy, facts)) if rule in PROVIDER_RULES else None for rule in RULES]
+    return _ProviderSide(ev, employers, reach, works, findings)
+
+
+def _span(ev: Evidence, at: datetime) -> tuple[datetime | None, datetime | None]:
+    """The instants around `at` at which the provider's half reads the same: ``[lo, hi)`` between the
+    nearest starts or ends of its edges (None: unbounded).
+
+    Every provider-half judgement (`_judge_side`) compares the instant with an edge's ``valid_from``
+    (``<=``) or ``valid_to`` (``<``) and nothing else, so between two neighbouring boundaries every
+    comparison, hence every finding, is the same.
+    """
+    lo: datetime | None = None
+    hi: datetime | None = None
+    edges: list[Edge] = [*ev.employments, *ev.works_in, *ev.trainings, *ev.memberships]
+    edges += [s.edge for s in ev.agreements]
+    edges += [s.edge for s in ev.partner_agreements]
+    for e in edges:
+        for bound in (e.valid_from, e.valid_to):
+            if bound is None:
+                continue
+            if bound <= at:
+                if lo is None or bound > lo:
+                    lo = bound
+            elif hi is None or bound < hi:
+                hi = bound
+    return lo, hi
+
+
+class LastingMemo(BatchMemo):
+    """A `BatchMemo` an engine keeps across requests and instants: one judged provider half per
+    provider, reused at any instant within the span its edges allow (`_span`).
+
+    A single check asks at "now", a new instant every time; the provider's half (agreement,
+    training, employment, team reach, communities worked in) still reads the same until one of
+    its edges starts or ends. Reuse needs the very provider-half records the side was judged from
+    (identity, as `BatchMemo`: the embedded store shares them until a write touches the
+    provider; a store that builds fresh tuples gets a fresh judgement each time) and the same
+    policy object; `decide` does not use it for evidence with versions in play (``Evidence.as_at``
+    would pick other versions at other instants). Holds provider-half records only, at most `limit` providers (then starts
+    over). Safe to share between threads: a race at worst judges a side twice.
+    """
+
+    __slots__ = ("_limit", "_spans")
+
+    lasting: ClassVar[bool] = True
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._spans: dict[str, tuple[_ProviderSide, Policy, datetime | None, datetime | None]] = {}
+        self._limit = limit
+
+    def side(self, ev: Evidence, req: CheckRequest, policy: Policy) -> _ProviderSide:
+        """The provider's half for `ev` at ``req.at`` (judged again only when it may read differently).
+
+        Raises DepthLimitExceeded as `decide` does.
+        """
+        at = req.at
+        entry = self._spans.get(req.provider_id)
+        if entry is not None:
+            side, judged_under, lo, hi = entry
+            if judged_under is policy and (lo is None or lo <= at) and (hi is None or at < hi) and side.fits(ev):
+                return side
+        side = _judge_side(ev, req, policy)
+        side.evidence = _provider_half(ev)  # keep no student's records alive
+        if len(self._spans) >= self._limit:
+            self._spans.clear()
+        self._spans[req.provider_id] = (side, policy, *_span(ev, at))
+        return side
+
+
+def _provider_half(ev: Evidence) -> Evidence:
+    """`ev` with only the provider's half (what `_ProviderSide.fits` compares)."""
+    return Evidence(
+        provider=ev.provider,
+        student=None,
+        employments=ev.employments,
+        works_in=ev.works_in,
+        trainings=ev.trainings,
+        agreements=ev.agreements,
+        partner_agreements=ev.partner_agreements,
+        memberships=ev.memberships,
+    )
 
 
 def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = None, *, memo: BatchMemo | None = None) -> Decision:
     """Judge `req` on `ev` under `policy`; pure. `token`: the consistency token `ev` was read at (kept on the decision);
-    `memo`: shared by a batch's decisions, so each provider's own half is judged once (`BatchMemo`; same answer).
+    `memo`: shared by a batch's decisions (`BatchMemo`) or an engine's requests (`LastingMemo`), so each
+    provider's own half is judged once (same answer; a lasting memo is not used for evidence with versions in play).
 
     Returns
     -------
@@ -637,7 +750,10 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     DepthLimitExceeded
         Team nesting passes ``policy.max_team_depth``.
     """
-    ev = ev.as_at(req.at)  # effective-dated state: the versions in effect at the instant asked about
+    dated = ev.as_at(req.at)  # effective-dated state: the versions in effect at the instant asked about
+    if memo is not None and memo.lasting and dated is not ev:
+        memo = None  # versions in play: which is in effect changes at instants a lasting side does not watch
+    ev = dated
     if ev.provider is None or ev.student is None:
         codes = [Reason.UNKNOWN_PROVIDER] if ev.provider is None else []
         codes += [Reason.UNKNOWN_STUDENT] if ev.student is None else []
@@ -664,17 +780,23 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
     need_met: frozenset[str] | None = None
     need_failing: frozenset[str] | None = None
     withheld: frozenset[str] = _EMPTY
-    for f in findings:
-        reason, cats, cond = f.reason, f.categories, f.condition
+    # The edges of met findings per condition, in the order met (`_path` keeps those of conditions that held).
+    steps: list[tuple[Condition, list[Edge]]] = []
+    for cond, reason, edges, cats, withheld_here in findings:  # unpacked: a named tuple's field reads cost ~25 ns each
         if reason is None:
             if cond not in held:
                 held.append(cond)
+            if edges:
+                if steps and steps[-1][0] is cond:  # a condition's findings are adjacent (rule order)
+                    steps[-1][1].extend(edges)
+                else:
+                    _add_step(steps, cond, edges)
         else:
             reasons.append(reason)
             if cond not in failed:
                 failed.append(cond)
-        if f.withheld:
-            withheld = withheld | f.withheld
+        if withheld_here:
+            withheld = withheld | withheld_here
         if cats is not None:
             if cond is _CONSENT:
                 if reason is None:
@@ -701,7 +823,8 @@ def decide(ev: Evidence, req: CheckRequest, policy: Policy, token: str | None = 
         outcome = _OUTCOME_PARTIAL
     else:
         outcome = _OUTCOME_ALLOW
-    return Decision(req, outcome, tuple(reasons), released, _path(findings, failed), policy.version, ev, token)
+    path = _path(steps, failed) if steps else ()
+    return _new(Decision, (req, outcome, tuple(reasons), released, path, policy.version, ev, token))
 
 
 def category_reasons(
@@ -727,11 +850,11 @@ def category_reasons(
     if categories is not None:
         for cat in sorted(categories):
             if cat in withheld:
-                out.append(ReasonDetail(Reason.CONSENT_DENIED, None, cat, _CONSENT))
+                out.append(_new(ReasonDetail, (Reason.CONSENT_DENIED, None, cat, _CONSENT)))
             if consented is not None and cat not in consented:
-                out.append(ReasonDetail(Reason.CATEGORY_NOT_CONSENTED, None, cat, _CONSENT))
+                out.append(_new(ReasonDetail, (Reason.CATEGORY_NOT_CONSENTED, None, cat, _CONSENT)))
             if needed is not None and cat not in needed:
-                out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, cat, _NEED_TO_KNOW))
+                out.append(_new(ReasonDetail, (Reason.NOT_NEEDED_FOR_SERVICE, None, cat, _NEED_TO_KNOW)))
     elif met and consented is not None and needed is not None and not (asked & consented & needed) - withheld:
         if (asked & consented) - withheld:
             out.append(ReasonDetail(Reason.NOT_NEEDED_FOR_SERVICE, None, None, _NEED_TO_KNOW))
@@ -740,31 +863,42 @@ def category_reasons(
     return out
 
 
-def _path(findings: list[Finding], failed: list[Condition]) -> tuple[PathStep, ...]:
-    """The edges of each condition that held: one with any failing finding (in `failed`) contributes none."""
-    steps: list[tuple[Condition, dict[str, Edge]]] = []  # a list: see the note on enum hashing in `decide`
-    for f in findings:
-        cond = f.condition
-        if f.reason is None and f.edges and cond not in failed:
-            seen: dict[str, Edge] | None = None
-            for known, entry in steps:
-                if known is cond:
-                    seen = entry
-                    break
-            if seen is None:
-                seen = {}
-                steps.append((cond, seen))
-            for e in f.edges:
-                if e.id not in seen:
-                    seen[e.id] = e
-    if not steps:
-        return ()
-    path: list[PathStep] = []
-    for cond in _CONDITIONS:
-        for known, seen in steps:
-            if known is cond:
-                path.append(PathStep(cond, tuple(seen.values())))
-    return tuple(path)
+def _add_step(steps: list[tuple[Condition, list[Edge]]], cond: Condition, edges: tuple[Edge, ...]) -> None:
+    """Add `edges` to `cond`'s entry of `steps` (a new entry at the end when it has none)."""
+    for known, entry in steps:  # a list, not a dict: see the note on enum hashing in `decide`
+        if known is cond:
+            entry.extend(edges)
+            return
+    steps.append((cond, list(edges)))
+
+
+def _path(steps: list[tuple[Condition, list[Edge]]], failed: list[Condition]) -> tuple[PathStep, ...]:
+    """The edges of each condition that held, from the met findings' edges per condition (`steps`):
+    a condition with any failing finding (in `failed`) contributes none.
+
+    Conditions in report order (`_CONDITIONS`), each edge once (by id, the first seen kept).
+    """
+    if failed:
+        steps = [step for step in steps if step[0] not in failed]
+    if len(steps) > 1:
+        # The rules report condition by condition in report order, so this is usually in order already.
+        ranks = [_CONDITIONS.index(cond) for cond, _ in steps]
+        if ranks != sorted(ranks):
+            steps = [step for _, step in sorted(zip(ranks, steps, strict=True), key=_first)]
+    return tuple([_new(PathStep, (cond, _unique(edges) if len(edges) > 1 else tuple(edges))) for cond, edges in steps])
+
+
+def _first(pair: tuple[int, tuple[Condition, list[Edge]]]) -> int:
+    return pair[0]
+
+
+def _unique(edges: list[Edge]) -> tuple[Edge, ...]:
+    """`edges` with each id once (the first kept), in order."""
+    seen: dict[str, Edge] = {}
+    for e in edges:
+        if e.id not in seen:
+            seen[e.id] = e
+    return tuple(seen.values()) if len(seen) < len(edges) else tuple(edges)
 
 
 # ---------------------------------------------------------------------------- single rules, for aggregates

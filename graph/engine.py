@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Final, TypeVar
 
@@ -18,7 +17,7 @@ import structlog
 
 from graph.audit import AuditLog, Caller
 from graph.changes import Change
-from graph.decide import BatchMemo, decide
+from graph.decide import BatchMemo, LastingMemo, decide
 from graph.decision import CheckRequest, Decision, Outcome, ReasonDetail
 from graph.errors import AuditUnavailable, InputError, UnknownProvider, UnknownStudent
 from graph.ids import check_id
@@ -62,6 +61,7 @@ class Engine:
         self.policy = policy
         self.audit = audit
         self.clock = clock
+        self._sides = LastingMemo()  # each provider's own half, judged again only when it may read differently
 
     # ------------------------------------------------------------------ validation
 
@@ -88,8 +88,7 @@ class Engine:
         except AuditUnavailable as err:
             log.error("audit_unavailable", decisions=len(decisions), cause=str(err))
             return [
-                replace(
-                    d,
+                d._replace(
                     outcome=Outcome.DENY,
                     reasons=(*d.reasons, ReasonDetail(Reason.AUDIT_UNAVAILABLE)),
                     released=frozenset(),
@@ -133,8 +132,7 @@ class Engine:
         for req in reqs:
             self._validate(req, strict_ids)
         state, evidence = self._gather_at_one_state(lambda: [self.store.gather_evidence(r.provider_id, r.student_id) for r in reqs])
-        memo = BatchMemo()  # each provider's own half judged once per batch
-        decisions = [decide(ev, r, self.policy, state, memo=memo) for ev, r in zip(evidence, reqs, strict=True)]
+        decisions = [decide(ev, r, self.policy, state, memo=self._sides) for ev, r in zip(evidence, reqs, strict=True)]
         return self._record(decisions, caller or Caller(), request_time)
 
     def _gather_at_one_state(self, gather: Callable[[], _G]) -> tuple[str, _G]:
@@ -152,7 +150,7 @@ class Engine:
     def decide_only(self, req: CheckRequest) -> Decision:
         """Gather and judge without recording: for benchmarks and replay tools only, never for answers."""
         self._validate(req)
-        return decide(self.store.gather_evidence(req.provider_id, req.student_id), req, self.policy)
+        return decide(self.store.gather_evidence(req.provider_id, req.student_id), req, self.policy, memo=self._sides)
 
     def accessible_students(
         self,

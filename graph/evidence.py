@@ -7,11 +7,10 @@ purpose or category: an expired consent is still evidence, or decide could only 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from graph.model import (
     About,
@@ -34,11 +33,12 @@ from graph.model import (
     Trained,
     WorksIn,
 )
+from graph.valuetuple import dataclass_fields, unlike_eq, unlike_ne
 
 _E = TypeVar("_E", bound=Edge)
 _R = TypeVar("_R")
 
-__all__ = ["ConsentFacts", "Evidence", "SignedAgreement", "Versions", "version_at"]
+__all__ = ["NO_HISTORY", "ConsentFacts", "Evidence", "SignedAgreement", "Versions", "version_at"]
 
 Versions = tuple[tuple[datetime | None, Any], ...]
 """A record's versions, oldest effective first: (effective_at or None for "from the start", record)."""
@@ -78,8 +78,12 @@ class ConsentFacts:
     permits: tuple[Permits, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+NO_HISTORY: Final[Mapping[str, Versions]] = {}
+"""The empty history every evidence without versions shares (read-only by its type; never mutated)."""
+
+
+@dataclass_fields(node_history=field(default_factory=dict), edge_history=field(default_factory=dict))
+class Evidence(NamedTuple):
     """Everything `decide` may look at for one provider and one student, across all time.
 
     ``memberships`` are the MEMBER_OF edges reachable from the provider (any time);
@@ -104,9 +108,22 @@ class Evidence:
     lives_in: tuple[LivesIn, ...] = ()
     guardian_links: tuple[GuardianOf, ...] = ()
     restrictions: tuple[Restricts, ...] = ()
-    consents: tuple[ConsentFacts, ...] = field(default=())
-    node_history: Mapping[str, Versions] = field(default_factory=dict)
-    edge_history: Mapping[str, Versions] = field(default_factory=dict)
+    consents: tuple[ConsentFacts, ...] = ()
+    node_history: Mapping[str, Versions] = NO_HISTORY
+    edge_history: Mapping[str, Versions] = NO_HISTORY
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Evidence:
+            return unlike_eq(other)
+        return tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        if type(other) is not Evidence:
+            return unlike_ne(other)
+        return tuple.__ne__(self, other)  # type: ignore[arg-type]
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)  # a TypeError, as for the dataclass: the histories are dicts
 
     def as_at(self, at: datetime) -> Evidence:
         """This evidence as it stood at `at`: every versioned record replaced by its version in
@@ -119,7 +136,7 @@ class Evidence:
             if signed_at is not None and signed_at > at:
                 # A document signed after the instant did not exist then: it is no evidence about it.
                 present = tuple(c for c in self.consents if c.consent.signed_at is None or c.consent.signed_at <= at)
-                return dataclasses.replace(self, consents=present).as_at(at)
+                return self._replace(consents=present).as_at(at)
         if not self.node_history and not self.edge_history:
             return self
         nh, eh = self.node_history, self.edge_history

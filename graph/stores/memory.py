@@ -14,7 +14,6 @@ views cost a wrapper object per access, which dominates a 50-microsecond check.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -25,7 +24,7 @@ import networkx as nx
 
 from graph.changes import Change, CloseEdge, PutEdge, PutNode, StateView, validate
 from graph.errors import IdempotencyConflict, InputError, StaleRead, StoreUnavailable
-from graph.evidence import ConsentFacts, Evidence, SignedAgreement, Versions
+from graph.evidence import NO_HISTORY, ConsentFacts, Evidence, SignedAgreement, Versions
 from graph.feed.outbox import outbox_row
 from graph.model import (
     About,
@@ -358,8 +357,8 @@ class MemoryStore:
             "partner_agreements": [],
         }
         if part["provider"] is None:
-            part["memberships"], part["reach"] = [], set()
-            return part
+            part["memberships"], part["reach"] = (), set()
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in part.items()}
         part["employments"] = list(self._out_of(provider_id, _K.EMPLOYED_BY))
         part["works_in"] = list(self._out_of(provider_id, _K.WORKS_IN))
         part["trainings"] = list(self._out_of(provider_id, _K.TRAINED))
@@ -443,7 +442,7 @@ class MemoryStore:
         ev = self._plain_evidence(p, s)
         if not self._node_hist and not self._edge_hist:
             return ev
-        return dataclasses.replace(ev, node_history=self._history_of_nodes(ev), edge_history=self._history_of_edges(ev))
+        return ev._replace(node_history=self._history_of_nodes(ev), edge_history=self._history_of_edges(ev))
 
     def _history_of_nodes(self, ev: Evidence) -> dict[str, Versions]:
         ids = [ev.provider.id if ev.provider else None, ev.student.id if ev.student else None]
@@ -473,23 +472,30 @@ class MemoryStore:
 
     @staticmethod
     def _plain_evidence(p: dict[str, Any], s: dict[str, Any]) -> Evidence:
+        # The provider's part holds tuples already; built through tuple.__new__ with every field
+        # in `Evidence`'s order (a named tuple: this skips its Python __new__; see graph/evidence.py).
         reach: set[str] = p["reach"]
-        return Evidence(
-            provider=p["provider"],
-            student=s["student"],
-            employments=tuple(p["employments"]),
-            works_in=tuple(p["works_in"]),
-            trainings=tuple(p["trainings"]),
-            agreements=tuple(p["agreements"]),
-            partner_agreements=tuple(p["partner_agreements"]),
-            memberships=tuple(p["memberships"]),
-            services=tuple([e for e in s["serves"] if e.from_id in reach]),
-            attends=tuple(s["attends"]),
-            school_locations=tuple(s["school_locations"]),
-            lives_in=tuple(s["lives_in"]),
-            guardian_links=tuple(s["guardian_links"]),
-            restrictions=tuple(s["restrictions"]),
-            consents=tuple(s["consents"]),
+        return tuple.__new__(
+            Evidence,
+            (
+                p["provider"],
+                s["student"],
+                p["employments"],
+                p["works_in"],
+                p["trainings"],
+                p["agreements"],
+                p["partner_agreements"],
+                p["memberships"],
+                tuple([e for e in s["serves"] if e.from_id in reach]),
+                tuple(s["attends"]),
+                tuple(s["school_locations"]),
+                tuple(s["lives_in"]),
+                tuple(s["guardian_links"]),
+                tuple(s["restrictions"]),
+                tuple(s["consents"]),
+                NO_HISTORY,
+                NO_HISTORY,
+            ),
         )
 
     def gather_evidence(self, provider_id: str, student_id: str) -> Evidence:
