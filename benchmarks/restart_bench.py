@@ -26,10 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
-from benchmarks.workers_bench import CLI, append_tail, open_store, run_step
+from benchmarks.workers_bench import CLI, append_tail, open_store, run_step, stop_server, wait_ready
 
 
 def peak_rss_mib(pid: int) -> int:
@@ -49,15 +48,7 @@ def serve_ready(db: Path) -> dict[str, Any]:
     start = time.perf_counter()
     proc = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log)
     try:
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"serve exited: {log.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_ready(proc, log, f"http://127.0.0.1:{port}")
         wall = time.perf_counter() - start
         cpu = psutil.Process(proc.pid).cpu_times()
         row = {
@@ -69,12 +60,7 @@ def serve_ready(db: Path) -> dict[str, Any]:
         print(json.dumps(row), flush=True)
         return row
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc, log)
 
 
 def main() -> None:

@@ -161,15 +161,7 @@ def serve_memory(db: Path, workers: int, checks: list[int], by_mapping: bool = F
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"serve exited: {log.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_ready(proc, log, url)
         ready = time.perf_counter() - start
         # Every worker must be up before measuring: wait until the process count is stable.
         parent = psutil.Process(proc.pid)
@@ -207,12 +199,30 @@ def serve_memory(db: Path, workers: int, checks: list[int], by_mapping: bool = F
             rows.append(row)
         return rows
     finally:
-        proc.terminate()
+        stop_server(proc, log)
+
+
+def wait_ready(proc: subprocess.Popen[Any], log: Any, url: str) -> None:
+    """Poll ``/readyz`` until it answers 200. Raises RuntimeError (with the log's end) if the server exits first."""
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"serve exited: {log.read().decode()[-2000:]}")
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen[Any], log: Any) -> None:
+    """Stop a server the bench started (SIGTERM, then SIGKILL after 60 s) and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 def main() -> None:

@@ -13,24 +13,17 @@ from pathlib import Path
 
 from graph.decide import BatchMemo, decide
 from graph.decision import CheckRequest
-from graph.model import EdgeKind, NodeKind
+from graph.model import EdgeKind
 from graph.policy import Policy
-from graph.stores.memory import MemoryStore
-from loaders.bundle import read
-from loaders.importer import import_result
-from loaders.synthetic import DEFAULT_NOW, DEFAULT_START, generate
+from loaders.synthetic import DEFAULT_NOW, DEFAULT_START
+from tests.engine.synthetic import served_and_random_pairs, synthetic_store
 
 
 def test_memo_gives_the_same_decisions(tmp_path: Path) -> None:
-    generate(tmp_path / "b", students=600, seed=11)
-    store = MemoryStore(tmp_path / "s.db")
+    store = synthetic_store(tmp_path, students=600, seed=11)
     try:
-        import_result(store, read([tmp_path / "b"], default_valid_from=DEFAULT_START))
         rng = random.Random(5)
-        providers = sorted(n.id for n in store.nodes(NodeKind.PROVIDER))
-        students = sorted(n.id for n in store.nodes(NodeKind.STUDENT))
-        served = [(p, s) for p in providers for s in sorted(store.students_served_by(p))]
-        pairs = served + [(rng.choice(providers), rng.choice(students)) for _ in range(len(served))]
+        pairs = served_and_random_pairs(store, rng)
         instants = [DEFAULT_NOW, DEFAULT_START + timedelta(days=20), DEFAULT_NOW + timedelta(days=400)]
         reqs = [CheckRequest(p, s, at, "academic_support" if rng.random() < 0.5 else None) for p, s in pairs for at in instants]
         rng.shuffle(reqs)

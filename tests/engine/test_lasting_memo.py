@@ -18,12 +18,11 @@ from pathlib import Path
 from graph.changes import PutEdge
 from graph.decide import LastingMemo, decide
 from graph.decision import CheckRequest, Decision
-from graph.model import EdgeKind, NodeKind
+from graph.model import EdgeKind
 from graph.policy import Policy
 from graph.stores.memory import MemoryStore
-from loaders.bundle import read
-from loaders.importer import import_result
-from loaders.synthetic import DEFAULT_NOW, DEFAULT_START, generate
+from loaders.synthetic import DEFAULT_NOW, DEFAULT_START
+from tests.engine.synthetic import served_and_random_pairs, synthetic_store
 
 PROVIDER_SIDE = (EdgeKind.EMPLOYED_BY, EdgeKind.TRAINED, EdgeKind.SIGNED, EdgeKind.MEMBER_OF, EdgeKind.WORKS_IN)
 TICK = timedelta(microseconds=1)
@@ -38,15 +37,12 @@ def _paths(ds: list[Decision]) -> list[list[tuple[str, list[str]]]]:
 
 
 def test_lasting_memo_gives_the_same_decisions_across_instants_and_writes(tmp_path: Path) -> None:
-    generate(tmp_path / "b", students=300, seed=13)
-    store = MemoryStore(tmp_path / "s.db")
+    store = synthetic_store(tmp_path, students=300, seed=13)
     try:
-        import_result(store, read([tmp_path / "b"], default_valid_from=DEFAULT_START))
         rng = random.Random(7)
-        providers = sorted(n.id for n in store.nodes(NodeKind.PROVIDER))
-        students = sorted(n.id for n in store.nodes(NodeKind.STUDENT))
-        served = [(p, s) for p in providers for s in sorted(store.students_served_by(p))]
-        pairs = served + [(rng.choice(providers), rng.choice(students)) for _ in range(len(served))]
+        pairs = served_and_random_pairs(store, rng)
+        served = pairs[: len(pairs) // 2]
+        providers = {p for p, _ in pairs}
         bounds = {b for kind in PROVIDER_SIDE for e in store.edges(kind) for b in (e.valid_from, e.valid_to) if b is not None}
         instants: list[datetime] = sorted({b + d for b in bounds for d in (-TICK, timedelta(0), TICK)})
         instants += [DEFAULT_START + timedelta(seconds=rng.randrange(0, 3 * 365 * 86_400)) for _ in range(40)]
