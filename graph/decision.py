@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 from graph.evidence import Evidence
 from graph.model import Edge
 from graph.reasons import MESSAGES, SUBJECT, Reason
 from graph.timeutil import check_instant, to_iso
-from graph.valuetuple import dataclass_fields, unlike_eq, unlike_ne
+from graph.valuetuple import dataclass_fields
 
 __all__ = ["CheckRequest", "Condition", "Decision", "Outcome", "PathStep", "ReasonDetail"]
 
@@ -87,19 +87,6 @@ class ReasonDetail(NamedTuple):
     category: str | None = None
     condition: Condition | None = None
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not ReasonDetail:
-            return unlike_eq(other)
-        return tuple.__eq__(self, other)  # type: ignore[arg-type]
-
-    def __ne__(self, other: object) -> bool:
-        if type(other) is not ReasonDetail:
-            return unlike_ne(other)
-        return tuple.__ne__(self, other)  # type: ignore[arg-type]
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
     @property
     def message(self) -> str:
         """Plain-English message of the code."""
@@ -117,23 +104,6 @@ class PathStep(NamedTuple):
 
     condition: Condition
     edges: tuple[Edge, ...]
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not PathStep:
-            return unlike_eq(other)
-        return tuple.__eq__(self, other)  # type: ignore[arg-type]
-
-    def __ne__(self, other: object) -> bool:
-        if type(other) is not PathStep:
-            return unlike_ne(other)
-        return tuple.__ne__(self, other)  # type: ignore[arg-type]
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
-_COMPARED: Final = 6
-"""A decision's fields that take part in ``==`` and ``hash``: all but ``evidence`` and ``consistency_token``."""
 
 
 @dataclass_fields(evidence=field(compare=False, repr=False), consistency_token=field(compare=False))
@@ -155,19 +125,6 @@ class Decision(NamedTuple):
     policy_version: str
     evidence: Evidence
     consistency_token: str | None = None
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Decision:
-            return unlike_eq(other)
-        return self[:_COMPARED] == other[:_COMPARED]
-
-    def __ne__(self, other: object) -> bool:
-        if type(other) is not Decision:
-            return unlike_ne(other)
-        return self[:_COMPARED] != other[:_COMPARED]
-
-    def __hash__(self) -> int:
-        return hash(self[:_COMPARED])
 
     def __repr__(self) -> str:
         return (

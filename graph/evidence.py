@@ -33,7 +33,7 @@ from graph.model import (
     Trained,
     WorksIn,
 )
-from graph.valuetuple import dataclass_fields, unlike_eq, unlike_ne
+from graph.valuetuple import dataclass_fields
 
 _E = TypeVar("_E", bound=Edge)
 _R = TypeVar("_R")
@@ -111,19 +111,6 @@ class Evidence(NamedTuple):
     consents: tuple[ConsentFacts, ...] = ()
     node_history: Mapping[str, Versions] = NO_HISTORY
     edge_history: Mapping[str, Versions] = NO_HISTORY
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Evidence:
-            return unlike_eq(other)
-        return tuple.__eq__(self, other)  # type: ignore[arg-type]
-
-    def __ne__(self, other: object) -> bool:
-        if type(other) is not Evidence:
-            return unlike_ne(other)
-        return tuple.__ne__(self, other)  # type: ignore[arg-type]
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)  # a TypeError, as for the dataclass: the histories are dicts
 
     def as_at(self, at: datetime) -> Evidence:
         """This evidence as it stood at `at`: every versioned record replaced by its version in

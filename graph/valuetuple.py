@@ -10,8 +10,9 @@ it exactly as before (``replace`` builds through the class, ``fields`` lists the
 objects, with ``compare``/``repr`` as declared).
 
 Equality stays the dataclass's: equal only to the same class (a named tuple alone equals any
-tuple holding the same values); each class defines ``__eq__``, ``__ne__`` and ``__hash__`` over
-the fields it compares, and answers another class with `unlike_eq` / `unlike_ne`.
+tuple holding the same values); `dataclass_fields` gives each class ``__eq__``, ``__ne__`` and
+``__hash__`` over the fields it compares (those declared ``compare=False`` must come last), and
+another class is answered with `unlike_eq` / `unlike_ne`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def dataclass_fields(**declared: Any) -> Callable[[_C], _C]:
         shadow: type = dataclasses.dataclass(frozen=True)(type(cls.__name__, (), namespace))
         cls.__dataclass_fields__ = shadow.__dataclass_fields__  # type: ignore[attr-defined]
         cls.__dataclass_params__ = shadow.__dataclass_params__  # type: ignore[attr-defined]
+        compare = [f.compare for f in dataclasses.fields(shadow)]
+        compared = compare.index(False) if False in compare else len(compare)
+        if any(compare[compared:]):
+            raise TypeError(f"{cls.__name__}: the fields left out of == must come last")
+        _install_equality(cls, compared, len(names))
         return cls
 
     return attach
@@ -60,6 +66,36 @@ def dataclass_fields(**declared: Any) -> Callable[[_C], _C]:
 def _as_written(annotation: Any) -> Any:
     """A field's annotation as the dataclass held it: the text (``typing.NamedTuple`` wraps text in a ForwardRef)."""
     return annotation.__forward_arg__ if isinstance(annotation, ForwardRef) else annotation
+
+
+def _install_equality(cls: type[Any], compared: int, size: int) -> None:
+    """``==``, ``!=`` and ``hash`` of a dataclass on the named tuple `cls`: by the values of its
+    first `compared` fields, and equal only to the same class."""
+    if compared == size:  # every field: the tuple's own comparison and hash, in C
+
+        def eq(self: tuple[Any, ...], other: object) -> bool:
+            return tuple.__eq__(self, other) if type(other) is cls else unlike_eq(other)  # type: ignore[arg-type]
+
+        def ne(self: tuple[Any, ...], other: object) -> bool:
+            return tuple.__ne__(self, other) if type(other) is cls else unlike_ne(other)  # type: ignore[arg-type]
+
+        def hash_(self: tuple[Any, ...]) -> int:
+            return tuple.__hash__(self)  # a TypeError when a field is unhashable, as for the dataclass
+
+    else:
+
+        def eq(self: tuple[Any, ...], other: object) -> bool:
+            return self[:compared] == other[:compared] if type(other) is cls else unlike_eq(other)  # type: ignore[index]
+
+        def ne(self: tuple[Any, ...], other: object) -> bool:
+            return self[:compared] != other[:compared] if type(other) is cls else unlike_ne(other)  # type: ignore[index]
+
+        def hash_(self: tuple[Any, ...]) -> int:
+            return hash(self[:compared])
+
+    cls.__eq__ = eq  # type: ignore[method-assign,assignment]
+    cls.__ne__ = ne  # type: ignore[method-assign,assignment]
+    cls.__hash__ = hash_  # type: ignore[method-assign,assignment]
 
 
 def unlike_eq(other: object) -> bool:
